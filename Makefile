@@ -1,0 +1,36 @@
+# The two commands of the README: `make demo` and `make test`. Both create .venv when it is absent.
+PYTHON ?= python3
+VENV ?= .venv
+AIRFLOW_VERSION ?= 3.3.2
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: demo test lint sandbox bench clean
+
+$(INSTALLED): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]' 'apache-airflow==$(AIRFLOW_VERSION)'
+	touch $(INSTALLED)
+
+## demo: start the sandbox and walk through the 2018 page's steps against it
+demo: $(INSTALLED)
+	$(BIN)/python -m airflow_asf_ifg.sandbox.walkthrough
+
+## test: ruff, then the whole pytest suite with Airflow on a throw-away AIRFLOW_HOME (SQLite)
+test: $(INSTALLED) lint
+	AIRFLOW_HOME=$$(mktemp -d) AIRFLOW__CORE__LOAD_EXAMPLES=False $(BIN)/python -m pytest
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check airflow_asf_ifg tests dags benchmarks
+
+## sandbox: run the sandbox in the foreground (Ctrl-C stops it)
+sandbox: $(INSTALLED)
+	$(BIN)/python -m airflow_asf_ifg.sandbox serve
+
+## bench: run every benchmark script and print its figures
+bench: $(INSTALLED)
+	for script in benchmarks/*.py; do $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) *.egg-info

@@ -1,0 +1,3 @@
+"""Airflow operators of the provider."""
+
+from __future__ import annotations

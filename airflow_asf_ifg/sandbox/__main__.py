@@ -1,0 +1,77 @@
+"""Command line of the sandbox: ``python -m airflow_asf_ifg.sandbox serve [options]``."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from airflow_asf_ifg.sandbox.config import SandboxConfig
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``serve`` command's arguments, named as other tools call them."""
+    parser = argparse.ArgumentParser(prog="python -m airflow_asf_ifg.sandbox",
+                                     description="Offline stand-in for CMR, Earthdata Login, the ASF door/TEA and S3.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve until SIGTERM or SIGINT",
+                                description="Serve on 127.0.0.1 (CMR, control), 127.0.0.2 (EDL), "
+                                            "127.0.0.3 (door, TEA) and 127.0.0.4 (S3).")
+    defaults = SandboxConfig()
+    serve.add_argument("--port", type=int, default=0, help="port for every service; 0 (default) picks free ports")
+    serve.add_argument("--seed", type=int, default=defaults.seed, help="catalogue and fault seed")
+    serve.add_argument("--granules", type=int, default=defaults.granules, help="granules per collection")
+    serve.add_argument("--product-bytes", type=int, default=defaults.product_bytes, help="size of each product")
+    serve.add_argument("--credential-ttl", type=float, default=defaults.credential_ttl, metavar="SECONDS",
+                       help="lifetime of temporary S3 credentials")
+    serve.add_argument("--retrieval-seconds", type=float, default=defaults.retrieval_seconds, metavar="SECONDS",
+                       help="time a retrieval from long-term storage takes")
+    serve.add_argument("--archived-fraction", type=float, default=defaults.archived_fraction, metavar="F",
+                       help="share of products that start archived (GLACIER)")
+    serve.add_argument("--credentials-gone", action="store_true",
+                       help="/door/credentials answers 410 Gone, as it does today")
+    serve.add_argument("--fault-rate", type=float, default=0.0, metavar="F", help="share of requests answered 500/503")
+    serve.add_argument("--throttle-rate", type=float, default=0.0, metavar="F", help="share answered 429 / SlowDown")
+    serve.add_argument("--reset-rate", type=float, default=0.0, metavar="F",
+                       help="share of bodies cut off by a connection reset")
+    serve.add_argument("--latency-ms", type=int, default=0, metavar="N", help="delay added to every request")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit code.
+
+    :param argv: arguments (default: ``sys.argv[1:]``).
+    """
+    args = build_parser().parse_args(argv)
+    options = {k: v for k, v in vars(args).items() if k != "command"}
+    try:
+        config = SandboxConfig(**options)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+    from airflow_asf_ifg.sandbox.server import Sandbox
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    sandbox = Sandbox(config)
+    try:
+        sandbox.start()
+    except OSError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    try:
+        for name, value in sandbox.environment().items():
+            print(f"{name}={value}")
+        print("READY", flush=True)
+        stop.wait()
+    finally:
+        sandbox.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Settings of one sandbox run: catalogue size, credential lifetime, retrieval time and fault rates."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+#: Login of the sandbox's Earthdata Login user who has accepted every EULA.
+SANDBOX_USER = "sandbox_user"
+SANDBOX_PASSWORD = "sandbox-password"
+#: A user who has not approved the ASF application (EULA), for testing that failure.
+NO_EULA_USER = "no_eula_user"
+NO_EULA_PASSWORD = "no-eula-password"
+
+#: Destination-side keys printed in AIRFLOW_CONN_AWS_DEFAULT; any non-ASF key may write users' buckets.
+USER_ACCESS_KEY = "AKIASANDBOXUSER00001"
+USER_SECRET_KEY = "sandbox-user-secret-key"
+
+PRODUCT_BUCKET = "grfn-content-prod"
+BROWSE_BUCKET = "grfn-public-prod"
+
+
+@dataclass
+class SandboxConfig:
+    """Knobs of the sandbox, the same as the flags of ``python -m airflow_asf_ifg.sandbox serve``.
+
+    :param port: port for every service (each has its own loopback address); 0 picks free ports.
+    :param seed: seed of the catalogue and of the per-request fault draws.
+    :param granules: number of granules per collection.
+    :param product_bytes: approximate size of each product file.
+    :param credential_ttl: lifetime in seconds of the temporary S3 credentials.
+    :param retrieval_seconds: time an archived product takes to be retrieved.
+    :param archived_fraction: share of products that start in GLACIER storage.
+    :param credentials_gone: make ``/door/credentials`` answer 410 Gone, as it does today.
+    :param fault_rate: share of requests answered 500/503.
+    :param throttle_rate: share of requests answered 429 (503 SlowDown on S3).
+    :param reset_rate: share of bodies cut off by a connection reset part-way through.
+    :param latency_ms: delay added to every request.
+    """
+
+    port: int = 0
+    seed: int = 2018
+    granules: int = 12
+    product_bytes: int = 256 * 1024
+    credential_ttl: float = 3600.0
+    retrieval_seconds: float = 5.0
+    archived_fraction: float = 0.25
+    credentials_gone: bool = False
+    fault_rate: float = 0.0
+    throttle_rate: float = 0.0
+    reset_rate: float = 0.0
+    latency_ms: int = 0
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Reject values the sandbox cannot honour, naming the value and the accepted range."""
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port {self.port} is out of range; give 0 (free ports) or 1-65535")
+        if self.granules < 1:
+            raise ValueError(f"granules {self.granules} must be at least 1")
+        if self.product_bytes < 1024:
+            raise ValueError(f"product_bytes {self.product_bytes} must be at least 1024")
+        for name in ("credential_ttl", "retrieval_seconds"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} {getattr(self, name)} must be greater than 0 seconds")
+        for name in ("archived_fraction", "fault_rate", "throttle_rate", "reset_rate"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} {value} must be between 0 and 1")
+        if self.latency_ms < 0:
+            raise ValueError(f"latency_ms {self.latency_ms} must not be negative")
+
+    #: Settings that may change while the sandbox runs (``POST /__sandbox__/config``).
+    RUNTIME_FIELDS = (
+        "credential_ttl",
+        "retrieval_seconds",
+        "credentials_gone",
+        "fault_rate",
+        "throttle_rate",
+        "reset_rate",
+        "latency_ms",
+    )
+
+    def updated(self, changes: dict[str, object]) -> SandboxConfig:
+        """Return a copy with runtime settings changed; unknown or fixed names raise ValueError.
+
+        :param changes: setting name → new value.
+        """
+        unknown = sorted(set(changes) - set(self.RUNTIME_FIELDS))
+        if unknown:
+            raise ValueError(f"cannot change {unknown} at runtime; accepted: {list(self.RUNTIME_FIELDS)}")
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

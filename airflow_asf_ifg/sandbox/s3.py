@@ -1,0 +1,307 @@
+"""The sandbox's S3: moto's S3 server behind a gate that acts like AWS's identity and archive rules.
+
+moto stores the objects and speaks the S3 API. The gate in front of it adds what moto leaves out and
+the provider must cope with: temporary keys that expire (``ExpiredToken``), keys that only read one
+bucket in one region, presigned URLs that expire, GLACIER objects whose restore takes time, and the
+sandbox's injected faults.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, unquote
+from xml.sax.saxutils import escape
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from airflow_asf_ifg.sandbox.config import BROWSE_BUCKET, PRODUCT_BUCKET
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+
+    from airflow_asf_ifg.sandbox.state import ArchiveClock, CredentialIssuer, FaultInjector, Stats
+
+#: The sandbox's own key: the door signs download URLs with it and the catalogue is loaded with it.
+ADMIN_ACCESS_KEY = "AKIASANDBOXADMIN0001"
+ADMIN_SECRET_KEY = "sandbox-admin-secret-key"
+
+_ARCHIVE_CLASSES = ("GLACIER", "DEEP_ARCHIVE")
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/,\s]+)/")
+
+
+def _error(code: str, message: str, status: str, resource: str = "") -> tuple[str, bytes]:
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Error><Code>{code}</Code><Message>{escape(message)}</Message>"
+        f"<Resource>{escape(resource)}</Resource><RequestId>{uuid.uuid4().hex[:16].upper()}</RequestId></Error>"
+    )
+    return status, body.encode()
+
+
+def operation_name(method: str, bucket: str, key: str, query: dict[str, list[str]]) -> str:
+    """The stats route name of an S3 request (``s3_get_object``, ``s3_restore_object``...).
+
+    :param method: HTTP method.
+    :param bucket: bucket from the path ('' for the service root).
+    :param key: object key from the path ('' for bucket-level calls).
+    :param query: parsed query string.
+    """
+    if not bucket:
+        return "s3_list_buckets"
+    if not key:
+        return {"GET": "s3_list_objects", "HEAD": "s3_head_bucket", "PUT": "s3_create_bucket",
+                "DELETE": "s3_delete_bucket"}.get(method, "s3_bucket_other")
+    if method == "POST" and "restore" in query:
+        return "s3_restore_object"
+    if "uploadId" in query or "uploads" in query:
+        return "s3_multipart"
+    return {"GET": "s3_get_object", "HEAD": "s3_head_object", "PUT": "s3_put_object",
+            "DELETE": "s3_delete_object"}.get(method, "s3_object_other")
+
+
+class S3Gate:
+    """WSGI middleware in front of moto's S3 app.
+
+    :param app: moto's S3 WSGI app.
+    :param stats: request statistics.
+    :param faults: fault draws.
+    :param credentials: issued temporary keys.
+    :param archive: retrieval clock.
+    :param backend: returns moto's S3 backend (for storage classes and restore state).
+    """
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], stats: Stats, faults: FaultInjector,
+                 credentials: CredentialIssuer, archive: ArchiveClock, backend: Callable[[], Any]) -> None:
+        self._app = app
+        self._stats = stats
+        self._faults = faults
+        self._credentials = credentials
+        self._archive = archive
+        self._backend = backend
+        self._sync_lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        method = environ["REQUEST_METHOD"]
+        bucket, _, key = unquote(environ.get("PATH_INFO", "")).lstrip("/").partition("/")
+        query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        operation = operation_name(method, bucket, key, query)
+        self._stats.record(operation, environ.get("HTTP_HOST", ""), "HTTP_AUTHORIZATION" in environ)
+        if self._faults.latency_seconds:
+            time.sleep(self._faults.latency_seconds)
+
+        fault = None if ADMIN_ACCESS_KEY in _access_key(environ, query) else self._faults.draw()
+        if fault == "throttle":
+            self._stats.event("fault_throttle")
+            return self._respond(start_response, method, *_error("SlowDown", "Please reduce your request rate.",
+                                                                 "503 Slow Down"))
+        if fault == "error":
+            self._stats.event("fault_error")
+            code = self._faults.error_status()
+            status = "500 Internal Server Error" if code == 500 else "503 Service Unavailable"
+            name = "InternalError" if code == 500 else "ServiceUnavailable"
+            return self._respond(start_response, method, *_error(name, "We encountered an internal error. "
+                                                                 "Please try again.", status))
+
+        denied = self._authorize(environ, query, method, bucket, key, operation)
+        if denied is not None:
+            return self._respond(start_response, method, *denied)
+
+        if bucket and key:
+            self._sync_archive_state(bucket, key)
+        if operation == "s3_restore_object":
+            return self._respond(start_response, method, *self._restore(environ, bucket, key))
+
+        body = self._app(environ, start_response)
+        if fault == "reset" and operation == "s3_get_object":
+            self._stats.event("fault_reset")
+            return _cut_off(body, environ)
+        return body
+
+    @staticmethod
+    def _respond(start_response: Callable[..., Any], method: str, status: str, body: bytes) -> list[bytes]:
+        start_response(status, [("Content-Type", "application/xml"), ("Content-Length", str(len(body))),
+                                ("x-amz-request-id", uuid.uuid4().hex[:16].upper())])
+        return [] if method == "HEAD" else [body]
+
+    def _authorize(self, environ: dict[str, Any], query: dict[str, list[str]], method: str, bucket: str,
+                   key: str, operation: str) -> tuple[str, bytes] | None:
+        """Return an S3 error for a request AWS would refuse, or None to let it through."""
+        resource = f"/{bucket}/{key}" if key else f"/{bucket}"
+        credential = _credential_scope(environ, query)
+        presigned_expiry = _presigned_expiry(query)
+        if presigned_expiry is not None and datetime.now(UTC) > presigned_expiry:
+            return _error("AccessDenied", "Request has expired", "403 Forbidden", resource)
+        if credential is None:  # anonymous
+            if bucket == BROWSE_BUCKET and method in ("GET", "HEAD") and key:
+                return None
+            return _error("AccessDenied", "Access Denied", "403 Forbidden", resource)
+        access_key, region = credential
+        if access_key == ADMIN_ACCESS_KEY:
+            return None
+        if access_key.startswith("ASIA"):
+            return self._authorize_temporary(environ, query, access_key, region, bucket, operation, resource)
+        if bucket == PRODUCT_BUCKET or (bucket == BROWSE_BUCKET and method not in ("GET", "HEAD")):
+            return _error("AccessDenied", "Access Denied", "403 Forbidden", resource)
+        return None
+
+    def _authorize_temporary(self, environ: dict[str, Any], query: dict[str, list[str]], access_key: str,
+                             region: str, bucket: str, operation: str, resource: str) -> tuple[str, bytes] | None:
+        issued = self._credentials.lookup(access_key)
+        if issued is None:
+            return _error("InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.",
+                          "403 Forbidden", resource)
+        token = environ.get("HTTP_X_AMZ_SECURITY_TOKEN") or query.get("X-Amz-Security-Token", [""])[0]
+        if not token:
+            return _error("InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.",
+                          "403 Forbidden", resource)
+        if token != issued.session_token:
+            return _error("InvalidToken", "The provided token is malformed or otherwise invalid.",
+                          "400 Bad Request", resource)
+        if datetime.now(UTC) >= issued.expiration:
+            return _error("ExpiredToken", "The provided token has expired.", "400 Bad Request", resource)
+        # ASF's policies grant s3:GetObject and s3:ListBucket on their bucket, and TEA's only in-region.
+        readable = operation in ("s3_get_object", "s3_head_object", "s3_list_objects", "s3_head_bucket")
+        if bucket not in issued.buckets or not readable or (issued.region and region != issued.region):
+            return _error("AccessDenied", "Access Denied", "403 Forbidden", resource)
+        return None
+
+    def _sync_archive_state(self, bucket: str, key: str) -> None:
+        """Make moto's restore fields of a GLACIER object agree with the retrieval clock."""
+        with self._sync_lock:
+            stored = self._backend().get_object(bucket, key)
+            if stored is None or stored.storage_class not in _ARCHIVE_CLASSES:
+                return
+            status = self._archive.status(bucket, key, stored.storage_class)
+            if status.state == "archived":
+                stored.set_expiry(None)
+                stored.status = None
+            elif status.state == "retrieving":
+                stored.set_expiry(datetime.now(UTC) + timedelta(days=1))
+                stored.status = "IN_PROGRESS"
+            else:
+                stored.set_expiry(status.restore_expiry)
+                stored.status = "RESTORED"
+
+    def _restore(self, environ: dict[str, Any], bucket: str, key: str) -> tuple[str, bytes]:
+        """RestoreObject with S3's answers: 202 started, 409 in progress, 200 already restored."""
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        request_body = environ["wsgi.input"].read(length).decode() if length else ""
+        match = re.search(r"<Days>(\d+)</Days>", request_body)
+        days = int(match.group(1)) if match else 1
+        stored = self._backend().get_object(bucket, key)
+        resource = f"/{bucket}/{key}"
+        if stored is None:
+            return _error("NoSuchKey", "The specified key does not exist.", "404 Not Found", resource)
+        status = self._archive.status(bucket, key, stored.storage_class)
+        if status.state == "available":
+            return _error("InvalidObjectState", "Restore is not allowed for the object's current storage class",
+                          "403 Forbidden", resource)
+        if status.state == "retrieving":
+            return _error("RestoreAlreadyInProgress", "Object restore is already in progress",
+                          "409 Conflict", resource)
+        if status.state == "restored":
+            return "200 OK", b""
+        self._archive.request(bucket, key, days)
+        self._stats.event("retrieval_started")
+        self._sync_archive_state(bucket, key)
+        return "202 Accepted", b""
+
+
+def _access_key(environ: dict[str, Any], query: dict[str, list[str]]) -> str:
+    scope = _credential_scope(environ, query)
+    return scope[0] if scope else ""
+
+
+def _credential_scope(environ: dict[str, Any], query: dict[str, list[str]]) -> tuple[str, str] | None:
+    """(access key id, region) from a SigV4 header or presigned query, or None when anonymous."""
+    header = environ.get("HTTP_AUTHORIZATION", "")
+    match = _CREDENTIAL.search(header) if header else None
+    if match:
+        return match.group(1), match.group(2)
+    if header.startswith("AWS "):  # SigV2: AWS AKID:signature
+        return header[4:].split(":", 1)[0], ""
+    scope = query.get("X-Amz-Credential", [""])[0].split("/")
+    if len(scope) >= 3 and scope[0]:
+        return scope[0], scope[2]
+    if query.get("AWSAccessKeyId", [""])[0]:  # SigV2 presigned URL
+        return query["AWSAccessKeyId"][0], ""
+    return None
+
+
+def _presigned_expiry(query: dict[str, list[str]]) -> datetime | None:
+    if "AWSAccessKeyId" in query and "Expires" in query:  # SigV2: Expires is an epoch second
+        try:
+            return datetime.fromtimestamp(int(query["Expires"][0]), UTC)
+        except ValueError:
+            return datetime.fromtimestamp(0, UTC)
+    if "X-Amz-Expires" not in query or "X-Amz-Date" not in query:
+        return None
+    try:
+        signed_at = datetime.strptime(query["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        return signed_at + timedelta(seconds=int(query["X-Amz-Expires"][0]))
+    except ValueError:
+        return datetime.fromtimestamp(0, UTC)
+
+
+def _cut_off(body: Iterable[bytes], environ: dict[str, Any]) -> Iterator[bytes]:
+    """Send about half of a body, then drop the connection, as a reset mid-transfer does."""
+    data = b"".join(body)
+    if hasattr(body, "close"):
+        body.close()
+    yield data[: max(1, len(data) // 2)]
+    connection: socket.socket | None = environ.get("werkzeug.socket")
+    if connection is not None:
+        connection.shutdown(socket.SHUT_RDWR)
+    raise ConnectionResetError("sandbox fault: connection reset mid-body")
+
+
+class S3Server:
+    """moto's S3 behind :class:`S3Gate`, served from a thread on one loopback address.
+
+    :param host: address to bind.
+    :param port: port to bind (0 = free port).
+    :param gate_factory: wraps moto's WSGI app in the gate.
+    """
+
+    def __init__(self, host: str, port: int, gate_factory: Callable[[Any], S3Gate]) -> None:
+        from moto.moto_api import state_manager
+        from moto.moto_server.werkzeug_app import MotoRequestHandler, create_backend_app
+
+        # The sandbox decides when a restore finishes (ArchiveClock); stop moto from finishing it on read.
+        state_manager.set_transition("s3::keyrestore", {"progression": "manual", "times": 2**62})
+        class QuietHandler(MotoRequestHandler):
+            def log_request(self, *args: Any, **kwargs: Any) -> None:
+                """Keep the sandbox's output to its own lines (no access log per request)."""
+
+        self._server: BaseWSGIServer = make_server(host, port, gate_factory(create_backend_app("s3")),
+                                                   threaded=True, request_handler=QuietHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="sandbox-s3", daemon=True)
+
+    @property
+    def port(self) -> int:
+        """The bound port."""
+        return self._server.server_address[1]
+
+    def start(self) -> None:
+        """Start serving in a background thread."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop serving and wait for the thread."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
+
+
+def moto_backend() -> Any:
+    """moto's S3 backend for the default account, where the server keeps its buckets."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    return s3_backends[DEFAULT_ACCOUNT_ID]["aws"]

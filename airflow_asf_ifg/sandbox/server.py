@@ -1,0 +1,364 @@
+"""Start and stop the whole sandbox: CMR and control routes, EDL, the ASF door/TEA and S3, each on its own address."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import secrets
+import socket
+import threading
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from aiohttp import web
+
+from airflow_asf_ifg.sandbox import asf, cmr, edl, geometry, products
+from airflow_asf_ifg.sandbox.catalogue import Granule, build_catalogue
+from airflow_asf_ifg.sandbox.config import (
+    BROWSE_BUCKET,
+    PRODUCT_BUCKET,
+    SANDBOX_PASSWORD,
+    SANDBOX_USER,
+    USER_ACCESS_KEY,
+    USER_SECRET_KEY,
+    SandboxConfig,
+)
+from airflow_asf_ifg.sandbox.records import Urls
+from airflow_asf_ifg.sandbox.s3 import ADMIN_ACCESS_KEY, ADMIN_SECRET_KEY, S3Gate, S3Server, moto_backend
+from airflow_asf_ifg.sandbox.state import ArchiveClock, CredentialIssuer, FaultInjector, Stats
+from airflow_asf_ifg.sandbox.web import service_middleware
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+#: Each service on its own loopback address, as the real ones have their own hosts.
+HOSTS = {"cmr": "127.0.0.1", "edl": "127.0.0.2", "asf": "127.0.0.3", "s3": "127.0.0.4"}
+REGION = "us-east-1"
+
+log = logging.getLogger(__name__)
+
+# moto keeps S3 in module-level state, so two sandboxes in one process would share buckets.
+_RUNNING = threading.Lock()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise OSError(f"cannot listen on {host}:{port} ({error.strerror}); choose another --port or 0 for free "
+                      f"ports") from error
+    sock.listen(128)
+    return sock
+
+
+class Sandbox:
+    """The offline stand-in for CMR, Earthdata Login, the ASF door/TEA and S3, running in this process.
+
+    Use it as a context manager; ``urls``, ``earthdata_connection()`` and ``aws_connection()`` say how to
+    reach it.
+
+    :param config: the settings; keyword arguments override single fields.
+    :param overrides: field=value for :class:`SandboxConfig`.
+    """
+
+    def __init__(self, config: SandboxConfig | None = None, **overrides: Any) -> None:
+        base = config or SandboxConfig()
+        self.config = SandboxConfig(**{**base.__dict__, **overrides})
+        self.stats = Stats()
+        self.faults = FaultInjector(self.config.seed, lambda: self.config)
+        self.credentials = CredentialIssuer()
+        self.archive = ArchiveClock(lambda: self.config.retrieval_seconds)
+        self.catalogue: list[Granule] = []
+        self.urls: Urls | None = None
+        self._sockets: dict[str, socket.socket] = {}
+        self._s3: S3Server | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runners: list[web.AppRunner] = []
+        self._door: asf.AsfDoor | None = None
+        self._holds_lock = False
+
+    # ---------------------------------------------------------------- lifecycle
+    def start(self) -> Sandbox:
+        """Bind every service, load the catalogue into S3 and start serving; return self."""
+        if not _RUNNING.acquire(blocking=False):
+            raise RuntimeError("another Sandbox is running in this process (they would share moto's S3); "
+                               "stop it first, or run this one as `python -m airflow_asf_ifg.sandbox serve`")
+        self._holds_lock = True
+        try:
+            for name in ("cmr", "edl", "asf"):
+                self._sockets[name] = _bind(HOSTS[name], self.config.port)
+            self._s3 = S3Server(HOSTS["s3"], self.config.port, self._gate)
+            ports = {name: sock.getsockname()[1] for name, sock in self._sockets.items()}
+            cmr_url = f"http://{HOSTS['cmr']}:{ports['cmr']}"
+            self.urls = Urls(sandbox=cmr_url, cmr=cmr_url, edl=f"http://{HOSTS['edl']}:{ports['edl']}",
+                             asf=f"http://{HOSTS['asf']}:{ports['asf']}", s3=f"http://{HOSTS['s3']}:{self._s3.port}")
+            self._s3.start()
+            self._load_catalogue()
+            self._start_http()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Stop every service; safe to call twice."""
+        if self._loop is not None and self._thread is not None:
+            future = asyncio.run_coroutine_threadsafe(self._cleanup(), self._loop)
+            with contextlib.suppress(Exception):
+                future.result(timeout=10)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+            self._loop.close()
+            self._loop = None
+        if self._s3 is not None:
+            self._s3.stop()
+            self._s3 = None
+        for sock in self._sockets.values():
+            sock.close()
+        self._sockets.clear()
+        if self._holds_lock:
+            self._holds_lock = False
+            _RUNNING.release()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # ---------------------------------------------------------------- what users read
+    def earthdata_connection(self) -> dict[str, Any]:
+        """The ``earthdata`` connection (Airflow JSON form) of the sandbox's EDL user and every endpoint."""
+        urls = self._urls()
+        credentials_url = f"{urls.asf}/s3credentials" if self.config.credentials_gone else \
+            f"{urls.asf}/door/credentials"
+        return {"conn_type": "earthdata", "login": SANDBOX_USER, "password": SANDBOX_PASSWORD,
+                "extra": {"edl_url": urls.edl, "cmr_url": urls.cmr, "s3_credentials_url": credentials_url,
+                          "archive_status_url": f"{urls.asf}/door/status/{{name}}", "s3_endpoint_url": urls.s3,
+                          "region_name": asf.TEA_REGION if self.config.credentials_gone else REGION}}
+
+    def aws_connection(self) -> dict[str, Any]:
+        """The ``aws`` connection (Airflow JSON form) for buckets on the sandbox's S3."""
+        return {"conn_type": "aws", "login": USER_ACCESS_KEY, "password": USER_SECRET_KEY,
+                "extra": {"endpoint_url": self._urls().s3, "region_name": REGION}}
+
+    def environment(self) -> dict[str, str]:
+        """The lines ``serve`` prints: every URL and both Airflow connections."""
+        urls = self._urls()
+        return {"SANDBOX_URL": urls.sandbox, "CMR_URL": urls.cmr, "EDL_URL": urls.edl, "ASF_URL": urls.asf,
+                "S3_URL": urls.s3,
+                "AIRFLOW_CONN_EARTHDATA_DEFAULT": json.dumps(self.earthdata_connection(), separators=(",", ":")),
+                "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(self.aws_connection(), separators=(",", ":"))}
+
+    @contextlib.contextmanager
+    def connections(self) -> Iterator[dict[str, str]]:
+        """Set ``AIRFLOW_CONN_EARTHDATA_DEFAULT`` and ``AIRFLOW_CONN_AWS_DEFAULT`` while inside the block."""
+        names = ("AIRFLOW_CONN_EARTHDATA_DEFAULT", "AIRFLOW_CONN_AWS_DEFAULT")
+        saved = {name: os.environ.get(name) for name in names}
+        values = {name: self.environment()[name] for name in names}
+        os.environ.update(values)
+        try:
+            yield values
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+    def catalogue_document(self) -> list[dict[str, Any]]:
+        """Every granule with its files, sizes, MD5s and URLs (served at ``/__sandbox__/catalogue``)."""
+        urls = self._urls()
+        return [{
+            "concept_id": g.concept_id, "collection_concept_id": g.collection.concept_id,
+            "short_name": g.collection.short_name, "granule_ur": g.granule_ur,
+            "start": g.start.isoformat(), "end": g.end.isoformat(), "revision_date": g.revision_date.isoformat(),
+            "footprint": g.footprint,
+            "files": [{"name": f.name, "role": f.role, "bucket": f.bucket, "key": f.name,
+                       "size": g.sizes[f.name][0], "md5": g.sizes[f.name][1], "archived": f.archived,
+                       "url": urls.file_url(f.bucket, f.name, f.role)} for f in g.files],
+        } for g in self.catalogue]
+
+    def update_config(self, changes: dict[str, Any]) -> SandboxConfig:
+        """Change runtime settings (fault rates, credential lifetime, retrieval time...).
+
+        :param changes: field name → new value.
+        """
+        self.config = self.config.updated(changes)
+        return self.config
+
+    def reset(self) -> None:
+        """Zero the stats and forget every retrieval, so archived products are archived again."""
+        self.stats.reset()
+        self.archive.reset()
+
+    # ---------------------------------------------------------------- internals
+    def _urls(self) -> Urls:
+        if self.urls is None:
+            raise RuntimeError("the sandbox is not started; call start() or use it in a with block")
+        return self.urls
+
+    def _gate(self, app: Any) -> S3Gate:
+        return S3Gate(app, self.stats, self.faults, self.credentials, self.archive, moto_backend)
+
+    def _load_catalogue(self) -> None:
+        from moto.s3.models import get_canned_acl
+
+        backend = moto_backend()
+        backend.reset()  # a fresh S3 for each sandbox started in this process
+        for bucket in (PRODUCT_BUCKET, BROWSE_BUCKET):
+            if bucket not in backend.buckets:
+                backend.create_bucket(bucket, REGION)
+        self.catalogue = build_catalogue(self.config.seed, self.config.granules, self.config.archived_fraction)
+        for granule in self.catalogue:
+            bounds = geometry.bounds(granule.footprint)
+            for catalogue_file in granule.files:
+                if catalogue_file.role == "data" and granule.collection.is_beta:
+                    built = products.build_file(products.write_beta_zip, granule.producer_granule_id, bounds,
+                                                self.config.product_bytes, catalogue_file.seed)
+                elif catalogue_file.role == "data":
+                    built = products.build_file(products.write_gunw_netcdf, granule.granule_ur, bounds,
+                                                self.config.product_bytes, catalogue_file.seed)
+                elif catalogue_file.role == "browse":
+                    built = products.build_file(products.write_png, catalogue_file.seed)
+                else:
+                    built = products.build_file(_write_metadata, granule)
+                try:
+                    with open(built.path, "rb") as handle:
+                        stored = backend.put_object(catalogue_file.bucket, catalogue_file.name, handle.read(),
+                                                    storage="GLACIER" if catalogue_file.archived else None)
+                    if catalogue_file.bucket == BROWSE_BUCKET:  # grfn-public-prod is public, as ASF's is
+                        stored.set_acl(get_canned_acl("public-read"))
+                finally:
+                    os.unlink(built.path)
+                granule.sizes[catalogue_file.name] = (built.size, built.md5)
+
+    @staticmethod
+    def _storage_class(key: str) -> str:
+        stored = moto_backend().get_object(PRODUCT_BUCKET, key)
+        if stored is None:
+            raise LookupError(f"no object {key!r} in {PRODUCT_BUCKET}")
+        return stored.storage_class or "STANDARD"
+
+    def _start_http(self) -> None:
+        import boto3
+        from botocore.config import Config
+
+        presigner = boto3.client("s3", endpoint_url=self._urls().s3, region_name=REGION,
+                                 aws_access_key_id=ADMIN_ACCESS_KEY, aws_secret_access_key=ADMIN_SECRET_KEY,
+                                 config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+
+        def presign(key: str, seconds: int) -> str:
+            return presigner.generate_presigned_url("get_object", Params={"Bucket": PRODUCT_BUCKET, "Key": key},
+                                                    ExpiresIn=seconds)
+
+        signing_key = secrets.token_bytes(32)
+        directory = edl.Directory(signing_key)
+        self._door = asf.AsfDoor(lambda: self.config, self._urls(), directory, self.credentials, self.archive,
+                                 self._storage_class, presign, self.stats, secrets.token_bytes(32))
+        search = cmr.GranuleSearch(self.catalogue, self._urls())
+
+        cmr_app = self._app(cmr.throttled)
+        cmr_app.add_routes(cmr.routes(search, self._urls()))
+        cmr_app.add_routes(self._control_routes())
+        edl_app = self._app(edl.throttled)
+        edl_app.add_routes(edl.routes(directory, self._urls().edl))
+        asf_app = self._app(asf.throttled)
+        asf_app.add_routes(asf.routes(self._door))
+
+        ready = threading.Event()
+        failure: list[BaseException] = []
+        self._loop = asyncio.new_event_loop()
+
+        async def setup() -> None:
+            self._door.http = aiohttp.ClientSession()  # type: ignore[union-attr]
+            for name, app in (("cmr", cmr_app), ("edl", edl_app), ("asf", asf_app)):
+                runner = web.AppRunner(app, access_log=None, handle_signals=False)
+                await runner.setup()
+                await web.SockSite(runner, self._sockets[name]).start()
+                self._runners.append(runner)
+
+        def run() -> None:
+            asyncio.set_event_loop(self._loop)
+            try:
+                self._loop.run_until_complete(setup())  # type: ignore[union-attr]
+            except BaseException as error:
+                failure.append(error)
+                ready.set()
+                return
+            ready.set()
+            self._loop.run_forever()  # type: ignore[union-attr]
+
+        self._thread = threading.Thread(target=run, name="sandbox-http", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if failure:
+            raise failure[0]
+
+    def _app(self, throttled: Any) -> web.Application:
+        return web.Application(middlewares=[service_middleware(self.stats, self.faults, throttled)],
+                               client_max_size=16 * 1024 * 1024)
+
+    async def _cleanup(self) -> None:
+        for runner in self._runners:
+            await runner.cleanup()
+        self._runners.clear()
+        if self._door is not None and self._door.http is not None:
+            await self._door.http.close()
+
+    def _control_routes(self) -> web.RouteTableDef:
+        table = web.RouteTableDef()
+
+        @table.get("/__sandbox__/stats", name="control_stats")
+        async def stats(request: web.Request) -> web.Response:
+            return web.json_response(self.stats.snapshot())
+
+        @table.post("/__sandbox__/stats/reset", name="control_stats_reset")
+        async def reset_stats(request: web.Request) -> web.Response:
+            self.stats.reset()
+            return web.json_response(self.stats.snapshot())
+
+        @table.post("/__sandbox__/reset", name="control_reset")
+        async def reset(request: web.Request) -> web.Response:
+            self.reset()
+            return web.json_response(self.stats.snapshot())
+
+        @table.get("/__sandbox__/config", name="control_config")
+        async def get_config(request: web.Request) -> web.Response:
+            return web.json_response(self.config.__dict__)
+
+        @table.post("/__sandbox__/config", name="control_config_update")
+        async def set_config(request: web.Request) -> web.Response:
+            try:
+                changes = await request.json()
+                if not isinstance(changes, dict):
+                    raise ValueError(f"expected a JSON object of settings, got {type(changes).__name__}")
+                return web.json_response(self.update_config(changes).__dict__)
+            except (ValueError, TypeError) as error:
+                return web.json_response({"errors": [str(error)]}, status=400)
+
+        @table.get("/__sandbox__/catalogue", name="control_catalogue")
+        async def catalogue(request: web.Request) -> web.Response:
+            return web.json_response(self.catalogue_document())
+
+        @table.get("/__sandbox__/health", name="control_health")
+        async def health(request: web.Request) -> web.Response:
+            return web.json_response({"status": "ok"})
+
+        return table
+
+
+def _write_metadata(out: Any, granule: Granule) -> None:
+    out.write(products.json_bytes({
+        "granule_ur": granule.granule_ur, "collection": granule.collection.short_name,
+        "reference_date": granule.start.isoformat(), "secondary_date": granule.secondary_date.isoformat(),
+        "path": granule.path, "frame": granule.frame, "flight_direction": granule.direction,
+        "footprint": granule.footprint,
+    }))

@@ -1,0 +1,44 @@
+"""Plain helpers of the sandbox tests: S3 clients on the sandbox, condition waits, catalogue look-ups."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import boto3
+
+from airflow_asf_ifg.sandbox import Sandbox
+
+
+def s3_client(sandbox: Sandbox, region: str = "us-east-1", **credentials: str):
+    """A boto3 S3 client on the sandbox's S3 server."""
+    return boto3.client("s3", endpoint_url=sandbox.urls.s3, region_name=region, **credentials)
+
+
+def user_s3(sandbox: Sandbox):
+    """An S3 client with the sandbox's user keys (the AIRFLOW_CONN_AWS_DEFAULT identity)."""
+    connection = sandbox.aws_connection()
+    return s3_client(sandbox, aws_access_key_id=connection["login"], aws_secret_access_key=connection["password"])
+
+
+def wait_for(condition: Callable[[], object], timeout: float, what: str) -> object:
+    """Poll ``condition`` until it returns something truthy, failing after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.1)
+
+
+def catalogue_file(sandbox: Sandbox, *, archived: bool, role: str = "data", beta: bool | None = None) -> dict:
+    """A file from the catalogue with the given archive flag."""
+    for granule in sandbox.catalogue_document():
+        if beta is not None and granule["short_name"].startswith("SENTINEL-1_INSAR") != beta:
+            continue
+        for item in granule["files"]:
+            if item["role"] == role and item["archived"] == archived:
+                return {**item, "granule": granule}
+    raise LookupError(f"no {role} file with archived={archived} in the catalogue")

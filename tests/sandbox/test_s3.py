@@ -1,0 +1,158 @@
+"""The sandbox's S3 over boto3: who may read and write what, expiring keys, GLACIER and restores."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import botocore.exceptions
+import pytest
+import requests
+
+from airflow_asf_ifg.sandbox.config import BROWSE_BUCKET, PRODUCT_BUCKET
+from tests.sandbox.helpers import catalogue_file, s3_client, user_s3, wait_for
+
+
+@pytest.fixture(autouse=True)
+def _fresh_archive(asf_sandbox):
+    asf_sandbox.reset()
+
+
+def door_keys(asf_sandbox, door_session) -> dict:
+    credentials = door_session.get(f"{asf_sandbox.urls.asf}/door/credentials", timeout=10).json()["Credentials"]
+    return {"aws_access_key_id": credentials["AccessKeyId"], "aws_secret_access_key": credentials["SecretAccessKey"],
+            "aws_session_token": credentials["SessionToken"]}
+
+
+def tea_keys(asf_sandbox, door_session) -> dict:
+    credentials = door_session.get(f"{asf_sandbox.urls.asf}/s3credentials", timeout=10).json()
+    return {"aws_access_key_id": credentials["accessKeyId"], "aws_secret_access_key": credentials["secretAccessKey"],
+            "aws_session_token": credentials["sessionToken"]}
+
+
+def error_code(call) -> str:
+    with pytest.raises(botocore.exceptions.ClientError) as caught:
+        call()
+    return caught.value.response["Error"]["Code"]
+
+
+class TestTemporaryKeys:
+    def test_door_keys_list_and_read_the_product_bucket(self, asf_sandbox, door_session):
+        s3 = s3_client(asf_sandbox, **door_keys(asf_sandbox, door_session))
+        listing = s3.list_objects_v2(Bucket=PRODUCT_BUCKET)["Contents"]
+        assert len(listing) == len(asf_sandbox.catalogue)
+        item = catalogue_file(asf_sandbox, archived=False)
+        body = s3.get_object(Bucket=PRODUCT_BUCKET, Key=item["key"])["Body"].read()
+        assert hashlib.md5(body, usedforsecurity=False).hexdigest() == item["md5"]
+
+    def test_ranged_get_reads_part_of_a_product(self, asf_sandbox, door_session):
+        s3 = s3_client(asf_sandbox, **door_keys(asf_sandbox, door_session))
+        item = catalogue_file(asf_sandbox, archived=False)
+        whole = s3.get_object(Bucket=PRODUCT_BUCKET, Key=item["key"])["Body"].read()
+        part = s3.get_object(Bucket=PRODUCT_BUCKET, Key=item["key"], Range="bytes=100-199")["Body"].read()
+        assert part == whole[100:200]
+
+    def test_door_keys_cannot_write(self, asf_sandbox, door_session):
+        s3 = s3_client(asf_sandbox, **door_keys(asf_sandbox, door_session))
+        assert error_code(lambda: s3.put_object(Bucket=PRODUCT_BUCKET, Key="x", Body=b"x")) == "AccessDenied"
+        assert error_code(lambda: s3.create_bucket(Bucket="mine")) == "AccessDenied"
+
+    def test_keys_without_session_token_are_unknown(self, asf_sandbox, door_session):
+        keys = door_keys(asf_sandbox, door_session)
+        keys.pop("aws_session_token")
+        s3 = s3_client(asf_sandbox, **keys)
+        assert error_code(lambda: s3.list_objects_v2(Bucket=PRODUCT_BUCKET)) == "InvalidAccessKeyId"
+
+    def test_expired_keys_get_expired_token(self, asf_sandbox, door_session, asf_sandbox_settings):
+        asf_sandbox_settings(credential_ttl=1)
+        s3 = s3_client(asf_sandbox, **door_keys(asf_sandbox, door_session))
+
+        def refused() -> str | None:
+            try:
+                s3.list_objects_v2(Bucket=PRODUCT_BUCKET)
+            except botocore.exceptions.ClientError as error:
+                return error.response["Error"]["Code"]
+            return None
+
+        assert wait_for(refused, timeout=10, what="the keys to expire") == "ExpiredToken"
+
+    def test_tea_keys_work_only_in_region(self, asf_sandbox, door_session):
+        keys = tea_keys(asf_sandbox, door_session)
+        in_region = s3_client(asf_sandbox, region="us-west-2", **keys)
+        assert in_region.list_objects_v2(Bucket=PRODUCT_BUCKET)["KeyCount"] > 0
+        elsewhere = s3_client(asf_sandbox, region="eu-central-1", **keys)
+        assert error_code(lambda: elsewhere.list_objects_v2(Bucket=PRODUCT_BUCKET)) == "AccessDenied"
+
+
+class TestOtherIdentities:
+    def test_user_keys_own_buckets_but_not_asfs(self, asf_sandbox):
+        s3 = user_s3(asf_sandbox)
+        s3.create_bucket(Bucket="user-bucket-1")
+        s3.put_object(Bucket="user-bucket-1", Key="a/b.txt", Body=b"hello")
+        assert s3.get_object(Bucket="user-bucket-1", Key="a/b.txt")["Body"].read() == b"hello"
+        assert error_code(lambda: s3.list_objects_v2(Bucket=PRODUCT_BUCKET)) == "AccessDenied"
+
+    def test_anonymous_reads_browse_images_only(self, asf_sandbox):
+        browse = catalogue_file(asf_sandbox, archived=False, role="browse")
+        response = requests.get(browse["url"], timeout=10)
+        assert response.status_code == 200 and response.content.startswith(b"\x89PNG")
+        assert requests.get(f"{asf_sandbox.urls.s3}/{PRODUCT_BUCKET}/{browse['name']}", timeout=10).status_code == 403
+        assert requests.put(f"{asf_sandbox.urls.s3}/{BROWSE_BUCKET}/x.png", data=b"x", timeout=10).status_code == 403
+
+    def test_unknown_temporary_key(self, asf_sandbox):
+        s3 = s3_client(asf_sandbox, aws_access_key_id="ASIAUNKNOWN000000000", aws_secret_access_key="x",
+                       aws_session_token="y")
+        assert error_code(lambda: s3.list_objects_v2(Bucket=PRODUCT_BUCKET)) == "InvalidAccessKeyId"
+
+
+class TestGlacier:
+    def test_archived_product_reads_as_glacier_until_retrieved(self, asf_sandbox, door_session, asf_sandbox_settings):
+        asf_sandbox_settings(retrieval_seconds=1.0)
+        item = catalogue_file(asf_sandbox, archived=True)
+        s3 = s3_client(asf_sandbox, **door_keys(asf_sandbox, door_session))
+        head = s3.head_object(Bucket=PRODUCT_BUCKET, Key=item["key"])
+        assert head["StorageClass"] == "GLACIER" and "Restore" not in head
+        assert error_code(lambda: s3.get_object(Bucket=PRODUCT_BUCKET, Key=item["key"])) == "InvalidObjectState"
+        # ASF never grants s3:RestoreObject; the door's download starts the retrieval instead.
+        assert error_code(lambda: s3.restore_object(Bucket=PRODUCT_BUCKET, Key=item["key"],
+                                                    RestoreRequest={"Days": 1})) == "AccessDenied"
+        assert door_session.get(item["url"], timeout=10).status_code == 202
+        assert s3.head_object(Bucket=PRODUCT_BUCKET, Key=item["key"])["Restore"] == 'ongoing-request="true"'
+        restore = wait_for(lambda: "false" in (r := s3.head_object(Bucket=PRODUCT_BUCKET, Key=item["key"])
+                                               .get("Restore", "")) and r, timeout=15, what="the restore")
+        assert re.match(r'^ongoing-request="false", expiry-date="\w{3}, \d\d \w{3} \d{4} 00:00:00 GMT"$', restore)
+        body = s3.get_object(Bucket=PRODUCT_BUCKET, Key=item["key"])["Body"].read()
+        assert hashlib.md5(body, usedforsecurity=False).hexdigest() == item["md5"]
+
+    def test_restore_object_in_a_users_bucket(self, asf_sandbox, asf_sandbox_settings):
+        asf_sandbox_settings(retrieval_seconds=1.0)
+        s3 = user_s3(asf_sandbox)
+        s3.create_bucket(Bucket="lifecycle-bucket")
+        s3.put_object(Bucket="lifecycle-bucket", Key="old.nc", Body=b"x" * 100, StorageClass="GLACIER")
+        s3.put_object(Bucket="lifecycle-bucket", Key="new.nc", Body=b"y" * 100)
+        assert error_code(lambda: s3.get_object(Bucket="lifecycle-bucket", Key="old.nc")) == "InvalidObjectState"
+        assert error_code(lambda: s3.restore_object(Bucket="lifecycle-bucket", Key="new.nc",
+                                                    RestoreRequest={"Days": 1})) == "InvalidObjectState"
+        started = s3.restore_object(Bucket="lifecycle-bucket", Key="old.nc", RestoreRequest={"Days": 2})
+        assert started["ResponseMetadata"]["HTTPStatusCode"] == 202
+        assert error_code(lambda: s3.restore_object(Bucket="lifecycle-bucket", Key="old.nc",
+                                                    RestoreRequest={"Days": 2})) == "RestoreAlreadyInProgress"
+        wait_for(lambda: "false" in s3.head_object(Bucket="lifecycle-bucket", Key="old.nc").get("Restore", ""),
+                 timeout=15, what="the restore")
+        assert s3.get_object(Bucket="lifecycle-bucket", Key="old.nc")["Body"].read() == b"x" * 100
+        again = s3.restore_object(Bucket="lifecycle-bucket", Key="old.nc", RestoreRequest={"Days": 2})
+        assert again["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+class TestPresignedUrls:
+    def test_expired_presigned_url_is_refused(self, asf_sandbox):
+        from airflow_asf_ifg.sandbox.s3 import ADMIN_ACCESS_KEY, ADMIN_SECRET_KEY
+
+        admin = s3_client(asf_sandbox, aws_access_key_id=ADMIN_ACCESS_KEY, aws_secret_access_key=ADMIN_SECRET_KEY)
+        item = catalogue_file(asf_sandbox, archived=False)
+        url = admin.generate_presigned_url("get_object", Params={"Bucket": PRODUCT_BUCKET, "Key": item["key"]},
+                                           ExpiresIn=1)
+        assert requests.get(url, timeout=10).status_code == 200
+        body = wait_for(lambda: (r := requests.get(url, timeout=10)).status_code == 403 and r.content, timeout=10,
+                        what="the URL to expire")
+        assert b"Request has expired" in body
