@@ -103,7 +103,8 @@ def _vrt(grid: RasterGrid, raw_name: str, band_names: list[str]) -> str:
 
 
 def write_beta_zip(out: IO[bytes], product_name: str, bounds: tuple[float, float, float, float],
-                   size_bytes: int, seed: int) -> None:
+                   size_bytes: int, seed: int, produced: tuple[int, int, int, int, int, int] = (2018, 1, 1, 0, 0, 0),
+                   ) -> None:
     """Write a GRFN BETA product zip: ISCE ``merged/`` rasters with VRTs, as the 2018 products held.
 
     Members are stored uncompressed so GDAL's ``/vsizip/`` can seek in them.
@@ -113,23 +114,28 @@ def write_beta_zip(out: IO[bytes], product_name: str, bounds: tuple[float, float
     :param bounds: footprint (west, south, east, north) that the rasters cover.
     :param size_bytes: approximate size of the zip.
     :param seed: seed of the raster values.
+    :param produced: the members' modification time; fixed so that the same seed gives the same bytes.
     """
     rng = random.Random(seed)
     grid = RasterGrid.fitting(bounds, max(1, size_bytes // 12))  # 3 Float32 bands
     base = f"{product_name}/merged/"
+
+    def member(name: str) -> zipfile.ZipInfo:
+        return zipfile.ZipInfo(name, date_time=produced)  # not "now", which zipfile uses by default
+
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:
-        with archive.open(base + "filt_topophase.unw.geo", "w", force_zip64=True) as member:
-            _band_bytes(_float_rows(rng, grid.width, "amplitude"), grid.height, member)
-            _band_bytes(_float_rows(rng, grid.width, "phase"), grid.height, member)
+        with archive.open(member(base + "filt_topophase.unw.geo"), "w", force_zip64=True) as raw:
+            _band_bytes(_float_rows(rng, grid.width, "amplitude"), grid.height, raw)
+            _band_bytes(_float_rows(rng, grid.width, "phase"), grid.height, raw)
         archive.writestr(
-            base + "filt_topophase.unw.geo.vrt",
+            member(base + "filt_topophase.unw.geo.vrt"),
             _vrt(grid, "filt_topophase.unw.geo", ["amplitude", "unwrapped_phase"]),
         )
-        with archive.open(base + "phsig.cor.geo", "w", force_zip64=True) as member:
-            _band_bytes(_float_rows(rng, grid.width, "coherence"), grid.height, member)
-        archive.writestr(base + "phsig.cor.geo.vrt", _vrt(grid, "phsig.cor.geo", ["coherence"]))
+        with archive.open(member(base + "phsig.cor.geo"), "w", force_zip64=True) as raw:
+            _band_bytes(_float_rows(rng, grid.width, "coherence"), grid.height, raw)
+        archive.writestr(member(base + "phsig.cor.geo.vrt"), _vrt(grid, "phsig.cor.geo", ["coherence"]))
         archive.writestr(
-            f"{product_name}/metadata.json",
+            member(f"{product_name}/metadata.json"),
             json.dumps({"product_name": product_name, "bounds": bounds, "width": grid.width,
                         "height": grid.height, "pixel_size_deg": grid.pixel_size}, indent=2),
         )

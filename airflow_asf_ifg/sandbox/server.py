@@ -222,7 +222,8 @@ class Sandbox:
             for catalogue_file in granule.files:
                 if catalogue_file.role == "data" and granule.collection.is_beta:
                     built = products.build_file(products.write_beta_zip, granule.producer_granule_id, bounds,
-                                                self.config.product_bytes, catalogue_file.seed)
+                                                self.config.product_bytes, catalogue_file.seed,
+                                                granule.revision_date.timetuple()[:6])
                 elif catalogue_file.role == "data":
                     built = products.build_file(products.write_gunw_netcdf, granule.granule_ur, bounds,
                                                 self.config.product_bytes, catalogue_file.seed)

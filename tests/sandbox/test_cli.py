@@ -100,6 +100,15 @@ class TestServe:
             sizes = [f["size"] for g in catalogue for f in g["files"] if f["role"] == "data"]
             assert max(sizes) < 4096 * 2
 
+    def test_same_seed_same_catalogue_across_runs(self):
+        documents = []
+        for _ in range(2):
+            with serve("--granules", "1", "--seed", "9", "--product-bytes", "8192") as (_, printed, _):
+                catalogue = requests.get(f"{printed['SANDBOX_URL']}/__sandbox__/catalogue", timeout=10).json()
+                documents.append([(g["concept_id"], [(f["name"], f["size"], f["md5"]) for f in g["files"]])
+                                  for g in catalogue])
+        assert documents[0] == documents[1]
+
     @pytest.mark.parametrize(("args", "message"), [
         (["--fault-rate", "2"], "fault_rate 2.0 must be between 0 and 1"),
         (["--granules", "0"], "granules 0 must be at least 1"),

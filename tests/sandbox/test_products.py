@@ -29,6 +29,8 @@ class TestBetaZip:
                              "S1-IFG_X/merged/phsig.cor.geo", "S1-IFG_X/merged/phsig.cor.geo.vrt",
                              "S1-IFG_X/metadata.json"]
             assert all(i.compress_type == zipfile.ZIP_STORED for i in archive.infolist())  # seekable by GDAL
+            # A fixed member time, not the time of the run: the same seed must give the same MD5 tomorrow.
+            assert {i.date_time for i in archive.infolist()} == {(2018, 1, 1, 0, 0, 0)}
             vrt = ET.fromstring(archive.read("S1-IFG_X/merged/filt_topophase.unw.geo.vrt"))
             width, height = int(vrt.get("rasterXSize")), int(vrt.get("rasterYSize"))
             bands = vrt.findall("VRTRasterBand")
