@@ -10,6 +10,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
 _URL = {"type": ["string", "null"], "format": "url"}
+_INTEGRATION = "ASF Sentinel-1 Interferograms"
 
 
 def get_provider_info() -> dict[str, object]:
@@ -21,7 +22,7 @@ def get_provider_info() -> dict[str, object]:
                        "with Earthdata Login, wait for archived products and copy them into your S3 bucket.",
         "versions": [__version__],
         "integrations": [{
-            "integration-name": "ASF Sentinel-1 Interferograms",
+            "integration-name": _INTEGRATION,
             "external-doc-url": "https://asf.alaska.edu/data-sets/derived-data-sets/sentinel-1-interferograms/",
             "tags": ["service"],
         }],
@@ -56,6 +57,8 @@ def get_provider_info() -> dict[str, object]:
                            "schema": {"type": ["boolean", "null"], "default": True}},
             },
         }],
-        "hooks": [{"integration-name": "ASF Sentinel-1 Interferograms",
-                   "python-modules": ["airflow_asf_ifg.hooks.earthdata"]}],
+        "hooks": [{"integration-name": _INTEGRATION,
+                   "python-modules": ["airflow_asf_ifg.hooks.earthdata", "airflow_asf_ifg.hooks.cmr"]}],
+        "operators": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_asf_ifg.operators.cmr"]}],
+        "extra-links": ["airflow_asf_ifg.links.CmrQueryLink"],
     }

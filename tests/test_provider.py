@@ -29,6 +29,9 @@ class TestProviderInfo:
             for entry in info.get(section, []):
                 for module in entry["python-modules"]:
                     importlib.import_module(module)
+        for link in info.get("extra-links", []):
+            module, _, name = link.rpartition(".")
+            assert getattr(importlib.import_module(module), name).name
         for connection in info["connection-types"]:
             module, _, name = connection["hook-class-name"].rpartition(".")
             hook = getattr(importlib.import_module(module), name)
@@ -58,6 +61,11 @@ class TestProvidersManager:
         hook = ProvidersManagerTaskRuntime().hooks["earthdata"]
         assert hook.hook_class_name == "airflow_asf_ifg.hooks.earthdata.EarthdataHook"
         assert hook.connection_id_attribute_name == "earthdata_conn_id"
+
+    def test_extra_links_are_registered(self):
+        from airflow.providers_manager import ProvidersManager
+
+        assert "airflow_asf_ifg.links.CmrQueryLink" in ProvidersManager().extra_links_class_names
 
     def test_airflow_providers_list_shows_it(self):
         airflow = Path(sys.executable).with_name("airflow")

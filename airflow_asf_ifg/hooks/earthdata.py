@@ -1,14 +1,36 @@
-"""The ``earthdata`` connection: an Earthdata Login account (or token) and the endpoints of the services."""
+"""The ``earthdata`` connection: an Earthdata Login identity and the endpoints of the services."""
 
 from __future__ import annotations
 
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from airflow.sdk import BaseHook
+from airflow.sdk.exceptions import AirflowNotFoundException
+from airflow.sdk.log import mask_secret
+
+from airflow_asf_ifg.client.earthdata import (
+    AsyncEarthdataSession,
+    AuthPolicy,
+    EarthdataIdentity,
+    EarthdataSession,
+    resolve_identity,
+    token_user,
+)
+from airflow_asf_ifg.client.settings import EarthdataSettings
+from airflow_asf_ifg.exceptions import EarthdataLoginError
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
 
 
 class EarthdataHook(BaseHook):
-    """Read an ``earthdata`` connection: EDL login/password or token, and endpoint overrides in its extra.
+    """Log in to Earthdata Login with an ``earthdata`` connection (or ``~/.netrc``) and build sessions.
+
+    Identity, in order: the connection's ``token`` extra, its login and password, then the ``.netrc``
+    entry for the EDL host (``$NETRC`` or ``~/.netrc``). Never prompts. Endpoint overrides come from the
+    connection's extra; with no connection at all, the public services and ``.netrc`` are used.
 
     :param earthdata_conn_id: the connection id (default ``earthdata_default``).
     """
@@ -21,3 +43,73 @@ class EarthdataHook(BaseHook):
     def __init__(self, earthdata_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.earthdata_conn_id = earthdata_conn_id
+
+    @cached_property
+    def connection(self) -> Connection | None:
+        """The Airflow connection, or None when it is not defined."""
+        try:
+            return self.get_connection(self.earthdata_conn_id)
+        except AirflowNotFoundException:
+            self.log.info("No connection %r; using the public services and ~/.netrc", self.earthdata_conn_id)
+            return None
+
+    @cached_property
+    def _extra(self) -> dict[str, Any]:
+        return dict(self.connection.extra_dejson) if self.connection else {}
+
+    @cached_property
+    def settings(self) -> EarthdataSettings:
+        """Endpoints and TLS setting from the connection's extra."""
+        try:
+            return EarthdataSettings.from_extra(self._extra)
+        except ValueError as error:
+            raise ValueError(f"connection {self.earthdata_conn_id!r}: {error}") from None
+
+    @cached_property
+    def identity(self) -> EarthdataIdentity:
+        """The EDL identity; its secrets are masked in logs from the moment they are read."""
+        token = self._extra.get("token") or self._extra.get("extra__earthdata__token")
+        login = self.connection.login if self.connection else None
+        password = self.connection.password if self.connection else None
+        for secret in (token, password):
+            if secret:
+                mask_secret(secret)
+        identity = resolve_identity(token=token, login=login, password=password, edl_url=self.settings.edl_url)
+        if identity.password:
+            mask_secret(identity.password)  # also when it came from .netrc
+        self.log.info("Earthdata Login identity: %s (from %s)", identity.login or "token only", identity.source)
+        return identity
+
+    def auth_policy(self) -> AuthPolicy:
+        """Where credentials may be sent: Basic to EDL only; the token also to CMR and a TEA endpoint."""
+        settings = self.settings
+        tea = settings.s3_credentials_url
+        if tea and urlsplit(tea).path.startswith("/door/"):
+            tea = None  # the 2018 door takes its cookie only
+        return AuthPolicy(self.identity, settings.edl_url, [settings.cmr_url, tea])
+
+    def get_session(self) -> EarthdataSession:
+        """A ``requests`` session that logs in through EDL's redirects where a service asks for it."""
+        return EarthdataSession(self.auth_policy(), verify=self.settings.verify)
+
+    def get_async_session(self) -> AsyncEarthdataSession:
+        """The aiohttp twin of :meth:`get_session`, for triggers (use it with ``async with``)."""
+        return AsyncEarthdataSession(self.auth_policy(), verify=self.settings.verify)
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Check the identity against EDL without creating anything (the UI's Test button)."""
+        try:
+            identity = self.identity
+            session = self.get_session()
+            edl = self.settings.edl_url
+            if identity.can_log_in:
+                response = session.get(f"{edl}/api/users/tokens", timeout=(10, 30))
+            elif identity.token:
+                response = session.get(f"{edl}/api/users/{token_user(identity.token)}", timeout=(10, 30))
+            else:
+                return False, "no Earthdata Login credentials: set login/password or token, or use ~/.netrc"
+            if response.status_code == 200:
+                return True, f"Earthdata Login accepted {identity.login or 'the token'} (from {identity.source})"
+            return False, f"Earthdata Login answered {response.status_code}: {response.text[:200]}"
+        except (EarthdataLoginError, ValueError, OSError) as error:
+            return False, str(error)

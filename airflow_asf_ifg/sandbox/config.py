@@ -36,6 +36,14 @@ class SandboxConfig:
     :param throttle_rate: share of requests answered 429 (503 SlowDown on S3).
     :param reset_rate: share of bodies cut off by a connection reset part-way through.
     :param latency_ms: delay added to every request.
+    :param metadata_only: serve CMR records without building product bytes (for large catalogues);
+        sizes and MD5s are then synthetic and the door and S3 hold no products.
+    :param cmr_timed_out: mark granule searches ``CMR-Timed-Out: true`` and cut each page in half, as
+        CMR does when its query times out (runtime setting).
+    :param cmr_hits_surplus: add this to ``CMR-Hits``, as when granules vanish while a client pages
+        (runtime setting).
+    :param cmr_page_overlap: start each Search-After page with the previous page's last granule, as when
+        granules are ingested while a client pages (runtime setting).
     """
 
     port: int = 0
@@ -50,6 +58,10 @@ class SandboxConfig:
     throttle_rate: float = 0.0
     reset_rate: float = 0.0
     latency_ms: int = 0
+    metadata_only: bool = False
+    cmr_timed_out: bool = False
+    cmr_hits_surplus: int = 0
+    cmr_page_overlap: bool = False
 
     def __post_init__(self) -> None:
         self.validate()
@@ -71,6 +83,8 @@ class SandboxConfig:
                 raise ValueError(f"{name} {value} must be between 0 and 1")
         if self.latency_ms < 0:
             raise ValueError(f"latency_ms {self.latency_ms} must not be negative")
+        if self.cmr_hits_surplus < 0:
+            raise ValueError(f"cmr_hits_surplus {self.cmr_hits_surplus} must not be negative")
 
     #: Settings that may change while the sandbox runs (``POST /__sandbox__/config``).
     RUNTIME_FIELDS = (
@@ -81,6 +95,9 @@ class SandboxConfig:
         "throttle_rate",
         "reset_rate",
         "latency_ms",
+        "cmr_timed_out",
+        "cmr_hits_surplus",
+        "cmr_page_overlap",
     )
 
     def updated(self, changes: dict[str, object]) -> SandboxConfig:

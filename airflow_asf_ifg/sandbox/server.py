@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -217,6 +218,12 @@ class Sandbox:
             if bucket not in backend.buckets:
                 backend.create_bucket(bucket, REGION)
         self.catalogue = build_catalogue(self.config.seed, self.config.granules, self.config.archived_fraction)
+        if self.config.metadata_only:
+            for granule in self.catalogue:
+                for catalogue_file in granule.files:
+                    digest = hashlib.md5(catalogue_file.name.encode(), usedforsecurity=False).hexdigest()
+                    granule.sizes[catalogue_file.name] = (self.config.product_bytes, digest)
+            return
         for granule in self.catalogue:
             bounds = geometry.bounds(granule.footprint)
             for catalogue_file in granule.files:
@@ -264,10 +271,10 @@ class Sandbox:
         directory = edl.Directory(signing_key)
         self._door = asf.AsfDoor(lambda: self.config, self._urls(), directory, self.credentials, self.archive,
                                  self._storage_class, presign, self.stats, secrets.token_bytes(32))
-        search = cmr.GranuleSearch(self.catalogue, self._urls())
+        search = cmr.GranuleSearch(self.catalogue, self._urls(), lambda: self.config)
 
         cmr_app = self._app(cmr.throttled)
-        cmr_app.add_routes(cmr.routes(search, self._urls()))
+        cmr_app.add_routes(cmr.routes(search, self._urls(), self.stats))
         cmr_app.add_routes(self._control_routes())
         edl_app = self._app(edl.throttled)
         edl_app.add_routes(edl.routes(directory, self._urls().edl))

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 #: Set on a request when its body is to be cut off part-way (a drawn ``reset`` fault).
 RESET_KEY = web.RequestKey("reset", bool)
+STATS_KEY = web.RequestKey("stats", object)
 
 
 def service_middleware(stats: Stats, faults: FaultInjector, throttle_body: Callable[[], web.Response]):  # type: ignore[no-untyped-def]
@@ -44,6 +45,7 @@ def service_middleware(stats: Stats, faults: FaultInjector, throttle_body: Calla
             status = faults.error_status()
             return web.json_response({"errors": [f"sandbox fault: HTTP {status}"]}, status=status)
         request[RESET_KEY] = fault == "reset"
+        request[STATS_KEY] = stats
         return await handler(request)
 
     return middleware
@@ -62,6 +64,7 @@ async def send(request: web.Request, body: bytes, *, status: int = 200, content_
     if not request.get(RESET_KEY) or len(body) < 2 or request.method == "HEAD":
         return web.Response(body=body, status=status, content_type=None,
                             headers={"Content-Type": content_type, **(headers or {})})
+    request[STATS_KEY].event("fault_reset")  # type: ignore[attr-defined]
     response = web.StreamResponse(status=status, headers={"Content-Type": content_type, **(headers or {})})
     response.content_length = len(body)
     await response.prepare(request)

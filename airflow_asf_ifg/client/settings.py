@@ -1,0 +1,84 @@
+"""Endpoints and identity of an ``earthdata`` connection, as plain values: no Airflow here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+DEFAULT_EDL_URL = "https://urs.earthdata.nasa.gov"
+DEFAULT_CMR_URL = "https://cmr.earthdata.nasa.gov"
+
+_URL_FIELDS = ("edl_url", "cmr_url", "s3_credentials_url", "s3_endpoint_url")
+KNOWN_EXTRA = frozenset({*_URL_FIELDS, "token", "archive_status_url", "region_name", "verify"})
+
+
+def check_url(name: str, value: str) -> str:
+    """Return ``value`` without a trailing slash if it is an http(s) URL, else raise naming the field.
+
+    :param name: the setting's name, for the error.
+    :param value: the URL.
+    """
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{name} {value!r} is not an http(s) URL; give e.g. https://host/path")
+    return value.rstrip("/")
+
+
+def _flag(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(f"{name} {value!r} is not a boolean; give true or false")
+
+
+@dataclass(frozen=True)
+class EarthdataSettings:
+    """Where the services are and how to reach them (the ``earthdata`` connection's extra).
+
+    :param edl_url: Earthdata Login.
+    :param cmr_url: CMR (without ``/search``).
+    :param s3_credentials_url: the temporary S3 key endpoint (TEA ``/s3credentials`` or the 2018 door).
+    :param archive_status_url: template with ``{name}`` for the 2018 door's status endpoint.
+    :param s3_endpoint_url: where ASF's buckets are read (None for AWS).
+    :param region_name: region of ASF's buckets.
+    :param verify: verify TLS certificates.
+    """
+
+    edl_url: str = DEFAULT_EDL_URL
+    cmr_url: str = DEFAULT_CMR_URL
+    s3_credentials_url: str | None = None
+    archive_status_url: str | None = None
+    s3_endpoint_url: str | None = None
+    region_name: str | None = None
+    verify: bool = True
+
+    @classmethod
+    def from_extra(cls, extra: dict[str, Any] | None) -> EarthdataSettings:
+        """Read the connection's extra, checking each value; unknown keys are refused by name.
+
+        :param extra: the connection's extra fields.
+        """
+        extra = {k: v for k, v in (extra or {}).items() if v not in (None, "")}
+        # The connection form may store fields as extra__earthdata__<name> (Airflow's older convention).
+        extra = {k.removeprefix("extra__earthdata__"): v for k, v in extra.items()}
+        unknown = sorted(set(extra) - KNOWN_EXTRA)
+        if unknown:
+            raise ValueError(f"unknown earthdata connection extra field(s) {unknown}; accepted: {sorted(KNOWN_EXTRA)}")
+        values: dict[str, Any] = {name: check_url(name, str(extra[name])) for name in _URL_FIELDS if name in extra}
+        if "archive_status_url" in extra:
+            template = str(extra["archive_status_url"])
+            if "{name}" not in template:
+                raise ValueError(f"archive_status_url {template!r} has no {{name}} placeholder; give e.g. "
+                                 f"https://grfn.asf.alaska.edu/door/status/{{name}}")
+            check_url("archive_status_url", template.replace("{name}", "x"))
+            values["archive_status_url"] = template
+        if "region_name" in extra:
+            values["region_name"] = str(extra["region_name"])
+        if "verify" in extra:
+            values["verify"] = _flag("verify", extra["verify"])
+        return cls(**values)
