@@ -58,7 +58,9 @@ def get_provider_info() -> dict[str, object]:
             },
         }],
         "hooks": [{"integration-name": _INTEGRATION,
-                   "python-modules": ["airflow_asf_ifg.hooks.earthdata", "airflow_asf_ifg.hooks.cmr"]}],
-        "operators": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_asf_ifg.operators.cmr"]}],
+                   "python-modules": ["airflow_asf_ifg.hooks.earthdata", "airflow_asf_ifg.hooks.cmr",
+                                      "airflow_asf_ifg.hooks.asf"]}],
+        "operators": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_asf_ifg.operators.cmr",
+                                                                            "airflow_asf_ifg.operators.credentials"]}],
         "extra-links": ["airflow_asf_ifg.links.CmrQueryLink"],
     }

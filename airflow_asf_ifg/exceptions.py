@@ -67,3 +67,19 @@ class TooManyResultsError(CmrSearchError):
         super().__init__(message)
         self.hits = hits
         self.max_results = max_results
+
+
+class AsfCredentialsError(AsfIfgError):
+    """ASF's temporary S3 credentials could not be had, or S3 refused them.
+
+    :param message: what happened and what to do.
+    :param status: the HTTP status, when there was one.
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class CredentialsRetiredError(AsfCredentialsError):
+    """The credentials endpoint answered 410 Gone: ASF retired it (``/door/credentials`` since 2020)."""

@@ -145,7 +145,8 @@ class CredentialIssuer:
             access_key_id="ASIA" + "".join(secrets.choice(alphabet) for _ in range(16)),
             secret_access_key=secrets.token_urlsafe(30),
             session_token="FwoGZXIvYXdzE" + secrets.token_urlsafe(96),
-            expiration=datetime.now(UTC) + timedelta(seconds=ttl_seconds),
+            # Whole seconds, as STS publishes them: the expiry S3 enforces is the one the client reads.
+            expiration=(datetime.now(UTC) + timedelta(seconds=ttl_seconds)).replace(microsecond=0),
             user=user,
             buckets=buckets,
             region=region,
@@ -153,6 +154,11 @@ class CredentialIssuer:
         with self._lock:
             self._issued[issued.access_key_id] = issued
         return issued
+
+    def issued(self) -> list[IssuedCredentials]:
+        """Every key set handed out so far (tests search logs and XCom for their secrets)."""
+        with self._lock:
+            return list(self._issued.values())
 
     def lookup(self, access_key_id: str) -> IssuedCredentials | None:
         """The issued set with this key id, or None.

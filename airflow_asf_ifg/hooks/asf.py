@@ -1,0 +1,174 @@
+"""ASF's temporary S3 credentials through the ``earthdata`` connection: fetch, refresh, S3 clients, GDAL options."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from functools import cached_property
+from typing import Any
+
+import boto3
+from airflow.sdk import BaseHook
+from airflow.sdk.log import amask_secret, mask_secret
+from botocore.config import Config
+
+from airflow_asf_ifg.client.credentials import (
+    DEFAULT_MARGIN_SECONDS,
+    EARTHDATA_CLOUD_REGION,
+    TemporaryCredentials,
+    afetch_credentials,
+    aiobotocore_session,
+    arefreshable_credentials,
+    boto3_session,
+    endpoint_host,
+    fetch_credentials,
+    refreshable_credentials,
+)
+from airflow_asf_ifg.hooks.earthdata import EarthdataHook
+
+APP_NAME = "airflow-asf-ifg"
+
+
+class AsfHook(BaseHook):
+    """Temporary S3 credentials from ASF (the 2018 door or TEA), refreshed before they expire.
+
+    The endpoint is the connection's ``s3_credentials_url`` unless a granule's own ``s3_credentials_url``
+    is passed; ASF's buckets are reached at the connection's ``s3_endpoint_url`` (AWS when empty) in its
+    ``region_name`` (default us-west-2, where TEA's keys work).
+
+    :param earthdata_conn_id: the ``earthdata`` connection.
+    :param margin_seconds: refresh this long before expiry (a fifth of a short lifetime at most).
+    """
+
+    conn_name_attr = "earthdata_conn_id"
+    default_conn_name = EarthdataHook.default_conn_name
+    hook_name = "ASF temporary S3 credentials"
+
+    def __init__(self, earthdata_conn_id: str = default_conn_name, *,
+                 margin_seconds: float = DEFAULT_MARGIN_SECONDS, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.earthdata_conn_id = earthdata_conn_id
+        self.margin_seconds = margin_seconds
+
+    @cached_property
+    def earthdata(self) -> EarthdataHook:
+        """The hook that reads the connection and logs in."""
+        return EarthdataHook(self.earthdata_conn_id)
+
+    @property
+    def region_name(self) -> str:
+        """The region of ASF's buckets (where the temporary keys are valid)."""
+        return self.earthdata.settings.region_name or EARTHDATA_CLOUD_REGION
+
+    def credentials_endpoint(self, endpoint: str | None = None) -> str:
+        """The endpoint to use: ``endpoint`` (a granule's), else the connection's ``s3_credentials_url``.
+
+        :param endpoint: a granule's ``s3_credentials_url``.
+        """
+        chosen = endpoint or self.earthdata.settings.s3_credentials_url
+        if not chosen:
+            raise ValueError(f"connection {self.earthdata_conn_id!r} has no s3_credentials_url and no endpoint was "
+                             f"given; set the extra field s3_credentials_url (e.g. a TEA /s3credentials URL) or pass "
+                             f"the granule's s3_credentials_url")
+        return chosen
+
+    def get_credentials(self, endpoint: str | None = None) -> TemporaryCredentials:
+        """Fetch temporary credentials once; their secrets are masked in logs before this returns.
+
+        :param endpoint: a granule's ``s3_credentials_url`` (default: the connection's).
+        """
+        credentials = fetch_credentials(self.earthdata.get_session(), self.credentials_endpoint(endpoint), APP_NAME)
+        mask_secret(credentials.secret_access_key)
+        mask_secret(credentials.session_token)
+        self.log.info("Temporary S3 credentials %s from %s, valid until %s", credentials.access_key_id,
+                      credentials.endpoint, credentials.expiration.isoformat())
+        return credentials
+
+    async def aget_credentials(self, endpoint: str | None = None) -> TemporaryCredentials:
+        """The asyncio twin of :meth:`get_credentials`, for triggers.
+
+        :param endpoint: a granule's ``s3_credentials_url`` (default: the connection's).
+        """
+        async with self.earthdata.get_async_session() as session:
+            credentials = await afetch_credentials(session, self.credentials_endpoint(endpoint), APP_NAME)
+        await amask_secret(credentials.secret_access_key)
+        await amask_secret(credentials.session_token)
+        self.log.info("Temporary S3 credentials %s from %s, valid until %s", credentials.access_key_id,
+                      credentials.endpoint, credentials.expiration.isoformat())
+        return credentials
+
+    def get_boto3_session(self, endpoint: str | None = None, region_name: str | None = None) -> boto3.Session:
+        """A boto3 session whose credentials refresh themselves before they expire.
+
+        :param endpoint: a granule's ``s3_credentials_url`` (default: the connection's).
+        :param region_name: the region to sign for (default: the connection's, else us-west-2).
+        """
+        chosen = self.credentials_endpoint(endpoint)
+        credentials = refreshable_credentials(lambda: self.get_credentials(chosen), self.margin_seconds)
+        return boto3_session(credentials, region_name or self.region_name)
+
+    def client_config(self) -> dict[str, Any]:
+        """``endpoint_url``, ``verify`` and botocore ``config`` for clients on ASF's buckets."""
+        settings = self.earthdata.settings
+        options: dict[str, Any] = {"verify": settings.verify,
+                                   "config": Config(retries={"mode": "standard", "max_attempts": 5})}
+        if settings.s3_endpoint_url:
+            options["endpoint_url"] = settings.s3_endpoint_url
+            options["config"] = options["config"].merge(Config(s3={"addressing_style": "path"}))
+        return options
+
+    def get_s3_client(self, endpoint: str | None = None, region_name: str | None = None) -> Any:
+        """An S3 client on ASF's buckets that keeps working across credential expiries.
+
+        :param endpoint: a granule's ``s3_credentials_url`` (default: the connection's).
+        :param region_name: the region to sign for.
+        """
+        session = self.get_boto3_session(endpoint, region_name)
+        return session.client("s3", **self.client_config())
+
+    @contextlib.asynccontextmanager
+    async def get_async_s3_client(self, endpoint: str | None = None,
+                                  region_name: str | None = None) -> AsyncIterator[Any]:
+        """An aiobotocore S3 client with refreshing credentials: ``async with hook.get_async_s3_client() as s3``.
+
+        :param endpoint: a granule's ``s3_credentials_url`` (default: the connection's).
+        :param region_name: the region to sign for.
+        """
+        chosen = self.credentials_endpoint(endpoint)
+        credentials = await arefreshable_credentials(lambda: self.aget_credentials(chosen), self.margin_seconds)
+        session = aiobotocore_session(credentials)
+        async with session.create_client("s3", region_name=region_name or self.region_name,
+                                         **self.client_config()) as client:
+            yield client
+
+    def gdal_config(self, credentials: TemporaryCredentials | None = None, endpoint: str | None = None,
+                    region_name: str | None = None) -> dict[str, str]:
+        """The configuration options GDAL's ``/vsis3/`` needs to read ASF's bucket with temporary keys.
+
+        :param credentials: keys to use (default: fetch new ones).
+        :param endpoint: a granule's ``s3_credentials_url`` (default: the connection's).
+        :param region_name: the region to sign for.
+        """
+        credentials = credentials or self.get_credentials(endpoint)
+        options = credentials.environment(region_name or self.region_name)
+        options.pop("AWS_DEFAULT_REGION", None)
+        s3_endpoint = self.earthdata.settings.s3_endpoint_url
+        if s3_endpoint:
+            options["AWS_S3_ENDPOINT"] = endpoint_host(s3_endpoint) or ""
+            options["AWS_VIRTUAL_HOSTING"] = "FALSE"  # path-style: bucket names in the path
+            options["AWS_HTTPS"] = "NO" if s3_endpoint.startswith("http://") else "YES"
+        if not self.earthdata.settings.verify:
+            options["GDAL_HTTP_UNSAFESSL"] = "YES"
+        # A zip on S3 is read by ranges; listing the "directory" first would cost a request per open.
+        options["GDAL_DISABLE_READDIR_ON_OPEN"] = "EMPTY_DIR"
+        return options
+
+    @staticmethod
+    def vsizip_path(bucket: str, key: str, member: str) -> str:
+        """A GDAL path to a file inside a zip on S3, as on the 2018 page: ``/vsizip//vsis3/<bucket>/<key>/<member>``.
+
+        :param bucket: the bucket.
+        :param key: the zip's key.
+        :param member: the path inside the zip (e.g. ``<product>/merged/filt_topophase.unw.geo.vrt``).
+        """
+        return f"/vsizip//vsis3/{bucket}/{key.lstrip('/')}/{member.lstrip('/')}"

@@ -1,0 +1,188 @@
+"""Temporary credentials: both shapes, bad shapes, fetching from the sandbox's door and TEA, S3's refusals."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import boto3
+import botocore.exceptions
+import pytest
+import requests
+
+from airflow_asf_ifg.client.credentials import (
+    TemporaryCredentials,
+    explain_s3_error,
+    fetch_credentials,
+    parse_expiration,
+    refresh_margin,
+    refreshable_credentials,
+)
+from airflow_asf_ifg.client.earthdata import AuthPolicy, EarthdataIdentity, EarthdataSession
+from airflow_asf_ifg.exceptions import (
+    AsfCredentialsError,
+    CredentialsRetiredError,
+    EarthdataLoginError,
+    EulaNotAcceptedError,
+)
+from airflow_asf_ifg.sandbox.config import (
+    NO_EULA_PASSWORD,
+    NO_EULA_USER,
+    PRODUCT_BUCKET,
+    SANDBOX_PASSWORD,
+    SANDBOX_USER,
+)
+
+DOOR = {"Credentials": {"AccessKeyId": "ASIAEXAMPLE", "SecretAccessKey": "door-secret-value",
+                        "SessionToken": "door-token-value", "Expiration": "2018-10-31 21:44:59+00:00"},
+        "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::grfn-content-prod"},
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::grfn-content-prod/*"}]}}
+TEA = {"accessKeyId": "ASIATEA", "secretAccessKey": "tea-secret-value", "sessionToken": "tea-token-value",
+       "expiration": "2021-01-27 00:50:09+00:00"}
+
+
+def session_for(sandbox, login=SANDBOX_USER, password=SANDBOX_PASSWORD, token=None) -> EarthdataSession:
+    identity = EarthdataIdentity(token=token, login=login, password=password, source="test")
+    return EarthdataSession(AuthPolicy(identity, sandbox.urls.edl, [sandbox.urls.cmr,
+                                                                    f"{sandbox.urls.asf}/s3credentials"]))
+
+
+class TestShapes:
+    def test_door_shape_with_policy_document(self):
+        credentials = TemporaryCredentials.parse(DOOR, "https://grfn.asf.alaska.edu/door/credentials")
+        assert credentials.access_key_id == "ASIAEXAMPLE"
+        assert credentials.secret_access_key == "door-secret-value"
+        assert credentials.session_token == "door-token-value"
+        assert credentials.expiration == datetime(2018, 10, 31, 21, 44, 59, tzinfo=UTC)
+        assert credentials.buckets == ("grfn-content-prod",)
+        assert credentials.endpoint == "https://grfn.asf.alaska.edu/door/credentials"
+
+    def test_tea_shape(self):
+        credentials = TemporaryCredentials.parse(TEA)
+        assert (credentials.access_key_id, credentials.secret_access_key, credentials.session_token) == (
+            "ASIATEA", "tea-secret-value", "tea-token-value")
+        assert credentials.expiration == datetime(2021, 1, 27, 0, 50, 9, tzinfo=UTC)
+        assert credentials.buckets == ()
+
+    @pytest.mark.parametrize(("text", "expected"), [
+        ("2021-01-27 00:50:09+00:00", datetime(2021, 1, 27, 0, 50, 9, tzinfo=UTC)),
+        ("2021-01-27T00:50:09Z", datetime(2021, 1, 27, 0, 50, 9, tzinfo=UTC)),
+        ("2021-01-27T02:50:09+02:00", datetime(2021, 1, 27, 0, 50, 9, tzinfo=UTC)),
+        ("2021-01-27T00:50:09.123456", datetime(2021, 1, 27, 0, 50, 9, 123456, tzinfo=UTC)),
+    ])
+    def test_expiration_formats(self, text, expected):
+        assert parse_expiration(text) == expected
+
+    def test_repr_hides_the_secrets(self):
+        text = repr(TemporaryCredentials.parse(DOOR))
+        assert "ASIAEXAMPLE" in text and "door-secret-value" not in text and "door-token-value" not in text
+
+    @pytest.mark.parametrize(("document", "message"), [
+        pytest.param({"Credentials": {"AccessKeyId": "A", "SecretAccessKey": "s3cr3t"}},
+                     "lack ['SessionToken', 'Expiration']", id="door-missing"),
+        pytest.param({"accessKeyId": "A", "sessionToken": "t0k3n", "expiration": "2021-01-01 00:00:00+00:00"},
+                     "lack ['secretAccessKey']", id="tea-missing"),
+        pytest.param({"error": "nope"}, "lack ['accessKeyId', 'secretAccessKey', 'sessionToken', 'expiration']",
+                     id="unrelated"),
+        pytest.param(["not", "a", "dict"], "are not a JSON object but list", id="list"),
+        pytest.param({**TEA, "expiration": "soon"}, "expiration 'soon' is not a date and time", id="bad-time"),
+    ])
+    def test_bad_shapes_name_the_fields_not_the_values(self, document, message):
+        with pytest.raises(AsfCredentialsError) as caught:
+            TemporaryCredentials.parse(document)
+        assert message in str(caught.value)
+        for secret in ("s3cr3t", "t0k3n", "tea-secret-value", "tea-token-value"):
+            assert secret not in str(caught.value)
+
+    def test_refresh_margin(self):
+        assert refresh_margin(3600) == 300
+        assert refresh_margin(5) == 1.0
+        assert refresh_margin(3600, margin_seconds=60) == 60
+
+
+class TestFetch:
+    def test_from_the_door(self, asf_sandbox):
+        credentials = fetch_credentials(session_for(asf_sandbox), f"{asf_sandbox.urls.asf}/door/credentials")
+        assert credentials.buckets == (PRODUCT_BUCKET,)
+        assert 3000 < credentials.remaining_seconds() <= 3600
+
+    def test_from_tea_with_a_token(self, asf_sandbox):
+        edl, auth = asf_sandbox.urls.edl, (SANDBOX_USER, SANDBOX_PASSWORD)
+        token = requests.post(f"{edl}/api/users/token", auth=auth, timeout=10).json()["access_token"]
+        try:
+            credentials = fetch_credentials(session_for(asf_sandbox, None, None, token),
+                                            f"{asf_sandbox.urls.asf}/s3credentials", app_name="tests")
+        finally:
+            requests.post(f"{edl}/api/users/revoke_token", params={"token": token}, auth=auth, timeout=10)
+        assert credentials.access_key_id.startswith("ASIA") and credentials.buckets == ()
+
+    def test_retired_endpoint_names_the_current_one(self, asf_sandbox, asf_sandbox_settings):
+        asf_sandbox_settings(credentials_gone=True)
+        with pytest.raises(CredentialsRetiredError, match="answered 410 Gone: ASF retired this endpoint") as caught:
+            fetch_credentials(session_for(asf_sandbox), f"{asf_sandbox.urls.asf}/door/credentials")
+        assert "/s3credentials" in str(caught.value) and caught.value.status == 410
+
+    def test_wrong_password(self, asf_sandbox):
+        with pytest.raises(EarthdataLoginError, match="wrong username or password"):
+            fetch_credentials(session_for(asf_sandbox, password="wrong"), f"{asf_sandbox.urls.asf}/door/credentials")
+
+    def test_eula(self, asf_sandbox):
+        with pytest.raises(EulaNotAcceptedError, match="approve_app"):
+            fetch_credentials(session_for(asf_sandbox, NO_EULA_USER, NO_EULA_PASSWORD),
+                              f"{asf_sandbox.urls.asf}/s3credentials")
+
+    def test_not_json(self, asf_sandbox):
+        browse = next(f["url"] for g in asf_sandbox.catalogue_document() for f in g["files"] if f["role"] == "browse")
+        with pytest.raises(AsfCredentialsError, match="answered 200 but not JSON"):
+            fetch_credentials(session_for(asf_sandbox), browse)
+
+
+class TestS3Refusals:
+    def test_outside_the_region_is_explained(self, asf_sandbox):
+        credentials = fetch_credentials(session_for(asf_sandbox), f"{asf_sandbox.urls.asf}/s3credentials")
+        s3 = boto3.client("s3", endpoint_url=asf_sandbox.urls.s3, region_name="eu-central-1",
+                          aws_access_key_id=credentials.access_key_id,
+                          aws_secret_access_key=credentials.secret_access_key,
+                          aws_session_token=credentials.session_token)
+        with pytest.raises(botocore.exceptions.ClientError) as caught:
+            s3.list_objects_v2(Bucket=PRODUCT_BUCKET)
+        explained = explain_s3_error(caught.value, "us-west-2", PRODUCT_BUCKET)
+        assert isinstance(explained, AsfCredentialsError)
+        assert "in-region only" in str(explained) and "us-west-2" in str(explained)
+
+    def test_expired_keys_are_explained(self, asf_sandbox, asf_sandbox_settings):
+        asf_sandbox_settings(credential_ttl=1)
+        credentials = fetch_credentials(session_for(asf_sandbox), f"{asf_sandbox.urls.asf}/door/credentials")
+        s3 = boto3.client("s3", endpoint_url=asf_sandbox.urls.s3, region_name="us-east-1",
+                          aws_access_key_id=credentials.access_key_id,
+                          aws_secret_access_key=credentials.secret_access_key,
+                          aws_session_token=credentials.session_token)
+        while credentials.remaining_seconds() > -0.2:  # the condition: the keys' own expiry
+            time.sleep(0.1)
+        with pytest.raises(botocore.exceptions.ClientError) as caught:
+            s3.list_objects_v2(Bucket=PRODUCT_BUCKET)
+        assert caught.value.response["Error"]["Code"] == "ExpiredToken"
+        assert "expired (ExpiredToken)" in str(explain_s3_error(caught.value, None, PRODUCT_BUCKET))
+
+
+class TestRefreshable:
+    def test_a_failed_fetch_is_not_cached(self, asf_sandbox, asf_sandbox_settings, stats):
+        asf_sandbox_settings(credential_ttl=2)
+        session = session_for(asf_sandbox)
+        url = f"{asf_sandbox.urls.asf}/door/credentials"
+        credentials = refreshable_credentials(lambda: fetch_credentials(session, url))
+        first = credentials.get_frozen_credentials().access_key
+        asf_sandbox_settings(credentials_gone=True)
+
+
+        def until_refused() -> None:  # the failure surfaces once the mandatory window is reached
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                credentials.get_frozen_credentials()
+                time.sleep(0.1)
+
+        with pytest.raises(CredentialsRetiredError):
+            until_refused()
+        asf_sandbox_settings(credentials_gone=False)
+        assert credentials.get_frozen_credentials().access_key != first  # the next access fetched again
