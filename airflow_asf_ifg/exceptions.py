@@ -83,3 +83,27 @@ class AsfCredentialsError(AsfIfgError):
 
 class CredentialsRetiredError(AsfCredentialsError):
     """The credentials endpoint answered 410 Gone: ASF retired it (``/door/credentials`` since 2020)."""
+
+
+class ProductArchivedError(AsfIfgError):
+    """The product is in long-term storage (a 202 from the door, or a GLACIER object not restored).
+
+    :param message: what happened and what to do.
+    :param name: the product's file name or key.
+    """
+
+    def __init__(self, message: str, name: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+class ProductMissingError(AsfIfgError):
+    """The product is not where its URL says (404)."""
+
+
+class TransferError(AsfIfgError):
+    """A copy failed for good (after retries); nothing was left at the destination."""
+
+
+class ChecksumMismatchError(TransferError):
+    """The bytes read do not match the size or checksum CMR publishes; the upload was aborted."""

@@ -27,6 +27,8 @@ from airflow_asf_ifg.client.credentials import (
 from airflow_asf_ifg.hooks.earthdata import EarthdataHook
 
 APP_NAME = "airflow-asf-ifg"
+#: The 2018 GRFN buckets were in us-east-1 (asf_cmr_edl.md section 1.1).
+GRFN_REGION = "us-east-1"
 
 
 class AsfHook(BaseHook):
@@ -57,8 +59,18 @@ class AsfHook(BaseHook):
 
     @property
     def region_name(self) -> str:
-        """The region of ASF's buckets (where the temporary keys are valid)."""
-        return self.earthdata.settings.region_name or EARTHDATA_CLOUD_REGION
+        """The region of ASF's buckets for the connection's endpoint (see :meth:`region_for`)."""
+        return self.region_for(self.earthdata.settings.s3_credentials_url)
+
+    def region_for(self, endpoint: str | None) -> str:
+        """Where keys from ``endpoint`` work: the connection's ``region_name``, else us-east-1 for the 2018
+        door (GRFN's buckets) and us-west-2 for TEA (NASA Earthdata Cloud).
+
+        :param endpoint: the credentials endpoint.
+        """
+        if self.earthdata.settings.region_name:
+            return self.earthdata.settings.region_name
+        return GRFN_REGION if endpoint and "/door/" in endpoint else EARTHDATA_CLOUD_REGION
 
     def credentials_endpoint(self, endpoint: str | None = None) -> str:
         """The endpoint to use: ``endpoint`` (a granule's), else the connection's ``s3_credentials_url``.
@@ -105,7 +117,7 @@ class AsfHook(BaseHook):
         """
         chosen = self.credentials_endpoint(endpoint)
         credentials = refreshable_credentials(lambda: self.get_credentials(chosen), self.margin_seconds)
-        return boto3_session(credentials, region_name or self.region_name)
+        return boto3_session(credentials, region_name or self.region_for(chosen))
 
     def client_config(self) -> dict[str, Any]:
         """``endpoint_url``, ``verify`` and botocore ``config`` for clients on ASF's buckets."""
@@ -137,7 +149,7 @@ class AsfHook(BaseHook):
         chosen = self.credentials_endpoint(endpoint)
         credentials = await arefreshable_credentials(lambda: self.aget_credentials(chosen), self.margin_seconds)
         session = aiobotocore_session(credentials)
-        async with session.create_client("s3", region_name=region_name or self.region_name,
+        async with session.create_client("s3", region_name=region_name or self.region_for(chosen),
                                          **self.client_config()) as client:
             yield client
 
@@ -150,7 +162,7 @@ class AsfHook(BaseHook):
         :param region_name: the region to sign for.
         """
         credentials = credentials or self.get_credentials(endpoint)
-        options = credentials.environment(region_name or self.region_name)
+        options = credentials.environment(region_name or self.region_for(credentials.endpoint))
         options.pop("AWS_DEFAULT_REGION", None)
         s3_endpoint = self.earthdata.settings.s3_endpoint_url
         if s3_endpoint:

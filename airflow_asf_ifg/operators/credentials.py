@@ -127,7 +127,7 @@ class AsfS3CredentialsOperator(BaseOperator):
             credentials = self.hook.get_credentials(self.s3_credentials_url)
         except (CredentialsRetiredError, EarthdataLoginError) as error:
             raise AirflowFailException(str(error)) from error  # retrying cannot fix these (or would lock EDL)
-        region = self.region_name or self.hook.region_name
+        region = self.region_name or self.hook.region_for(credentials.endpoint)
         bucket = self.bucket or (credentials.buckets[0] if credentials.buckets else None)
         if bucket:
             self._check(credentials, bucket, region)
@@ -148,7 +148,8 @@ class AsfS3CredentialsOperator(BaseOperator):
         try:
             listing = client.list_objects_v2(Bucket=bucket, MaxKeys=1)
         except ClientError as error:
-            explained = explain_s3_error(error, self.hook.region_name, bucket, signed_region=region)
+            valid_in = self.hook.region_for(credentials.endpoint)
+            explained = explain_s3_error(error, valid_in, bucket, signed_region=region)
             if isinstance(explained, AsfCredentialsError):
                 raise AirflowFailException(str(explained)) from error
             raise

@@ -44,6 +44,7 @@ class SandboxConfig:
         (runtime setting).
     :param cmr_page_overlap: start each Search-After page with the previous page's last granule, as when
         granules are ingested while a client pages (runtime setting).
+    :param reset_next: cut off the next N S3 object bodies half-way, whatever the rates (runtime setting).
     """
 
     port: int = 0
@@ -62,6 +63,7 @@ class SandboxConfig:
     cmr_timed_out: bool = False
     cmr_hits_surplus: int = 0
     cmr_page_overlap: bool = False
+    reset_next: int = 0
 
     def __post_init__(self) -> None:
         self.validate()
@@ -83,6 +85,8 @@ class SandboxConfig:
                 raise ValueError(f"{name} {value} must be between 0 and 1")
         if self.latency_ms < 0:
             raise ValueError(f"latency_ms {self.latency_ms} must not be negative")
+        if self.reset_next < 0:
+            raise ValueError(f"reset_next {self.reset_next} must not be negative")
         if self.cmr_hits_surplus < 0:
             raise ValueError(f"cmr_hits_surplus {self.cmr_hits_surplus} must not be negative")
 
@@ -98,6 +102,7 @@ class SandboxConfig:
         "cmr_timed_out",
         "cmr_hits_surplus",
         "cmr_page_overlap",
+        "reset_next",
     )
 
     def updated(self, changes: dict[str, object]) -> SandboxConfig:

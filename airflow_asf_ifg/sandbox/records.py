@@ -69,6 +69,17 @@ def additional_attributes(granule: Granule) -> dict[str, list[str]]:
     }
 
 
+def direct_access(granule: Granule) -> bool:
+    """Whether CMR lists an ``s3://`` link and TEA's ``/s3credentials`` for the granule.
+
+    ARIA_S1_GUNW products get them, as Cumulus-served collections have them (ASF's ingest moves GUNW to
+    Cumulus, ``asf_cmr_edl.md`` section 5); the 2018 collections offer the door only.
+
+    :param granule: the granule.
+    """
+    return granule.collection.family == "gunw-v3"
+
+
 def data_size_mb(granule: Granule) -> float:
     """Size of the product file in MB (CMR's ``granule_size`` and ``data_size`` sort).
 
@@ -89,6 +100,13 @@ def umm_item(granule: Granule, urls: Urls) -> dict[str, object]:
         url = urls.file_url(catalogue_file.bucket, catalogue_file.name, catalogue_file.role)
         kind = {"data": "GET DATA", "browse": "GET RELATED VISUALIZATION", "metadata": "EXTENDED METADATA"}
         related.append({"URL": url, "Type": kind[catalogue_file.role]})
+    if direct_access(granule):
+        related.append({"URL": f"s3://{granule.data_file.bucket}/{granule.data_file.name}",
+                        "Type": "GET DATA VIA DIRECT ACCESS",
+                        "Description": "This link provides direct download access via S3 to the granule"})
+        related.append({"URL": f"{urls.asf}/s3credentials", "Type": "VIEW RELATED INFORMATION",
+                        "Description": "api endpoint to retrieve temporary credentials valid for same-region "
+                                       "direct s3 access"})
     archive_info = []
     for catalogue_file in granule.files:
         size, md5 = granule.sizes.get(catalogue_file.name, (0, ""))
@@ -142,6 +160,9 @@ def atom_entry(granule: Granule, urls: Urls) -> dict[str, object]:
         rel = {"data": "data#", "browse": "browse#", "metadata": "metadata#"}[catalogue_file.role]
         links.append({"rel": _REL + rel, "hreflang": "en-US",
                       "href": urls.file_url(catalogue_file.bucket, catalogue_file.name, catalogue_file.role)})
+    if direct_access(granule):
+        links.append({"rel": _REL + "s3#", "hreflang": "en-US",
+                      "href": f"s3://{granule.data_file.bucket}/{granule.data_file.name}"})
     polygon = " ".join(f"{lat} {lon}" for lon, lat in granule.footprint)
     return {
         "producer_granule_id": granule.producer_granule_id,

@@ -118,7 +118,7 @@ class S3Gate:
             return self._respond(start_response, method, *self._restore(environ, bucket, key))
 
         body = self._app(environ, start_response)
-        if fault == "reset" and operation == "s3_get_object":
+        if operation == "s3_get_object" and (fault == "reset" or self._faults.take_reset()):
             self._stats.event("fault_reset")
             return _cut_off(body, environ)
         return body

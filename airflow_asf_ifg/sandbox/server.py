@@ -142,8 +142,7 @@ class Sandbox:
             f"{urls.asf}/door/credentials"
         return {"conn_type": "earthdata", "login": SANDBOX_USER, "password": SANDBOX_PASSWORD,
                 "extra": {"edl_url": urls.edl, "cmr_url": urls.cmr, "s3_credentials_url": credentials_url,
-                          "archive_status_url": f"{urls.asf}/door/status/{{name}}", "s3_endpoint_url": urls.s3,
-                          "region_name": asf.TEA_REGION if self.config.credentials_gone else REGION}}
+                          "archive_status_url": f"{urls.asf}/door/status/{{name}}", "s3_endpoint_url": urls.s3}}
 
     def aws_connection(self) -> dict[str, Any]:
         """The ``aws`` connection (Airflow JSON form) for buckets on the sandbox's S3."""
@@ -193,6 +192,8 @@ class Sandbox:
         :param changes: field name → new value.
         """
         self.config = self.config.updated(changes)
+        if "reset_next" in changes:
+            self.faults.arm_resets(self.config.reset_next)
         return self.config
 
     def reset(self) -> None:

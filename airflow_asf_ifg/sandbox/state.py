@@ -79,6 +79,7 @@ class FaultInjector:
         self._random = random.Random(seed ^ 0x5A5A)
         self._lock = threading.Lock()
         self._config = config
+        self._forced_resets = 0
 
     def draw(self) -> str | None:
         """``"throttle"``, ``"error"``, ``"reset"`` or None, by the configured rates."""
@@ -91,6 +92,22 @@ class FaultInjector:
                 return kind
             value -= rate
         return None
+
+    def arm_resets(self, count: int) -> None:
+        """Cut off the next ``count`` object bodies, whatever the rates.
+
+        :param count: how many.
+        """
+        with self._lock:
+            self._forced_resets = count
+
+    def take_reset(self) -> bool:
+        """Whether to cut this body because resets were armed (uses one up)."""
+        with self._lock:
+            if self._forced_resets > 0:
+                self._forced_resets -= 1
+                return True
+            return False
 
     def error_status(self) -> int:
         """500 or 503, as the services answer when they fail."""

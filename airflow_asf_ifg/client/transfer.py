@@ -1,0 +1,506 @@
+"""The streaming copy engine: an S3 object or an HTTPS URL into a multipart upload, verified, resumable, idempotent.
+
+One reader streams the source in order (so the checksum is computed while reading) and hands parts to
+a bounded pool of uploaders: memory stays at about ``(concurrency + 1) * part_size`` whatever the
+object's size. A reset or 5xx mid-object resumes with a Range request from the last good byte. The
+upload completes only when size and checksum match CMR's; any failure aborts it, so nothing partial is
+ever visible at the destination key. The destination's user metadata records size, checksum, concept
+id and source, so a second run finds the object and copies nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+import requests
+from botocore.exceptions import BotoCoreError, ClientError
+
+from airflow_asf_ifg.exceptions import (
+    ChecksumMismatchError,
+    ProductArchivedError,
+    ProductMissingError,
+    TransferError,
+)
+
+log = logging.getLogger(__name__)
+
+MIB = 1024 * 1024
+MIN_PART_SIZE = 8 * MIB  # S3's floor is 5 MiB; 8 MiB is what boto3's TransferConfig uses
+MAX_PARTS = 10_000
+MAX_SINGLE_COPY = 5 * 1024**3  # CopyObject's limit; larger objects use UploadPartCopy
+READ_CHUNK = 1 * MIB
+_HASHES = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
+_METADATA_SIZE, _METADATA_CHECKSUM = "asf-size", "asf-checksum"
+
+
+def part_size_for(size: int, wanted: int | None = None) -> int:
+    """A part size that keeps an object of ``size`` bytes within S3's 10,000 parts (5 TB fits).
+
+    :param size: the object size.
+    :param wanted: the caller's preferred part size.
+    """
+    floor = max(MIN_PART_SIZE if wanted is None else max(wanted, 5 * MIB), math.ceil(size / MAX_PARTS))
+    return math.ceil(floor / MIB) * MIB
+
+
+def new_hash(algorithm: str | None) -> Any:
+    """A hashlib object for CMR's checksum algorithm name (``MD5``, ``SHA-256``...); MD5 when unknown.
+
+    :param algorithm: CMR's name.
+    """
+    return hashlib.new(_HASHES.get((algorithm or "MD5").upper(), "md5"), usedforsecurity=False)
+
+
+class ReadInterrupted(Exception):
+    """A source stream broke off; reading may resume at ``offset``."""
+
+
+class Source(Protocol):
+    """Something the engine can read from an offset onwards."""
+
+    url: str
+
+    def size(self) -> int | None:
+        """The object's size, when the source can tell without reading it."""
+
+    def open(self, offset: int) -> tuple[Iterator[bytes], int]:
+        """Stream from ``offset``; return (chunks, the offset the stream really starts at)."""
+
+
+class S3Source:
+    """An S3 object read with (refreshing) credentials; ranged GETs resume after a break.
+
+    :param client: a boto3 S3 client that can read the object.
+    :param bucket: the bucket.
+    :param key: the key.
+    """
+
+    def __init__(self, client: Any, bucket: str, key: str) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.key = key
+        self.url = f"s3://{bucket}/{key}"
+        self._head: dict[str, Any] | None = None
+
+    def head(self) -> dict[str, Any]:
+        """HeadObject of the source, refusing archived and missing objects with a clear error."""
+        if self._head is None:
+            try:
+                head = self.client.head_object(Bucket=self.bucket, Key=self.key)
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                    raise ProductMissingError(f"{self.url} does not exist (404)") from error
+                raise
+            storage = head.get("StorageClass") or "STANDARD"
+            if storage in ("GLACIER", "DEEP_ARCHIVE") and 'ongoing-request="false"' not in head.get("Restore", ""):
+                raise ProductArchivedError(f"{self.url} is in {storage} storage and not restored", self.key)
+            self._head = head
+        return self._head
+
+    def size(self) -> int | None:
+        """The ContentLength from HeadObject."""
+        return int(self.head()["ContentLength"])
+
+    def open(self, offset: int) -> tuple[Iterator[bytes], int]:
+        """A ranged GET from ``offset``."""
+        options: dict[str, Any] = {"Bucket": self.bucket, "Key": self.key}
+        if offset:
+            options["Range"] = f"bytes={offset}-"
+        try:
+            body = self.client.get_object(**options)["Body"]
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code == "InvalidObjectState":
+                raise ProductArchivedError(f"{self.url} is in archive storage and not restored (InvalidObjectState)",
+                                           self.key) from error
+            if code in _RETRY_CODES or error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
+                raise ReadInterrupted(f"S3 answered {code}") from error
+            raise
+        except BotoCoreError as error:
+            raise ReadInterrupted(str(error)) from error
+        return _s3_chunks(body), offset
+
+
+# ExpiredToken too: keys can lapse while a request travels; the refreshing client signs the retry anew.
+_RETRY_CODES = frozenset({"SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout", "503", "500",
+                          "ExpiredToken", "TokenRefreshRequired"})
+
+
+def _s3_chunks(body: Any) -> Iterator[bytes]:
+    try:
+        while chunk := body.read(READ_CHUNK):
+            yield chunk
+    except (BotoCoreError, OSError, requests.exceptions.RequestException) as error:
+        raise ReadInterrupted(str(error)) from error
+    finally:
+        body.close()
+
+
+class HttpsSource:
+    """An HTTPS URL read through an Earthdata session (the door's 302 to a 15-second signed URL is followed at once).
+
+    Resuming sends ``Range`` to the same URL: the door redirects again to a fresh signed URL.
+
+    :param session: an :class:`~airflow_asf_ifg.client.earthdata.EarthdataSession`.
+    :param url: the granule's HTTPS URL.
+    :param timeout: (connect, read) timeout in seconds.
+    """
+
+    def __init__(self, session: Any, url: str, timeout: tuple[float, float] = (10.0, 120.0)) -> None:
+        self.session = session
+        self.url = url
+        self.timeout = timeout
+
+    def size(self) -> int | None:
+        """Unknown until the GET (the door answers HEAD with a redirect to a URL that lives 15 s)."""
+        return None
+
+    def open(self, offset: int) -> tuple[Iterator[bytes], int]:
+        """GET (with ``Range`` from ``offset``), checking that what came back is the product."""
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        try:
+            response = self.session.get_checked(self.url, headers=headers, stream=True, timeout=self.timeout)
+        except (requests.ConnectionError, requests.Timeout) as error:
+            raise ReadInterrupted(str(error)) from error
+        status = response.status_code
+        if status == 202:
+            response.close()
+            raise ProductArchivedError(f"{self.url} answered 202: the product is being fetched from long-term "
+                                       f"storage", self.url.rsplit("/", 1)[-1])
+        if status == 404:
+            response.close()
+            raise ProductMissingError(f"{self.url} does not exist (404)")
+        if status in (429, 500, 502, 503, 504):
+            response.close()
+            raise ReadInterrupted(f"HTTP {status}")
+        if status not in (200, 206):
+            text = response.text[:300]
+            raise TransferError(f"{self.url} answered {status}: {' '.join(text.split())}")
+        content_type = response.headers.get("Content-Type", "")
+        if "text/html" in content_type:
+            # EDL's login or EULA page, or an error page, served with 200 where data was expected.
+            snippet = " ".join(response.text[:200].split())
+            raise TransferError(f"{self.url} returned an HTML page instead of the product ({response.url}): "
+                                f"{snippet}")
+        start = 0
+        if status == 206:
+            start = int(response.headers.get("Content-Range", "bytes 0-").split()[1].split("-")[0])
+        return _http_chunks(response), start
+
+
+def _http_chunks(response: requests.Response) -> Iterator[bytes]:
+    try:
+        yield from response.iter_content(READ_CHUNK)
+    except (requests.exceptions.RequestException, OSError) as error:
+        raise ReadInterrupted(str(error)) from error
+    finally:
+        response.close()
+
+
+@dataclass
+class TransferResult:
+    """What one copy did.
+
+    :param bucket: destination bucket.
+    :param key: destination key.
+    :param status: ``copied`` or ``skipped`` (already there with the same size and checksum).
+    :param bytes: bytes written (0 when skipped).
+    :param size: the object's size.
+    :param seconds: time taken.
+    :param checksum: the object's checksum.
+    :param checksum_algorithm: its algorithm.
+    :param source: where it was read from.
+    :param method: ``stream`` or ``server-side``.
+    :param reread_bytes: bytes read twice because a resumed source could not start at the right byte.
+    :param resumes: how many times reading resumed after a break.
+    """
+
+    bucket: str
+    key: str
+    status: str
+    bytes: int
+    size: int
+    seconds: float
+    checksum: str | None
+    checksum_algorithm: str | None
+    source: str
+    method: str = "stream"
+    reread_bytes: int = 0
+    resumes: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict."""
+        return asdict(self)
+
+
+class _Progress:
+    def __init__(self, name: str, size: int | None, every_percent: float, every_seconds: float) -> None:
+        self.name, self.size = name, size
+        self.every_percent, self.every_seconds = every_percent, every_seconds
+        self.started = self.last_time = time.monotonic()
+        self.last_percent = 0.0
+
+    def update(self, done: int) -> None:
+        now = time.monotonic()
+        percent = 100.0 * done / self.size if self.size else 0.0
+        if percent - self.last_percent < self.every_percent and now - self.last_time < self.every_seconds:
+            return
+        self.last_percent, self.last_time = percent, now
+        rate = done / max(now - self.started, 1e-6)
+        if self.size:
+            eta = (self.size - done) / rate if rate else float("inf")
+            log.info("%s: %s of %s (%.0f%%), %s/s, ETA %.0f s", self.name, _human(done), _human(self.size),
+                     percent, _human(rate), eta)
+        else:
+            log.info("%s: %s, %s/s", self.name, _human(done), _human(rate))
+
+
+def _human(count: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if count < 1024 or unit == "GiB":
+            return f"{count:.1f} {unit}" if unit != "B" else f"{count:.0f} B"
+        count /= 1024
+    return f"{count:.1f} GiB"
+
+
+class Transfer:
+    """Copies sources into an S3 bucket through a boto3 client of the destination identity.
+
+    :param destination: a boto3 S3 client (e.g. the amazon provider's ``S3Hook(...).get_conn()``).
+    :param part_size: preferred part size (raised when an object would need more than 10,000 parts).
+    :param concurrency: parts uploaded at once.
+    :param max_resumes: breaks in the source survived per object.
+    :param progress_percent: log progress at least every this many percent...
+    :param progress_seconds: ...or every this many seconds.
+    :param sleep: how to wait between tries.
+    """
+
+    def __init__(self, destination: Any, *, part_size: int | None = None, concurrency: int = 4, max_resumes: int = 8,
+                 progress_percent: float = 10.0, progress_seconds: float = 30.0,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency {concurrency} must be at least 1")
+        if part_size is not None and part_size < 5 * MIB:
+            raise ValueError(f"part_size {part_size} is below S3's 5 MiB minimum")
+        self.destination = destination
+        self.part_size = part_size
+        self.concurrency = concurrency
+        self.max_resumes = max_resumes
+        self.progress_percent = progress_percent
+        self.progress_seconds = progress_seconds
+        self._sleep = sleep
+
+    # ------------------------------------------------------------------------------ idempotency
+    def existing(self, bucket: str, key: str, size: int | None, checksum: str | None) -> bool:
+        """Whether the destination already holds this object (same size and recorded checksum).
+
+        :param bucket: destination bucket.
+        :param key: destination key.
+        :param size: the expected size.
+        :param checksum: the expected checksum.
+        """
+        try:
+            head = self.destination.head_object(Bucket=bucket, Key=key)
+        except ClientError as error:
+            if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+                return False
+            raise
+        recorded = (head.get("Metadata") or {}).get(_METADATA_CHECKSUM)
+        if not recorded or recorded == "pending":
+            return False  # not written by a finished copy of ours
+        same_size = size is None or int(head["ContentLength"]) == size
+        return same_size and (checksum is None or recorded.lower() == checksum.lower())
+
+    # ------------------------------------------------------------------------------ the copy
+    def copy(self, source: Source, bucket: str, key: str, *, size: int | None = None, checksum: str | None = None,
+             checksum_algorithm: str | None = "MD5", metadata: dict[str, str] | None = None,
+             server_side_from: tuple[str, str] | None = None) -> TransferResult:
+        """Copy ``source`` to ``s3://bucket/key`` unless it is already there; verify size and checksum.
+
+        :param source: where to read.
+        :param bucket: destination bucket.
+        :param key: destination key.
+        :param size: the size CMR publishes (checked).
+        :param checksum: the checksum CMR publishes (checked).
+        :param checksum_algorithm: its algorithm.
+        :param metadata: extra user metadata for the object (concept id, source URL...).
+        :param server_side_from: (bucket, key) the destination identity can read itself: copy inside S3.
+        """
+        started = time.monotonic()
+        name = key.rsplit("/", 1)[-1]
+        if self.existing(bucket, key, size, checksum):
+            log.info("%s: s3://%s/%s already holds it (same size and checksum); skipped", name, bucket, key)
+            return TransferResult(bucket, key, "skipped", 0, size or 0, time.monotonic() - started, checksum,
+                                  checksum_algorithm, source.url)
+        if size is None:
+            size = source.size()
+        stored = {**(metadata or {}), "asf-source-url": source.url}
+        if server_side_from is not None and size is not None:
+            return self._server_side(server_side_from, bucket, key, size, checksum, checksum_algorithm, stored,
+                                     started, source.url)
+        if size is not None and size <= (self.part_size or MIN_PART_SIZE):
+            return self._single(source, bucket, key, size, checksum, checksum_algorithm, stored, started)
+        return self._multipart(source, bucket, key, size, checksum, checksum_algorithm, stored, started)
+
+    def _read(self, source: Source, state: dict[str, int], progress: _Progress) -> Iterator[bytes]:
+        """Every byte of the source once, in order, resuming after breaks."""
+        failures = 0
+        while True:
+            try:
+                chunks, start = source.open(state["offset"])
+                if start < state["offset"]:  # the server ignored Range: skip what was already read
+                    state["reread"] += state["offset"] - start
+                skip = state["offset"] - start
+                for chunk in chunks:
+                    if skip:
+                        if len(chunk) <= skip:
+                            skip -= len(chunk)
+                            continue
+                        chunk, skip = chunk[skip:], 0
+                    state["offset"] += len(chunk)
+                    failures = 0
+                    progress.update(state["offset"])
+                    yield chunk
+                return
+            except ReadInterrupted as error:
+                failures += 1
+                state["resumes"] += 1
+                if failures > self.max_resumes:
+                    raise TransferError(f"{source.url}: reading failed {failures} times in a row at byte "
+                                        f"{state['offset']}; last: {error}") from error
+                delay = random.uniform(0, min(30.0, 0.5 * 2 ** (failures - 1)))
+                log.warning("%s: read broke off at byte %d (%s); resuming in %.1f s", source.url, state["offset"],
+                            error, delay)
+                self._sleep(delay)
+
+    def _verify(self, source: Source, done: int, size: int | None, digest: Any, checksum: str | None) -> str:
+        actual = digest.hexdigest()
+        if size is not None and done != size:
+            raise ChecksumMismatchError(f"{source.url}: read {done} bytes, CMR says {size}; nothing was written")
+        if checksum and actual.lower() != checksum.lower():
+            raise ChecksumMismatchError(f"{source.url}: checksum {actual} does not match CMR's {checksum}; nothing "
+                                        f"was written")
+        return actual
+
+    def _single(self, source: Source, bucket: str, key: str, size: int, checksum: str | None, algorithm: str | None,
+                stored: dict[str, str], started: float) -> TransferResult:
+        state = {"offset": 0, "reread": 0, "resumes": 0}
+        digest = new_hash(algorithm)
+        body = bytearray()
+        for chunk in self._read(source, state, _Progress(key, size, self.progress_percent, self.progress_seconds)):
+            digest.update(chunk)
+            body += chunk
+        actual = self._verify(source, len(body), size, digest, checksum)
+        self.destination.put_object(Bucket=bucket, Key=key, Body=bytes(body),
+                                    Metadata={**stored, _METADATA_SIZE: str(len(body)), _METADATA_CHECKSUM: actual})
+        return TransferResult(bucket, key, "copied", len(body), len(body), time.monotonic() - started, actual,
+                              algorithm, source.url, "stream", state["reread"], state["resumes"])
+
+    def _multipart(self, source: Source, bucket: str, key: str, size: int | None, checksum: str | None,
+                   algorithm: str | None, stored: dict[str, str], started: float) -> TransferResult:
+        part_size = part_size_for(size or 0, self.part_size)
+        # The checksum is only known at the end, so the metadata is set by a final in-place copy when it is
+        # not known ahead (a product without CMR checksum); with CMR's checksum it is written at creation.
+        metadata = {**stored, _METADATA_SIZE: str(size or ""), _METADATA_CHECKSUM: checksum or "pending"}
+        upload_id = self.destination.create_multipart_upload(Bucket=bucket, Key=key, Metadata=metadata)["UploadId"]
+        state = {"offset": 0, "reread": 0, "resumes": 0}
+        digest = new_hash(algorithm)
+        slots = threading.BoundedSemaphore(self.concurrency)
+        futures: list[Future[dict[str, Any]]] = []
+        try:
+            with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="s3-part") as uploaders:
+                chunks: list[bytes] = []
+                pending = checked = 0
+                progress = _Progress(key.rsplit("/", 1)[-1], size, self.progress_percent, self.progress_seconds)
+                for chunk in self._read(source, state, progress):
+                    digest.update(chunk)
+                    chunks.append(chunk)
+                    pending += len(chunk)
+                    while pending >= part_size:
+                        data = b"".join(chunks)
+                        part, rest = data[:part_size], data[part_size:]
+                        chunks, pending = ([rest] if rest else []), len(rest)
+                        futures.append(self._submit(uploaders, slots, bucket, key, upload_id, len(futures) + 1, part))
+                        while checked < len(futures) and futures[checked].done():  # fail early, not at the end
+                            if futures[checked].exception():
+                                raise futures[checked].exception()  # type: ignore[misc]
+                            checked += 1
+                if pending or not futures:
+                    futures.append(self._submit(uploaders, slots, bucket, key, upload_id, len(futures) + 1,
+                                                b"".join(chunks)))
+                parts = [future.result() for future in futures]
+            actual = self._verify(source, state["offset"], size, digest, checksum)
+            self.destination.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
+                                                       MultipartUpload={"Parts": parts})
+        except BaseException:
+            self._abort(bucket, key, upload_id)
+            raise
+        if not checksum or size is None:
+            self.destination.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": key},
+                                         MetadataDirective="REPLACE", Metadata={
+                                             **stored, _METADATA_SIZE: str(state["offset"]),
+                                             _METADATA_CHECKSUM: actual})
+        return TransferResult(bucket, key, "copied", state["offset"], state["offset"], time.monotonic() - started,
+                              actual, algorithm, source.url, "stream", state["reread"], state["resumes"])
+
+    def _submit(self, pool: ThreadPoolExecutor, slots: threading.BoundedSemaphore, bucket: str, key: str,
+                upload_id: str, number: int, data: bytes) -> Future[dict[str, Any]]:
+        slots.acquire()  # at most `concurrency` parts in memory waiting for or in upload
+
+        def upload() -> dict[str, Any]:
+            try:
+                response = self.destination.upload_part(Bucket=bucket, Key=key, UploadId=upload_id,
+                                                        PartNumber=number, Body=data)
+                return {"PartNumber": number, "ETag": response["ETag"]}
+            finally:
+                slots.release()
+
+        return pool.submit(upload)
+
+    def _abort(self, bucket: str, key: str, upload_id: str) -> None:
+        try:
+            self.destination.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+            log.warning("Aborted the multipart upload of s3://%s/%s: nothing was written", bucket, key)
+        except (ClientError, BotoCoreError) as error:  # the original error matters more
+            log.error("Could not abort multipart upload %s of s3://%s/%s: %s", upload_id, bucket, key, error)
+
+    def _server_side(self, origin: tuple[str, str], bucket: str, key: str, size: int, checksum: str | None,
+                     algorithm: str | None, stored: dict[str, str], started: float, url: str) -> TransferResult:
+        source = {"Bucket": origin[0], "Key": origin[1]}
+        metadata = {**stored, _METADATA_SIZE: str(size), _METADATA_CHECKSUM: checksum or ""}
+        if size <= MAX_SINGLE_COPY:
+            self.destination.copy_object(Bucket=bucket, Key=key, CopySource=source, MetadataDirective="REPLACE",
+                                         Metadata=metadata)
+        else:
+            part_size = part_size_for(size, max(self.part_size or 0, 512 * MIB))
+            upload_id = self.destination.create_multipart_upload(Bucket=bucket, Key=key, Metadata=metadata)["UploadId"]
+            try:
+                parts = []
+                for number, first in enumerate(range(0, size, part_size), start=1):
+                    last = min(first + part_size, size) - 1
+                    response = self.destination.upload_part_copy(Bucket=bucket, Key=key, UploadId=upload_id,
+                                                                 PartNumber=number, CopySource=source,
+                                                                 CopySourceRange=f"bytes={first}-{last}")
+                    parts.append({"PartNumber": number, "ETag": response["CopyPartResult"]["ETag"]})
+                self.destination.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
+                                                           MultipartUpload={"Parts": parts})
+            except BaseException:
+                self._abort(bucket, key, upload_id)
+                raise
+        head = self.destination.head_object(Bucket=bucket, Key=key)
+        if int(head["ContentLength"]) != size:
+            self.destination.delete_object(Bucket=bucket, Key=key)
+            raise ChecksumMismatchError(f"s3://{origin[0]}/{origin[1]}: the copy has {head['ContentLength']} "
+                                        f"bytes, CMR says {size}; it was removed")
+        log.info("%s: copied inside S3 from s3://%s/%s", key, origin[0], origin[1])
+        return TransferResult(bucket, key, "copied", size, size, time.monotonic() - started, checksum, algorithm,
+                              url, "server-side")

@@ -1,0 +1,207 @@
+"""AsfToS3Operator: copy a granule's files into the user's bucket, streaming, verified, resumable, idempotent."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from airflow.sdk import Asset, AssetAlias, BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
+from botocore.exceptions import ClientError
+
+from airflow_asf_ifg.client.credentials import explain_s3_error
+from airflow_asf_ifg.client.granule import Granule, ProductFile
+from airflow_asf_ifg.client.transfer import HttpsSource, S3Source, Transfer, TransferResult
+from airflow_asf_ifg.exceptions import (
+    AsfCredentialsError,
+    ChecksumMismatchError,
+    EarthdataLoginError,
+    ProductArchivedError,
+    ProductMissingError,
+)
+from airflow_asf_ifg.hooks.asf import AsfHook
+from airflow_asf_ifg.hooks.earthdata import EarthdataHook
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+ROLES = ("data", "browse", "metadata")
+SOURCES = ("auto", "s3", "https")
+ON_ARCHIVED = ("fail", "defer")
+DEFAULT_ASSET_ALIAS = "asf-ifg-products"
+DEFAULT_PREFIX = "{collection}/{granule_ur}/"
+
+
+def destination_prefix(template: str, granule: Granule) -> str:
+    """The key prefix for a granule: ``{collection}``, ``{granule_ur}``, ``{concept_id}`` filled in.
+
+    :param template: e.g. ``{collection}/{granule_ur}/``.
+    :param granule: the granule.
+    """
+    values = {"collection": granule.short_name or granule.collection_concept_id or "unknown-collection",
+              "collection_concept_id": granule.collection_concept_id or "unknown-collection",
+              "granule_ur": granule.granule_ur, "concept_id": granule.concept_id or granule.granule_ur}
+    try:
+        prefix = template.format(**values)
+    except (KeyError, IndexError) as error:
+        raise ValueError(f"dest_prefix {template!r} uses {error}; accepted placeholders: {sorted(values)}") from None
+    return prefix.lstrip("/")
+
+
+class AsfToS3Operator(BaseOperator):
+    """Copy granules' files from ASF into an S3 bucket of yours; re-running copies nothing twice.
+
+    Each file is read from its ``s3://`` URL with ASF's refreshing temporary keys, or from its HTTPS URL
+    through Earthdata Login (the granule's URLs decide unless ``source`` forces one), streamed into a
+    multipart upload, and completed only if size and checksum match CMR's. An archived product fails the
+    task with advice (``on_archived="fail"``) or waits for it in the triggerer (``"defer"``).
+
+    :param granule: one granule dict (templated), e.g. ``.expand(granule=search.output)``.
+    :param granules: a list of granule dicts (templated), instead of ``granule``.
+    :param dest_bucket: the destination bucket (templated).
+    :param dest_prefix: key prefix (templated) with ``{collection}``, ``{granule_ur}``, ``{concept_id}``.
+    :param files: which files: ``data`` (the product), ``browse``, ``metadata``.
+    :param source: ``auto``, ``s3`` or ``https``.
+    :param aws_conn_id: the destination's ``aws`` connection.
+    :param earthdata_conn_id: the ``earthdata`` connection.
+    :param concurrency: parts uploaded at once.
+    :param part_size: multipart part size in bytes (raised to fit 10,000 parts).
+    :param on_archived: ``fail`` or ``defer`` (wait in the triggerer, then copy).
+    :param asset_alias: the AssetAlias that receives an asset event per written object.
+    """
+
+    template_fields: Sequence[str] = ("granule", "granules", "dest_bucket", "dest_prefix")
+    template_fields_renderers = {"granule": "json", "granules": "json"}
+    ui_color = "#d5f5e3"
+
+    def __init__(self, *, dest_bucket: str, granule: dict[str, Any] | None = None,
+                 granules: list[dict[str, Any]] | None = None, dest_prefix: str = DEFAULT_PREFIX,
+                 files: Sequence[str] = ("data",), source: str = "auto", aws_conn_id: str | None = "aws_default",
+                 earthdata_conn_id: str = EarthdataHook.default_conn_name, concurrency: int = 4,
+                 part_size: int | None = None, on_archived: str = "fail", asset_alias: str = DEFAULT_ASSET_ALIAS,
+                 **kwargs: Any) -> None:
+        outlets = list(kwargs.pop("outlets", None) or [])
+        if asset_alias and not any(isinstance(o, AssetAlias) and o.name == asset_alias for o in outlets):
+            outlets.append(AssetAlias(asset_alias))
+        super().__init__(outlets=outlets, **kwargs)
+        if granule is None and granules is None:
+            raise ValueError("give granule= (one granule dict) or granules= (a list of them)")
+        unknown = sorted(set(files) - set(ROLES))
+        if unknown or not files:
+            raise ValueError(f"files {list(files)!r} must be a non-empty subset of {ROLES}")
+        if source not in SOURCES:
+            raise ValueError(f"source {source!r} is not one of {SOURCES}")
+        if on_archived not in ON_ARCHIVED:
+            raise ValueError(f"on_archived {on_archived!r} is not one of {ON_ARCHIVED}")
+        if concurrency < 1:
+            raise ValueError(f"concurrency {concurrency} must be at least 1")
+        self.granule = granule
+        self.granules = granules
+        self.dest_bucket = dest_bucket
+        self.dest_prefix = dest_prefix
+        self.files = tuple(files)
+        self.source = source
+        self.aws_conn_id = aws_conn_id
+        self.earthdata_conn_id = earthdata_conn_id
+        self.concurrency = concurrency
+        self.part_size = part_size
+        self.on_archived = on_archived
+        self.asset_alias = asset_alias
+        self._written: list[TransferResult] = []
+
+    @cached_property
+    def asf(self) -> AsfHook:
+        """Source side: temporary keys and the Earthdata session."""
+        return AsfHook(self.earthdata_conn_id)
+
+    @cached_property
+    def transfer(self) -> Transfer:
+        """The copy engine on the destination connection."""
+        destination = S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
+        return Transfer(destination, part_size=self.part_size, concurrency=self.concurrency)
+
+    def _granule_list(self) -> list[Granule]:
+        documents = [self.granule] if self.granule is not None else list(self.granules or [])
+        try:
+            return [Granule.from_dict(document) for document in documents]
+        except (TypeError, ValueError) as error:
+            raise AirflowFailException(f"not a granule dict (as CmrSearchOperator returns): {error}") from error
+
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        """Copy every selected file; return one result per file."""
+        results = []
+        for granule in self._granule_list():
+            prefix = destination_prefix(self.dest_prefix, granule)
+            chosen = [f for f in granule.files if f.role in self.files]
+            if not chosen:
+                self.log.warning("%s has no %s file(s) with a URL; nothing to copy", granule.granule_ur,
+                                 "/".join(self.files))
+            for product in chosen:
+                result = self._copy(granule, product, f"{prefix}{product.name}")
+                results.append(result.to_dict())
+                if result.status == "copied":
+                    self._written.append(result)
+                    self._emit(context, granule, result)
+        copied = sum(r["status"] == "copied" for r in results)
+        self.log.info("%d file(s) copied, %d skipped, %d bytes written", copied, len(results) - copied,
+                      sum(r["bytes"] for r in results))
+        return results
+
+    def _copy(self, granule: Granule, product: ProductFile, key: str) -> TransferResult:
+        metadata = {"asf-concept-id": granule.concept_id or "", "asf-granule-ur": granule.granule_ur}
+        use_s3 = self.source == "s3" or (self.source == "auto" and product.s3_url is not None)
+        if use_s3 and not product.s3_url:
+            raise AirflowFailException(f"{product.name} has no s3:// URL in CMR; use source='https' or 'auto'")
+        if not use_s3 and not product.url:
+            raise AirflowFailException(f"{product.name} has no HTTPS URL in CMR; use source='s3' or 'auto'")
+        try:
+            source = self._s3_source(granule, product) if use_s3 else HttpsSource(self.asf.earthdata.get_session(),
+                                                                                   product.url or "")
+            return self.transfer.copy(source, self.dest_bucket, key, size=product.size_bytes,
+                                      checksum=product.checksum, checksum_algorithm=product.checksum_algorithm,
+                                      metadata=metadata)
+        except ProductArchivedError as error:
+            return self._archived(granule, error)
+        except (ChecksumMismatchError, ProductMissingError, EarthdataLoginError) as error:
+            raise AirflowFailException(str(error)) from error
+        except ClientError as error:
+            explained = explain_s3_error(error, self.asf.region_for(granule.s3_credentials_url), product.s3_url)
+            if isinstance(explained, AsfCredentialsError) and use_s3:
+                raise AirflowFailException(str(explained)) from error
+            raise
+
+    def _s3_source(self, granule: Granule, product: ProductFile) -> S3Source:
+        bucket, _, key = (product.s3_url or "").removeprefix("s3://").partition("/")
+        client = self.asf.get_s3_client(granule.s3_credentials_url)
+        return S3Source(client, bucket, key)
+
+    def _archived(self, granule: Granule, error: ProductArchivedError) -> TransferResult:
+        if self.on_archived == "defer":
+            raise NotImplementedError("on_archived='defer' needs the archive trigger")  # replaced below
+        raise AirflowFailException(
+            f"{error}. Put AsfArchiveStatusSensor before this task: it requests the retrieval and waits in the "
+            f"triggerer without holding a worker; or pass on_archived='defer'") from error
+
+    def _emit(self, context: Context, granule: Granule, result: TransferResult) -> None:
+        if not self.asset_alias:
+            return
+        extra = {"concept_id": granule.concept_id, "granule_ur": granule.granule_ur, "size": result.size,
+                 "checksum": result.checksum, "checksum_algorithm": result.checksum_algorithm,
+                 "source": result.source}
+        context["outlet_events"][AssetAlias(self.asset_alias)].add(
+            Asset(f"s3://{result.bucket}/{result.key}"), extra=extra)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the sources read and the objects written by this run."""
+        from airflow.providers.common.compat.openlineage.facet import Dataset
+        from airflow.providers.openlineage.extractors import OperatorLineage
+
+        inputs, outputs = [], []
+        for result in self._written:
+            parts = urlsplit(result.source)
+            inputs.append(Dataset(namespace=f"{parts.scheme}://{parts.netloc}", name=parts.path.lstrip("/")))
+            outputs.append(Dataset(namespace=f"s3://{result.bucket}", name=result.key))
+        return OperatorLineage(inputs=inputs, outputs=outputs)

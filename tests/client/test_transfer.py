@@ -1,0 +1,181 @@
+"""The copy engine against the sandbox: S3 and HTTPS sources, verification, resume, idempotency, expiry."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import pytest
+
+from airflow_asf_ifg.client.credentials import boto3_session, fetch_credentials, refreshable_credentials
+from airflow_asf_ifg.client.earthdata import AuthPolicy, EarthdataIdentity, EarthdataSession
+from airflow_asf_ifg.client.transfer import MIB, HttpsSource, S3Source, Transfer, part_size_for
+from airflow_asf_ifg.exceptions import ChecksumMismatchError, EarthdataLoginError, ProductArchivedError
+from airflow_asf_ifg.sandbox.config import PRODUCT_BUCKET, SANDBOX_PASSWORD, SANDBOX_USER
+from airflow_asf_ifg.sandbox.s3 import ADMIN_ACCESS_KEY, ADMIN_SECRET_KEY
+from tests.sandbox.helpers import s3_client, user_s3
+
+DEST = "transfer-dest"
+BIG_KEY = "tests/big-product.bin"
+BIG = os.urandom(5 * MIB) * 2 + os.urandom(3 * MIB)  # 13 MiB: three parts of 5 MiB
+
+
+def session(sandbox, **identity) -> EarthdataSession:
+    who = EarthdataIdentity(**({"login": SANDBOX_USER, "password": SANDBOX_PASSWORD} | identity), source="test")
+    return EarthdataSession(AuthPolicy(who, sandbox.urls.edl, [sandbox.urls.cmr, f"{sandbox.urls.asf}/s3credentials"]))
+
+
+def asf_client(sandbox):
+    """An S3 client on ASF's bucket with refreshing TEA keys (us-west-2, as TEA's keys require)."""
+    http = session(sandbox)
+    credentials = refreshable_credentials(lambda: fetch_credentials(http, f"{sandbox.urls.asf}/s3credentials"))
+    return boto3_session(credentials, "us-west-2").client("s3", endpoint_url=sandbox.urls.s3)
+
+
+def md5(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+@pytest.fixture
+def dest(asf_sandbox):
+    asf_sandbox.reset()
+    client = user_s3(asf_sandbox)
+    client.create_bucket(Bucket=DEST)
+    for item in client.list_objects_v2(Bucket=DEST).get("Contents", []):
+        client.delete_object(Bucket=DEST, Key=item["Key"])
+    yield client
+    assert client.list_multipart_uploads(Bucket=DEST).get("Uploads", []) == []  # never left behind
+
+
+@pytest.fixture(scope="module")
+def big_object(asf_sandbox):
+    admin = s3_client(asf_sandbox, aws_access_key_id=ADMIN_ACCESS_KEY, aws_secret_access_key=ADMIN_SECRET_KEY)
+    admin.put_object(Bucket=PRODUCT_BUCKET, Key=BIG_KEY, Body=BIG)
+    return BIG_KEY
+
+
+def gunw_product(sandbox, archived=False) -> dict:
+    for granule in sandbox.catalogue_document():
+        if granule["short_name"] == "ARIA_S1_GUNW":
+            product = granule["files"][0]
+            if product["archived"] == archived:
+                return product
+    raise LookupError("no such GUNW product")
+
+
+class TestPartSize:
+    def test_five_terabytes_fit_in_ten_thousand_parts(self):
+        size = 5 * 1024**4
+        assert size / part_size_for(size) <= 10_000
+        assert part_size_for(100) == 8 * MIB and part_size_for(100, 5 * MIB) == 5 * MIB
+
+
+class TestCopy:
+    def test_s3_source(self, asf_sandbox, dest):
+        product = gunw_product(asf_sandbox)
+        result = Transfer(dest).copy(S3Source(asf_client(asf_sandbox), PRODUCT_BUCKET, product["key"]), DEST,
+                                     "gunw/" + product["name"], size=product["size"], checksum=product["md5"],
+                                     metadata={"asf-concept-id": "G1-ASF"})
+        assert (result.status, result.bytes, result.checksum) == ("copied", product["size"], product["md5"])
+        stored = dest.get_object(Bucket=DEST, Key="gunw/" + product["name"])
+        assert md5(stored["Body"].read()) == product["md5"]
+        assert stored["Metadata"]["asf-checksum"] == product["md5"]
+        assert stored["Metadata"]["asf-concept-id"] == "G1-ASF"
+        assert stored["Metadata"]["asf-source-url"] == f"s3://{PRODUCT_BUCKET}/{product['key']}"
+
+    def test_https_source_through_the_door(self, asf_sandbox, dest, stats):
+        product = next(f for g in asf_sandbox.catalogue_document() if g["short_name"].startswith("SENTINEL-1_INSAR")
+                       for f in g["files"] if f["role"] == "data" and not f["archived"])
+        result = Transfer(dest).copy(HttpsSource(session(asf_sandbox), product["url"]), DEST, product["name"],
+                                     size=product["size"], checksum=product["md5"])
+        snapshot = stats()
+        assert result.status == "copied" and result.bytes == product["size"]
+        assert snapshot["requests"]["download"] >= 1 and snapshot["requests"]["s3_get_object"] >= 1
+        assert "s3_get_object" not in snapshot["authorization"]  # the signed URL got no Authorization header
+        assert md5(dest.get_object(Bucket=DEST, Key=product["name"])["Body"].read()) == product["md5"]
+
+    def test_larger_than_one_part(self, asf_sandbox, dest, big_object):
+        result = Transfer(dest, part_size=5 * MIB, concurrency=2).copy(
+            S3Source(asf_client(asf_sandbox), PRODUCT_BUCKET, big_object), DEST, "big.bin", size=len(BIG),
+            checksum=md5(BIG))
+        assert result.bytes == len(BIG)
+        head = dest.head_object(Bucket=DEST, Key="big.bin")
+        assert head["ETag"].strip('"').endswith("-3")  # three parts
+        assert md5(dest.get_object(Bucket=DEST, Key="big.bin")["Body"].read()) == md5(BIG)
+
+    def test_rerun_is_skipped(self, asf_sandbox, dest, stats):
+        product = gunw_product(asf_sandbox)
+        transfer = Transfer(dest)
+        source = S3Source(asf_client(asf_sandbox), PRODUCT_BUCKET, product["key"])
+        transfer.copy(source, DEST, "again.nc", size=product["size"], checksum=product["md5"])
+        gets = stats()["requests"]["s3_get_object"]
+        second = transfer.copy(source, DEST, "again.nc", size=product["size"], checksum=product["md5"])
+        assert (second.status, second.bytes) == ("skipped", 0)
+        assert stats()["requests"]["s3_get_object"] == gets  # nothing read again
+
+    def test_server_side_when_one_identity_reads_and_writes(self, asf_sandbox, dest):
+        dest.put_object(Bucket=DEST, Key="origin.bin", Body=b"x" * 1000)
+        result = Transfer(dest).copy(S3Source(dest, DEST, "origin.bin"), DEST, "copy.bin", size=1000,
+                                     checksum=md5(b"x" * 1000), server_side_from=(DEST, "origin.bin"))
+        assert result.method == "server-side"
+        assert dest.get_object(Bucket=DEST, Key="copy.bin")["Body"].read() == b"x" * 1000
+
+
+class TestIntegrity:
+    @pytest.mark.parametrize("part_size", [None, 5 * MIB], ids=["single-put", "multipart"])
+    def test_checksum_mismatch_leaves_nothing(self, asf_sandbox, dest, big_object, part_size):
+        with pytest.raises(ChecksumMismatchError, match="does not match CMR's"):
+            Transfer(dest, part_size=part_size).copy(S3Source(asf_client(asf_sandbox), PRODUCT_BUCKET, big_object),
+                                                     DEST, "bad.bin", size=len(BIG), checksum="0" * 32)
+        assert "Contents" not in dest.list_objects_v2(Bucket=DEST)
+
+    def test_size_mismatch_leaves_nothing(self, asf_sandbox, dest):
+        product = gunw_product(asf_sandbox)
+        with pytest.raises(ChecksumMismatchError, match="CMR says"):
+            Transfer(dest).copy(S3Source(asf_client(asf_sandbox), PRODUCT_BUCKET, product["key"]), DEST, "x.nc",
+                                size=product["size"] + 1, checksum=product["md5"])
+        assert "Contents" not in dest.list_objects_v2(Bucket=DEST)
+
+    def test_html_login_page_is_not_data(self, asf_sandbox, dest):
+        anonymous = EarthdataSession(AuthPolicy(EarthdataIdentity(), asf_sandbox.urls.edl))
+        anonymous.headers["User-Agent"] = "Mozilla/5.0"  # a browser gets EDL's HTML page, not a 401
+        product = gunw_product(asf_sandbox)
+        with pytest.raises(EarthdataLoginError, match="HTML login page"):
+            Transfer(dest).copy(HttpsSource(anonymous, product["url"]), DEST, "page.nc", size=product["size"])
+        assert "Contents" not in dest.list_objects_v2(Bucket=DEST)
+
+
+class TestResilience:
+    def test_resets_resume_from_the_last_good_byte(self, asf_sandbox, dest, big_object, asf_sandbox_settings):
+        client = asf_client(asf_sandbox)
+        asf_sandbox_settings(reset_next=3)
+        result = Transfer(dest, part_size=5 * MIB, sleep=lambda _: None).copy(
+            S3Source(client, PRODUCT_BUCKET, big_object), DEST, "resumed.bin", size=len(BIG), checksum=md5(BIG))
+        assert result.resumes == 3 and result.reread_bytes == 0
+        assert md5(dest.get_object(Bucket=DEST, Key="resumed.bin")["Body"].read()) == md5(BIG)
+
+    def test_https_resets_resume_through_the_door(self, asf_sandbox, dest, big_object, asf_sandbox_settings):
+        product = gunw_product(asf_sandbox)
+        asf_sandbox_settings(reset_next=2)
+        result = Transfer(dest, sleep=lambda _: None).copy(HttpsSource(session(asf_sandbox), product["url"]), DEST,
+                                                          "door.nc", size=product["size"], checksum=product["md5"])
+        assert result.resumes == 2 and result.reread_bytes == 0 and result.bytes == product["size"]
+
+    def test_credentials_expiring_mid_transfer(self, asf_sandbox, dest, big_object, asf_sandbox_settings, stats):
+        asf_sandbox_settings(credential_ttl=2)
+        client = asf_client(asf_sandbox)  # its first keys live 2 s
+        asf_sandbox_settings(reset_next=12, latency_ms=250)
+        result = Transfer(dest, part_size=5 * MIB, max_resumes=50, sleep=lambda _: None).copy(
+            S3Source(client, PRODUCT_BUCKET, big_object), DEST, "long.bin", size=len(BIG), checksum=md5(BIG))
+        assert result.status == "copied" and result.seconds > 2
+        assert stats()["events"]["credentials_issued"] >= 2  # the keys were refreshed while copying
+
+    def test_archived_products_are_refused_clearly(self, asf_sandbox, dest):
+        product = gunw_product(asf_sandbox, archived=True)
+        with pytest.raises(ProductArchivedError, match="storage and not restored"):
+            Transfer(dest).copy(S3Source(asf_client(asf_sandbox), PRODUCT_BUCKET, product["key"]), DEST, "a.nc",
+                                size=product["size"])
+        with pytest.raises(ProductArchivedError, match="answered 202"):
+            Transfer(dest).copy(HttpsSource(session(asf_sandbox), product["url"]), DEST, "a.nc", size=product["size"])
+        assert "Contents" not in dest.list_objects_v2(Bucket=DEST)
+

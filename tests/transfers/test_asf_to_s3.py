@@ -1,0 +1,135 @@
+"""AsfToS3Operator in real Airflow (``dag.test()``): mapped over a search, asset events, re-runs, archives."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import UTC, datetime
+
+import pytest
+
+from airflow_asf_ifg.client.granule import Granule
+from airflow_asf_ifg.transfers.asf_to_s3 import AsfToS3Operator, destination_prefix
+from tests.conftest import task_states, xcom_value
+from tests.sandbox.helpers import user_s3, wait_for
+
+DEST = "ingest-dest"
+WHEN = datetime(2024, 1, 2, tzinfo=UTC)
+DAG_SOURCE = """
+from datetime import datetime
+from airflow.sdk import DAG
+from airflow_asf_ifg.operators.cmr import CmrSearchOperator
+from airflow_asf_ifg.transfers.asf_to_s3 import AsfToS3Operator
+
+with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1), catchup=False) as dag:
+    search = CmrSearchOperator(task_id="search", collection_concept_id="{collection}", temporal=(None, None),
+                               aoi=(-118.1445, 34.1478))
+    AsfToS3Operator.partial(task_id="copy", dest_bucket="ingest-dest", {arguments}).expand(granule=search.output)
+"""
+
+
+def restore_everything(sandbox) -> None:
+    """Retrieve every archived product (as the archive sensor will), so copies can run."""
+    sandbox.update_config({"retrieval_seconds": 0.2})
+    for granule in sandbox.catalogue:
+        if granule.data_file.archived:
+            sandbox.archive.request(granule.data_file.bucket, granule.data_file.name, 1)
+    time_enough = wait_for(lambda: all(sandbox.archive.status(g.data_file.bucket, g.data_file.name, "GLACIER").state
+                                       == "restored" for g in sandbox.catalogue if g.data_file.archived),
+                           timeout=10, what="the retrievals")
+    assert time_enough
+
+
+@pytest.fixture
+def destination(asf_sandbox, asf_sandbox_connections, asf_sandbox_settings):
+    asf_sandbox.reset()
+    client = user_s3(asf_sandbox)
+    client.create_bucket(Bucket=DEST)
+    for item in client.list_objects_v2(Bucket=DEST).get("Contents", []):
+        client.delete_object(Bucket=DEST, Key=item["Key"])
+    return client
+
+
+@pytest.fixture
+def run(dag_from_source):
+    def go(collection: str, arguments: str = ""):
+        source = DAG_SOURCE.replace("{collection}", collection).replace("{arguments}", arguments)
+        return dag_from_source(source).test(logical_date=WHEN)
+
+    return go
+
+
+def asset_events(dag_run) -> list:
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        events = session.scalars(select(AssetEvent).where(AssetEvent.source_dag_id == dag_run.dag_id,
+                                                          AssetEvent.source_run_id == dag_run.run_id)).all()
+        return [(event.uri if hasattr(event, "uri") else event.asset.uri, dict(event.extra)) for event in events]
+
+
+class TestMappedCopy:
+    def test_gunw_over_s3_then_rerun_copies_nothing(self, run, asf_sandbox, destination):
+        restore_everything(asf_sandbox)
+        dag_run = run("C2859376221-ASF")
+        assert dag_run.state == "success", task_states(dag_run)
+        found = xcom_value(dag_run, "search")
+        assert found
+        written = destination.list_objects_v2(Bucket=DEST)["Contents"]
+        assert len(written) == len(found)
+        for granule_dict in found:
+            granule = Granule.from_dict(granule_dict)
+            key = f"ARIA_S1_GUNW/{granule.granule_ur}/{granule.data_files[0].name}"
+            body = destination.get_object(Bucket=DEST, Key=key)["Body"].read()
+            assert hashlib.md5(body, usedforsecurity=False).hexdigest() == granule.data_files[0].checksum
+        results = [xcom_value(dag_run, "copy", map_index=i) for i in range(len(found))]
+        assert all(r[0]["status"] == "copied" and r[0]["source"].startswith("s3://") for r in results)
+        events = asset_events(dag_run)
+        assert len(events) == len(found)
+        uri, extra = events[0]
+        assert uri.startswith(f"s3://{DEST}/ARIA_S1_GUNW/") and extra["checksum"] and extra["concept_id"]
+        rerun = run("C2859376221-ASF")
+        assert rerun.state == "success"
+        again = [xcom_value(rerun, "copy", map_index=i) for i in range(len(found))]
+        assert all(r[0]["status"] == "skipped" and r[0]["bytes"] == 0 for r in again)
+        assert asset_events(rerun) == []  # nothing new was written
+
+    def test_beta_zips_through_the_door_with_browse(self, run, asf_sandbox, destination):
+        restore_everything(asf_sandbox)
+        dag_run = run("C1379535600-ASF", 'files=("data", "browse"), dest_prefix="grfn/{granule_ur}/"')
+        assert dag_run.state == "success", task_states(dag_run)
+        keys = [o["Key"] for o in destination.list_objects_v2(Bucket=DEST)["Contents"]]
+        assert keys and all(k.startswith("grfn/") and k.endswith("-Unwrapped/" + k.rsplit("/", 1)[1]) for k in keys)
+        assert {k.rsplit(".", 1)[1] for k in keys} == {"zip", "png"}
+
+
+class TestArchived:
+    def test_fail_mode_says_to_use_the_sensor(self, run, asf_sandbox, destination, capfd):
+        dag_run = run("C2859376221-ASF")
+        found = xcom_value(dag_run, "search")
+        archived = [g for g in found if any(c.granule_ur == g["granule_ur"] and c.data_file.archived
+                                            for c in asf_sandbox.catalogue)]
+        assert archived, "the sandbox catalogue has archived GUNW products over Pasadena"
+        assert dag_run.state == "failed"
+        assert "Put AsfArchiveStatusSensor before this task" in capfd.readouterr().out
+        assert destination.list_multipart_uploads(Bucket=DEST).get("Uploads", []) == []
+
+
+class TestArguments:
+    @pytest.mark.parametrize(("kwargs", "message"), [
+        ({}, "give granule= (one granule dict) or granules="),
+        ({"granule": {}, "files": ["thumbnail"]}, "must be a non-empty subset of"),
+        ({"granule": {}, "source": "ftp"}, "source 'ftp' is not one of"),
+        ({"granule": {}, "on_archived": "wait"}, "on_archived 'wait' is not one of"),
+    ])
+    def test_bad_arguments(self, kwargs, message):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            AsfToS3Operator(task_id="copy", dest_bucket=DEST, **kwargs)
+
+    def test_prefix_placeholders(self):
+        granule = Granule(granule_ur="G-UR", concept_id="G1-ASF", short_name="ARIA_S1_GUNW")
+        assert destination_prefix("{collection}/{granule_ur}/", granule) == "ARIA_S1_GUNW/G-UR/"
+        with pytest.raises(ValueError, match="uses 'year'; accepted placeholders"):
+            destination_prefix("{year}/", granule)
