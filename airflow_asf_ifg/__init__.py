@@ -60,7 +60,14 @@ def get_provider_info() -> dict[str, object]:
         "hooks": [{"integration-name": _INTEGRATION,
                    "python-modules": ["airflow_asf_ifg.hooks.earthdata", "airflow_asf_ifg.hooks.cmr",
                                       "airflow_asf_ifg.hooks.asf"]}],
-        "operators": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_asf_ifg.operators.cmr",
-                                                                            "airflow_asf_ifg.operators.credentials"]}],
+        "operators": [{"integration-name": _INTEGRATION, "python-modules": [
+            "airflow_asf_ifg.operators.cmr", "airflow_asf_ifg.operators.credentials",
+            "airflow_asf_ifg.operators.s3_restore"]}],
+        "transfers": [{"source-integration-name": _INTEGRATION, "target-integration-name": "Amazon Simple Storage "
+                       "Service (S3)", "python-module": "airflow_asf_ifg.transfers.asf_to_s3"}],
+        "sensors": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_asf_ifg.sensors.archive",
+                                                                           "airflow_asf_ifg.sensors.s3_restore"]}],
+        "triggers": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_asf_ifg.triggers.archive",
+                                                                            "airflow_asf_ifg.triggers.s3_restore"]}],
         "extra-links": ["airflow_asf_ifg.links.CmrQueryLink"],
     }

@@ -243,8 +243,11 @@ def check_login(policy: AuthPolicy, status: int, url: str, content_type: str, bo
             f"Earthdata Login: {document.get('error_description', 'EULA not accepted')} for "
             f"{identity.login or 'the token user'}; log in at {document['resolution_url']} in a browser to "
             f"accept the application's EULA, then run again", document["resolution_url"])
-    came_through_edl = policy.is_edl(url) or any(policy.is_edl(hop) for hop in history)
-    if status == 401 and came_through_edl:
+    came_through_edl = any(policy.is_edl(hop) for hop in history)
+    if status == 401 and came_through_edl and not policy.is_edl(url):
+        raise EarthdataLoginError(f"{urlsplit(url).netloc} refused the login after Earthdata Login: "
+                                  f"{' '.join(body.split())[:200] or 'no reason given'}")
+    if status == 401 and policy.is_edl(url):
         if not identity.can_log_in and not identity.token:
             raise EarthdataLoginError(
                 f"no Earthdata Login credentials: {url} asked for a login. Set login and password (or an EDL "

@@ -147,6 +147,9 @@ def routes(door: AsfDoor) -> web.RouteTableDef:
         status, document, _ = await door.edl(
             "POST", "/oauth/token", headers={"Authorization": _basic(ASF_CLIENT_ID, secret)},
             data={"grant_type": "authorization_code", "code": code, "redirect_uri": f"{door.urls.asf}/login"})
+        if status == 429 or status >= 500:
+            return web.Response(status=503, text=f"Earthdata Login answered {status}; try again\n",
+                                headers={"Retry-After": "1"})
         if status != 200 or not document:
             return web.Response(status=401, text="Earthdata Login did not accept the authorization code\n")
         uid = str(document["endpoint"]).rsplit("/", 1)[-1]

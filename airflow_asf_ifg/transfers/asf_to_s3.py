@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -24,6 +26,8 @@ from airflow_asf_ifg.exceptions import (
 )
 from airflow_asf_ifg.hooks.asf import AsfHook
 from airflow_asf_ifg.hooks.earthdata import EarthdataHook
+from airflow_asf_ifg.sensors.archive import outcome
+from airflow_asf_ifg.triggers.archive import AsfArchiveStatusTrigger, archive_targets
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -70,6 +74,8 @@ class AsfToS3Operator(BaseOperator):
     :param concurrency: parts uploaded at once.
     :param part_size: multipart part size in bytes (raised to fit 10,000 parts).
     :param on_archived: ``fail`` or ``defer`` (wait in the triggerer, then copy).
+    :param archive_timeout: with ``defer``, seconds to wait for a retrieval before failing.
+    :param archive_poke_interval: with ``defer``, seconds between status polls at first.
     :param asset_alias: the AssetAlias that receives an asset event per written object.
     """
 
@@ -81,8 +87,8 @@ class AsfToS3Operator(BaseOperator):
                  granules: list[dict[str, Any]] | None = None, dest_prefix: str = DEFAULT_PREFIX,
                  files: Sequence[str] = ("data",), source: str = "auto", aws_conn_id: str | None = "aws_default",
                  earthdata_conn_id: str = EarthdataHook.default_conn_name, concurrency: int = 4,
-                 part_size: int | None = None, on_archived: str = "fail", asset_alias: str = DEFAULT_ASSET_ALIAS,
-                 **kwargs: Any) -> None:
+                 part_size: int | None = None, on_archived: str = "fail", archive_timeout: float = 6 * 3600,
+                 archive_poke_interval: float = 60.0, asset_alias: str = DEFAULT_ASSET_ALIAS, **kwargs: Any) -> None:
         outlets = list(kwargs.pop("outlets", None) or [])
         if asset_alias and not any(isinstance(o, AssetAlias) and o.name == asset_alias for o in outlets):
             outlets.append(AssetAlias(asset_alias))
@@ -109,6 +115,8 @@ class AsfToS3Operator(BaseOperator):
         self.concurrency = concurrency
         self.part_size = part_size
         self.on_archived = on_archived
+        self.archive_timeout = archive_timeout
+        self.archive_poke_interval = archive_poke_interval
         self.asset_alias = asset_alias
         self._written: list[TransferResult] = []
 
@@ -180,10 +188,26 @@ class AsfToS3Operator(BaseOperator):
 
     def _archived(self, granule: Granule, error: ProductArchivedError) -> TransferResult:
         if self.on_archived == "defer":
-            raise NotImplementedError("on_archived='defer' needs the archive trigger")  # replaced below
+            # Wait in the triggerer for this granule's files, then run again: what was copied is skipped.
+            targets = archive_targets([granule.to_dict()], self.files)
+            self.log.info("%s; waiting for its retrieval in the triggerer", error)
+            self.defer(trigger=AsfArchiveStatusTrigger(
+                targets=targets, earthdata_conn_id=self.earthdata_conn_id, poke_interval=self.archive_poke_interval,
+                max_interval=600.0, deadline=time.time() + self.archive_timeout),
+                method_name="execute_complete", timeout=timedelta(seconds=self.archive_timeout))
         raise AirflowFailException(
             f"{error}. Put AsfArchiveStatusSensor before this task: it requests the retrieval and waits in the "
             f"triggerer without holding a worker; or pass on_archived='defer'") from error
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> list[dict[str, Any]]:
+        """Back from waiting for an archived product: copy again (finished files are skipped)."""
+        if event.get("status") != "success":
+            raise AirflowFailException(f"waiting for the archived product failed ({event.get('status')}): "
+                                       f"{event.get('message') or event.get('counts')}")
+        problem = outcome(event.get("products") or [], fail_on_missing=True)
+        if problem:
+            raise AirflowFailException(problem)
+        return self.execute(context)
 
     def _emit(self, context: Context, granule: Granule, result: TransferResult) -> None:
         if not self.asset_alias:

@@ -106,6 +106,15 @@ class TestMappedCopy:
 
 
 class TestArchived:
+    def test_defer_mode_waits_in_the_triggerer_then_copies(self, run, asf_sandbox, destination,
+                                                            asf_sandbox_settings, stats):
+        asf_sandbox_settings(retrieval_seconds=1.0)
+        dag_run = run("C2859376221-ASF", 'on_archived="defer", archive_poke_interval=0.3')
+        assert dag_run.state == "success", task_states(dag_run)
+        found = xcom_value(dag_run, "search")
+        assert len(destination.list_objects_v2(Bucket=DEST)["Contents"]) == len(found)
+        assert stats()["events"]["retrieval_started"] >= 1
+
     def test_fail_mode_says_to_use_the_sensor(self, run, asf_sandbox, destination, capfd):
         dag_run = run("C2859376221-ASF")
         found = xcom_value(dag_run, "search")

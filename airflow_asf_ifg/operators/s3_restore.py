@@ -1,0 +1,69 @@
+"""S3RestoreObjectOperator: ask S3 to restore objects of your own bucket that a lifecycle rule moved to Glacier."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from airflow.sdk import BaseOperator
+from botocore.exceptions import ClientError
+
+from airflow_asf_ifg.client.archive import ArchiveState, state_from_head
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+TIERS = ("Expedited", "Standard", "Bulk")
+
+
+class S3RestoreObjectOperator(BaseOperator):
+    """Request the restore of archived objects (GLACIER, DEEP_ARCHIVE); objects not archived are left alone.
+
+    Returns, per key: ``started``, ``in-progress``, ``restored`` (already), ``not-archived`` or ``missing``.
+    Pair it with :class:`~airflow_asf_ifg.sensors.s3_restore.S3ObjectRestoredSensor` to wait.
+
+    :param bucket: the bucket (templated).
+    :param keys: the keys (templated).
+    :param days: how long the restored copies stay.
+    :param tier: ``Expedited``, ``Standard`` or ``Bulk``.
+    :param aws_conn_id: the ``aws`` connection.
+    """
+
+    template_fields: Sequence[str] = ("bucket", "keys")
+
+    def __init__(self, *, bucket: str, keys: list[str], days: int = 7, tier: str = "Standard",
+                 aws_conn_id: str | None = "aws_default", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if tier not in TIERS:
+            raise ValueError(f"tier {tier!r} is not one of {TIERS}")
+        if days < 1:
+            raise ValueError(f"days {days} must be at least 1")
+        self.bucket = bucket
+        self.keys = keys
+        self.days = days
+        self.tier = tier
+        self.aws_conn_id = aws_conn_id
+
+    def execute(self, context: Context) -> dict[str, str]:
+        """Request each archived object's restore once."""
+        client = S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
+        outcome: dict[str, str] = {}
+        for key in self.keys:
+            try:
+                state = state_from_head(key, client.head_object(Bucket=self.bucket, Key=key))
+            except ClientError as error:
+                if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") != 404:
+                    raise
+                outcome[key] = "missing"
+                continue
+            if state.state is ArchiveState.RETRIEVING:
+                outcome[key] = "in-progress"
+            elif state.state is ArchiveState.AVAILABLE:
+                outcome[key] = "restored" if state.expires else "not-archived"
+            else:
+                client.restore_object(Bucket=self.bucket, Key=key, RestoreRequest={
+                    "Days": self.days, "GlacierJobParameters": {"Tier": self.tier}})
+                outcome[key] = "started"
+            self.log.info("s3://%s/%s: %s", self.bucket, key, outcome[key])
+        return outcome

@@ -1,0 +1,177 @@
+"""AsfArchiveStatusSensor: request the retrieval of archived products and wait until all are available."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
+from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout, AirflowSkipException
+
+from airflow_asf_ifg.client.archive import ArchiveState, ProductStatus
+from airflow_asf_ifg.hooks.earthdata import EarthdataHook
+from airflow_asf_ifg.triggers.archive import ArchivePoller, AsfArchiveStatusTrigger, archive_targets, finished
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+def targets_from_names(names: Sequence[str]) -> list[dict[str, Any]]:
+    """Targets for products given by file name (read through the door's status) or ``s3://`` URL.
+
+    :param names: file names or ``s3://bucket/key`` URLs.
+    """
+    targets = []
+    for name in names:
+        if name.startswith("s3://"):
+            targets.append({"name": name.rsplit("/", 1)[-1], "url": None, "s3_url": name,
+                            "s3_credentials_url": None})
+        else:
+            targets.append({"name": name, "url": None, "s3_url": None, "s3_credentials_url": None})
+    return targets
+
+
+def outcome(products: list[dict[str, Any]], fail_on_missing: bool) -> str | None:
+    """Why a finished wait is a failure, or None when every product is available.
+
+    :param products: per-product state dicts.
+    :param fail_on_missing: whether a missing product fails the wait.
+    """
+    missing = [p["name"] for p in products if p["state"] == ArchiveState.MISSING.value]
+    archived = [p["name"] for p in products if p["state"] == ArchiveState.ARCHIVED.value]
+    problems = []
+    if missing and fail_on_missing:
+        problems.append(f"{len(missing)} product(s) do not exist: {', '.join(missing[:5])}")
+    if archived:
+        problems.append(f"{len(archived)} product(s) are still archived because max_retrievals was reached: "
+                        f"{', '.join(archived[:5])}; a later run will request them")
+    return "; ".join(problems) or None
+
+
+class AsfArchiveStatusSensor(BaseSensorOperator):
+    """Wait until products are out of long-term storage, requesting each archived one's retrieval once.
+
+    Deferrable by default when ``[operators] default_deferrable`` is on: the first poke runs on the
+    worker (and requests retrievals), then :class:`AsfArchiveStatusTrigger` waits in the triggerer and
+    holds no worker slot. Returns each product's state and the restored copy's expiry.
+
+    :param granules: granule dicts (templated), e.g. CmrSearchOperator's output.
+    :param names: instead of granules: file names (the door's status) or ``s3://`` URLs (templated).
+    :param files: which files of the granules: ``data``, ``browse``, ``metadata``.
+    :param earthdata_conn_id: the ``earthdata`` connection.
+    :param request_retrieval: request the retrieval of archived products.
+    :param max_retrievals: the most retrievals this run may request (None: no cap).
+    :param fail_on_missing: fail when a product does not exist (else report it ``missing``).
+    :param max_concurrency: status requests in flight at once.
+    :param max_interval: the longest wait between polls in the triggerer (the interval doubles up to it).
+    :param deferrable: wait in the triggerer.
+    """
+
+    template_fields: Sequence[str] = ("granules", "names")
+    template_fields_renderers = {"granules": "json"}
+    ui_color = "#fcf3cf"
+
+    def __init__(self, *, granules: list[dict[str, Any]] | None = None, names: list[str] | None = None,
+                 files: Sequence[str] = ("data",), earthdata_conn_id: str = EarthdataHook.default_conn_name,
+                 request_retrieval: bool = True, max_retrievals: int | None = None, fail_on_missing: bool = True,
+                 max_concurrency: int = 20, max_interval: float = 600.0,
+                 deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if granules is None and names is None:
+            raise ValueError("give granules= (granule dicts) or names= (file names or s3:// URLs)")
+        if max_retrievals is not None and max_retrievals < 0:
+            raise ValueError(f"max_retrievals {max_retrievals} must not be negative")
+        self.granules = granules
+        self.names = names
+        self.files = tuple(files)
+        self.earthdata_conn_id = earthdata_conn_id
+        self.request_retrieval = request_retrieval
+        self.max_retrievals = max_retrievals
+        self.fail_on_missing = fail_on_missing
+        self.max_concurrency = max_concurrency
+        self.max_interval = max_interval
+        self.deferrable = deferrable
+        self._poller: ArchivePoller | None = None
+
+    def targets(self) -> list[dict[str, Any]]:
+        """The products to watch (names and URLs only)."""
+        if self.granules is not None:
+            return archive_targets(list(self.granules), self.files)
+        return targets_from_names(list(self.names or []))
+
+    @property
+    def poller(self) -> ArchivePoller:
+        """The poller; it remembers the retrievals requested by this task across pokes."""
+        if self._poller is None:
+            self._poller = ArchivePoller(self.earthdata_conn_id, self.max_concurrency, self.request_retrieval,
+                                         self.max_retrievals)
+        return self._poller
+
+    def _poll_once(self, targets: list[dict[str, Any]]) -> dict[str, ProductStatus]:
+        async def poll() -> dict[str, ProductStatus]:
+            async with self.poller as poller:
+                states, _ = await poller.poll(targets)
+                return states
+
+        states = asyncio.run(poll())
+        for status in states.values():
+            if status.requested:
+                self.log.info("%s: retrieval requested", status.name)
+        return states
+
+    def poke(self, context: Context) -> PokeReturnValue:
+        """One poll of every product (requesting retrievals of archived ones)."""
+        targets = self.targets()
+        if not targets:
+            return PokeReturnValue(True, [])
+        states = self._poll_once(targets)
+        counts = {state.value: sum(s.state is state for s in states.values()) for state in ArchiveState}
+        self.log.info("%d product(s): %s", len(targets), ", ".join(f"{v} {k}" for k, v in counts.items() if v))
+        done = finished(states, self.poller, len(targets))
+        products = [s.to_dict() for s in states.values()]
+        if done:
+            self._fail_if(outcome(products, self.fail_on_missing))
+        return PokeReturnValue(done, products)
+
+    def execute(self, context: Context) -> Any:
+        """Poke once; then poke on (poke/reschedule mode) or defer to the trigger."""
+        if not self.deferrable:
+            return super().execute(context)
+        first = self.poke(context)
+        if first.is_done:
+            return first.xcom_value
+        self.defer(
+            trigger=AsfArchiveStatusTrigger(
+                targets=self.targets(), earthdata_conn_id=self.earthdata_conn_id, poke_interval=self.poke_interval,
+                max_interval=self.max_interval, deadline=time.time() + self.timeout,
+                max_concurrency=self.max_concurrency, request_retrieval=self.request_retrieval,
+                max_retrievals=self.max_retrievals, requested=sorted(self.poller.requested)),
+            method_name="execute_complete", timeout=timedelta(seconds=self.timeout))
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> list[dict[str, Any]]:
+        """Turn the trigger's envelope into the per-product states, or a clear failure."""
+        status = event.get("status")
+        products = event.get("products") or []
+        if status == "success":
+            self._fail_if(outcome(products, self.fail_on_missing))
+            self.log.info("All products are available: %s", event.get("counts"))
+            return products
+        if status == "timeout":
+            waiting = [p["name"] for p in products if p["state"] != ArchiveState.AVAILABLE.value]
+            message = (f"timed out after {self.timeout} s waiting for {len(waiting)} product(s) to leave long-term "
+                       f"storage: {', '.join(waiting[:5])}")
+            if self.soft_fail:
+                raise AirflowSkipException(message)
+            raise AirflowSensorTimeout(message)
+        raise AirflowException(f"the archive status trigger failed: {event.get('message')}")
+
+    def _fail_if(self, problem: str | None) -> None:
+        if problem is None:
+            return
+        if self.soft_fail:
+            raise AirflowSkipException(problem)
+        raise AirflowException(problem)
