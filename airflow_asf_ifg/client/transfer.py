@@ -37,7 +37,7 @@ MIB = 1024 * 1024
 MIN_PART_SIZE = 8 * MIB  # S3's floor is 5 MiB; 8 MiB is what boto3's TransferConfig uses
 MAX_PARTS = 10_000
 MAX_SINGLE_COPY = 5 * 1024**3  # CopyObject's limit; larger objects use UploadPartCopy
-READ_CHUNK = 1 * MIB
+READ_CHUNK = 8 * MIB  # one read per default part: no joining, fewer Python-level loops
 _HASHES = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
 _METADATA_SIZE, _METADATA_CHECKSUM = "asf-size", "asf-checksum"
 
@@ -284,7 +284,7 @@ class Transfer:
     :param sleep: how to wait between tries.
     """
 
-    def __init__(self, destination: Any, *, part_size: int | None = None, concurrency: int = 4, max_resumes: int = 8,
+    def __init__(self, destination: Any, *, part_size: int | None = None, concurrency: int = 8, max_resumes: int = 8,
                  progress_percent: float = 10.0, progress_seconds: float = 30.0,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         if concurrency < 1:
@@ -417,12 +417,14 @@ class Transfer:
         slots = threading.BoundedSemaphore(self.concurrency)
         futures: list[Future[dict[str, Any]]] = []
         try:
-            with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="s3-part") as uploaders:
+            # The checksum is computed by its own thread, in order, so the reader keeps the source draining.
+            with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="s3-part") as uploaders, \
+                    ThreadPoolExecutor(max_workers=1, thread_name_prefix="checksum") as hasher:
                 chunks: list[bytes] = []
                 pending = checked = 0
                 progress = _Progress(key.rsplit("/", 1)[-1], size, self.progress_percent, self.progress_seconds)
                 for chunk in self._read(source, state, progress):
-                    digest.update(chunk)
+                    hasher.submit(digest.update, chunk)
                     chunks.append(chunk)
                     pending += len(chunk)
                     while pending >= part_size:
@@ -438,6 +440,7 @@ class Transfer:
                     futures.append(self._submit(uploaders, slots, bucket, key, upload_id, len(futures) + 1,
                                                 b"".join(chunks)))
                 parts = [future.result() for future in futures]
+                hasher.shutdown(wait=True)
             actual = self._verify(source, state["offset"], size, digest, checksum)
             self.destination.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
                                                        MultipartUpload={"Parts": parts})

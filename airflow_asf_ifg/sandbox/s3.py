@@ -95,7 +95,7 @@ class S3Gate:
         if self._faults.latency_seconds:
             time.sleep(self._faults.latency_seconds)
 
-        fault = None if ADMIN_ACCESS_KEY in _access_key(environ, query) else self._faults.draw()
+        fault = self._faults.draw()
         if fault == "throttle":
             self._stats.event("fault_throttle")
             return self._respond(start_response, method, *_error("SlowDown", "Please reduce your request rate.",
@@ -211,11 +211,6 @@ class S3Gate:
         self._stats.event("retrieval_started")
         self._sync_archive_state(bucket, key)
         return "202 Accepted", b""
-
-
-def _access_key(environ: dict[str, Any], query: dict[str, list[str]]) -> str:
-    scope = _credential_scope(environ, query)
-    return scope[0] if scope else ""
 
 
 def _credential_scope(environ: dict[str, Any], query: dict[str, list[str]]) -> tuple[str, str] | None:

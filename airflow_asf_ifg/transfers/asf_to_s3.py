@@ -86,7 +86,7 @@ class AsfToS3Operator(BaseOperator):
     def __init__(self, *, dest_bucket: str, granule: dict[str, Any] | None = None,
                  granules: list[dict[str, Any]] | None = None, dest_prefix: str = DEFAULT_PREFIX,
                  files: Sequence[str] = ("data",), source: str = "auto", aws_conn_id: str | None = "aws_default",
-                 earthdata_conn_id: str = EarthdataHook.default_conn_name, concurrency: int = 4,
+                 earthdata_conn_id: str = EarthdataHook.default_conn_name, concurrency: int = 8,
                  part_size: int | None = None, on_archived: str = "fail", archive_timeout: float = 6 * 3600,
                  archive_poke_interval: float = 60.0, asset_alias: str = DEFAULT_ASSET_ALIAS, **kwargs: Any) -> None:
         outlets = list(kwargs.pop("outlets", None) or [])

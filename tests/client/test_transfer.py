@@ -51,7 +51,8 @@ def dest(asf_sandbox):
 def big_object(asf_sandbox):
     admin = s3_client(asf_sandbox, aws_access_key_id=ADMIN_ACCESS_KEY, aws_secret_access_key=ADMIN_SECRET_KEY)
     admin.put_object(Bucket=PRODUCT_BUCKET, Key=BIG_KEY, Body=BIG)
-    return BIG_KEY
+    yield BIG_KEY
+    admin.delete_object(Bucket=PRODUCT_BUCKET, Key=BIG_KEY)  # the bucket holds the catalogue only again
 
 
 def gunw_product(sandbox, archived=False) -> dict:
