@@ -417,14 +417,12 @@ class Transfer:
         slots = threading.BoundedSemaphore(self.concurrency)
         futures: list[Future[dict[str, Any]]] = []
         try:
-            # The checksum is computed by its own thread, in order, so the reader keeps the source draining.
-            with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="s3-part") as uploaders, \
-                    ThreadPoolExecutor(max_workers=1, thread_name_prefix="checksum") as hasher:
+            with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="s3-part") as uploaders:
                 chunks: list[bytes] = []
                 pending = checked = 0
                 progress = _Progress(key.rsplit("/", 1)[-1], size, self.progress_percent, self.progress_seconds)
                 for chunk in self._read(source, state, progress):
-                    hasher.submit(digest.update, chunk)
+                    digest.update(chunk)  # in order, while parts upload; hashlib lets other threads run meanwhile
                     chunks.append(chunk)
                     pending += len(chunk)
                     while pending >= part_size:
@@ -440,7 +438,6 @@ class Transfer:
                     futures.append(self._submit(uploaders, slots, bucket, key, upload_id, len(futures) + 1,
                                                 b"".join(chunks)))
                 parts = [future.result() for future in futures]
-                hasher.shutdown(wait=True)
             actual = self._verify(source, state["offset"], size, digest, checksum)
             self.destination.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
                                                        MultipartUpload={"Parts": parts})
