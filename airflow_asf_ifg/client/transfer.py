@@ -11,17 +11,17 @@ id and source, so a second run finds the object and copies nothing.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import math
 import random
-import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 import requests
+from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from airflow_asf_ifg.exceptions import (
@@ -272,6 +272,47 @@ def _human(count: float) -> str:
     return f"{count:.1f} GiB"
 
 
+class _VerifyingReader(io.RawIOBase):
+    """A file-like view of the source's chunks that hashes them and verifies at the end of the data.
+
+    :param chunks: the source's bytes, in order.
+    :param digest: the hash to update.
+    :param verify: called with the digest at the end; raises on a mismatch, returns the hex checksum.
+    """
+
+    def __init__(self, chunks: Iterator[bytes], digest: Any, verify: Callable[[Any], str]) -> None:
+        super().__init__()
+        self._chunks = chunks
+        self._digest = digest
+        self._verify = verify
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        self._ended = False
+        self.checksum: str | None = None
+
+    def readable(self) -> bool:
+        """It is readable."""
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        """Up to ``size`` bytes (all that is left when -1); at the end, check size and checksum first."""
+        want = float("inf") if size is None or size < 0 else size
+        while self._pending_size < want and not self._ended:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                self._ended = True
+                self.checksum = self._verify(self._digest)  # raises before the last part leaves
+                break
+            self._digest.update(chunk)
+            self._pending.append(chunk)
+            self._pending_size += len(chunk)
+        data = b"".join(self._pending)
+        cut = len(data) if want == float("inf") else int(want)
+        out, rest = data[:cut], data[cut:]
+        self._pending, self._pending_size = ([rest] if rest else []), len(rest)
+        return out
+
+
 class Transfer:
     """Copies sources into an S3 bucket through a boto3 client of the destination identity.
 
@@ -347,9 +388,7 @@ class Transfer:
         if server_side_from is not None and size is not None:
             return self._server_side(server_side_from, bucket, key, size, checksum, checksum_algorithm, stored,
                                      started, source.url)
-        if size is not None and size <= (self.part_size or MIN_PART_SIZE):
-            return self._single(source, bucket, key, size, checksum, checksum_algorithm, stored, started)
-        return self._multipart(source, bucket, key, size, checksum, checksum_algorithm, stored, started)
+        return self._stream(source, bucket, key, size, checksum, checksum_algorithm, stored, started)
 
     def _read(self, source: Source, state: dict[str, int], progress: _Progress) -> Iterator[bytes]:
         """Every byte of the source once, in order, resuming after breaks."""
@@ -391,80 +430,31 @@ class Transfer:
                                         f"was written")
         return actual
 
-    def _single(self, source: Source, bucket: str, key: str, size: int, checksum: str | None, algorithm: str | None,
-                stored: dict[str, str], started: float) -> TransferResult:
-        state = {"offset": 0, "reread": 0, "resumes": 0}
-        digest = new_hash(algorithm)
-        body = bytearray()
-        for chunk in self._read(source, state, _Progress(key, size, self.progress_percent, self.progress_seconds)):
-            digest.update(chunk)
-            body += chunk
-        actual = self._verify(source, len(body), size, digest, checksum)
-        self.destination.put_object(Bucket=bucket, Key=key, Body=bytes(body),
-                                    Metadata={**stored, _METADATA_SIZE: str(len(body)), _METADATA_CHECKSUM: actual})
-        return TransferResult(bucket, key, "copied", len(body), len(body), time.monotonic() - started, actual,
-                              algorithm, source.url, "stream", state["reread"], state["resumes"])
+    def _stream(self, source: Source, bucket: str, key: str, size: int | None, checksum: str | None,
+                algorithm: str | None, stored: dict[str, str], started: float) -> TransferResult:
+        """Stream through boto3's managed upload (s3transfer): parallel parts, bounded memory, abort on error.
 
-    def _multipart(self, source: Source, bucket: str, key: str, size: int | None, checksum: str | None,
-                   algorithm: str | None, stored: dict[str, str], started: float) -> TransferResult:
-        part_size = part_size_for(size or 0, self.part_size)
-        # The checksum is only known at the end, so the metadata is set by a final in-place copy when it is
-        # not known ahead (a product without CMR checksum); with CMR's checksum it is written at creation.
-        metadata = {**stored, _METADATA_SIZE: str(size or ""), _METADATA_CHECKSUM: checksum or "pending"}
-        upload_id = self.destination.create_multipart_upload(Bucket=bucket, Key=key, Metadata=metadata)["UploadId"]
+        The source is wrapped in a reader that checks size and checksum when it reaches the end and raises
+        there, before the last part is sent, so a bad copy is aborted and never completed.
+        """
         state = {"offset": 0, "reread": 0, "resumes": 0}
-        digest = new_hash(algorithm)
-        slots = threading.BoundedSemaphore(self.concurrency)
-        futures: list[Future[dict[str, Any]]] = []
-        try:
-            with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="s3-part") as uploaders:
-                chunks: list[bytes] = []
-                pending = checked = 0
-                progress = _Progress(key.rsplit("/", 1)[-1], size, self.progress_percent, self.progress_seconds)
-                for chunk in self._read(source, state, progress):
-                    digest.update(chunk)  # in order, while parts upload; hashlib lets other threads run meanwhile
-                    chunks.append(chunk)
-                    pending += len(chunk)
-                    while pending >= part_size:
-                        data = b"".join(chunks)
-                        part, rest = data[:part_size], data[part_size:]
-                        chunks, pending = ([rest] if rest else []), len(rest)
-                        futures.append(self._submit(uploaders, slots, bucket, key, upload_id, len(futures) + 1, part))
-                        while checked < len(futures) and futures[checked].done():  # fail early, not at the end
-                            if futures[checked].exception():
-                                raise futures[checked].exception()  # type: ignore[misc]
-                            checked += 1
-                if pending or not futures:
-                    futures.append(self._submit(uploaders, slots, bucket, key, upload_id, len(futures) + 1,
-                                                b"".join(chunks)))
-                parts = [future.result() for future in futures]
-            actual = self._verify(source, state["offset"], size, digest, checksum)
-            self.destination.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
-                                                       MultipartUpload={"Parts": parts})
-        except BaseException:
-            self._abort(bucket, key, upload_id)
-            raise
+        progress = _Progress(key.rsplit("/", 1)[-1], size, self.progress_percent, self.progress_seconds)
+        reader = _VerifyingReader(self._read(source, state, progress), new_hash(algorithm),
+                                  lambda digest: self._verify(source, state["offset"], size, digest, checksum))
+        part_size = part_size_for(size or 0, self.part_size)
+        config = TransferConfig(multipart_threshold=part_size, multipart_chunksize=part_size,
+                                max_concurrency=self.concurrency, use_threads=True)
+        metadata = {**stored, _METADATA_SIZE: str(size or ""), _METADATA_CHECKSUM: checksum or "pending"}
+        self.destination.upload_fileobj(reader, bucket, key, ExtraArgs={"Metadata": metadata}, Config=config)
+        actual = reader.checksum or ""
         if not checksum or size is None:
+            # Only now is the checksum known: record it (an in-place copy replaces the metadata).
             self.destination.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": key},
                                          MetadataDirective="REPLACE", Metadata={
                                              **stored, _METADATA_SIZE: str(state["offset"]),
                                              _METADATA_CHECKSUM: actual})
         return TransferResult(bucket, key, "copied", state["offset"], state["offset"], time.monotonic() - started,
                               actual, algorithm, source.url, "stream", state["reread"], state["resumes"])
-
-    def _submit(self, pool: ThreadPoolExecutor, slots: threading.BoundedSemaphore, bucket: str, key: str,
-                upload_id: str, number: int, data: bytes) -> Future[dict[str, Any]]:
-        slots.acquire()  # at most `concurrency` parts in memory waiting for or in upload
-
-        def upload() -> dict[str, Any]:
-            try:
-                response = self.destination.upload_part(Bucket=bucket, Key=key, UploadId=upload_id,
-                                                        PartNumber=number, Body=data)
-                return {"PartNumber": number, "ETag": response["ETag"]}
-            finally:
-                slots.release()
-
-        return pool.submit(upload)
 
     def _abort(self, bucket: str, key: str, upload_id: str) -> None:
         try:
