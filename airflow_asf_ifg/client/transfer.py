@@ -1,11 +1,12 @@
 """The streaming copy engine: an S3 object or an HTTPS URL into a multipart upload, verified, resumable, idempotent.
 
-One reader streams the source in order (so the checksum is computed while reading) and hands parts to
-a bounded pool of uploaders: memory stays at about ``(concurrency + 1) * part_size`` whatever the
-object's size. A reset or 5xx mid-object resumes with a Range request from the last good byte. The
-upload completes only when size and checksum match CMR's; any failure aborts it, so nothing partial is
-ever visible at the destination key. The destination's user metadata records size, checksum, concept
-id and source, so a second run finds the object and copies nothing.
+The source is read in order through a file-like reader that hashes it and checks size and checksum at
+its end; boto3's managed upload (s3transfer, as ``S3Hook.load_file_obj`` uses) sends the parts in
+parallel with a bounded number in memory, whatever the object's size. A reset or 5xx mid-object
+resumes with a Range request from the last good byte. A mismatch raises before the last part is sent,
+and any failure aborts the multipart upload, so nothing partial is ever visible at the destination key.
+The destination's user metadata records size, checksum, concept id and source, so a second run finds
+the object and copies nothing.
 """
 
 from __future__ import annotations
@@ -318,7 +319,7 @@ class Transfer:
 
     :param destination: a boto3 S3 client (e.g. the amazon provider's ``S3Hook(...).get_conn()``).
     :param part_size: preferred part size (raised when an object would need more than 10,000 parts).
-    :param concurrency: parts uploaded at once.
+    :param concurrency: parts uploaded at once (boto3 keeps at most 10 parts in memory).
     :param max_resumes: breaks in the source survived per object.
     :param progress_percent: log progress at least every this many percent...
     :param progress_seconds: ...or every this many seconds.

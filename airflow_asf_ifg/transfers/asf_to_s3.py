@@ -166,11 +166,16 @@ class AsfToS3Operator(BaseOperator):
         if not use_s3 and not product.url:
             raise AirflowFailException(f"{product.name} has no HTTPS URL in CMR; use source='s3' or 'auto'")
         try:
-            source = self._s3_source(granule, product) if use_s3 else HttpsSource(self.asf.earthdata.get_session(),
-                                                                                   product.url or "")
+            inside = self._readable_by_destination(product.s3_url) if use_s3 else None
+            if inside is not None:  # one identity reads and writes: copy inside S3, no bytes through here
+                source: S3Source | HttpsSource = S3Source(self.transfer.destination, *inside)
+            elif use_s3:
+                source = self._s3_source(granule, product)
+            else:
+                source = HttpsSource(self.asf.earthdata.get_session(), product.url or "")
             return self.transfer.copy(source, self.dest_bucket, key, size=product.size_bytes,
                                       checksum=product.checksum, checksum_algorithm=product.checksum_algorithm,
-                                      metadata=metadata)
+                                      metadata=metadata, server_side_from=inside)
         except ProductArchivedError as error:
             return self._archived(granule, error)
         except (ChecksumMismatchError, ProductMissingError, EarthdataLoginError) as error:
@@ -180,6 +185,15 @@ class AsfToS3Operator(BaseOperator):
             if isinstance(explained, AsfCredentialsError) and use_s3:
                 raise AirflowFailException(str(explained)) from error
             raise
+
+    def _readable_by_destination(self, s3_url: str | None) -> tuple[str, str] | None:
+        """(bucket, key) when the destination's own identity can read the source object, else None."""
+        bucket, _, key = (s3_url or "").removeprefix("s3://").partition("/")
+        try:
+            self.transfer.destination.head_object(Bucket=bucket, Key=key)
+        except ClientError:
+            return None  # ASF's buckets refuse other identities: read them with ASF's keys
+        return bucket, key
 
     def _s3_source(self, granule: Granule, product: ProductFile) -> S3Source:
         bucket, _, key = (product.s3_url or "").removeprefix("s3://").partition("/")

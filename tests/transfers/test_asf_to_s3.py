@@ -105,6 +105,27 @@ class TestMappedCopy:
         assert {k.rsplit(".", 1)[1] for k in keys} == {"zip", "png"}
 
 
+class TestServerSide:
+    def test_a_source_the_destination_can_read_is_copied_inside_s3(self, dag_from_source, destination, stats):
+        destination.put_object(Bucket=DEST, Key="mirror/product.nc", Body=b"p" * 2048)
+        granule = {"granule_ur": "G-UR", "concept_id": "G9-ASF", "short_name": "ARIA_S1_GUNW", "files": [
+            {"name": "product.nc", "role": "data", "s3_url": f"s3://{DEST}/mirror/product.nc", "size_bytes": 2048,
+             "checksum": hashlib.md5(b"p" * 2048, usedforsecurity=False).hexdigest(), "checksum_algorithm": "MD5"}]}
+        source = f"""
+from datetime import datetime
+from airflow.sdk import DAG
+from airflow_asf_ifg.transfers.asf_to_s3 import AsfToS3Operator
+
+with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1), catchup=False) as dag:
+    AsfToS3Operator(task_id="copy", dest_bucket="{DEST}", granule={granule!r})
+"""
+        dag_run = dag_from_source(source).test(logical_date=WHEN)
+        assert dag_run.state == "success", task_states(dag_run)
+        assert xcom_value(dag_run, "copy")[0]["method"] == "server-side"
+        assert destination.get_object(Bucket=DEST, Key="ARIA_S1_GUNW/G-UR/product.nc")["Body"].read() == b"p" * 2048
+        assert "credentials_issued" not in stats()["events"]  # ASF's keys were not needed
+
+
 class TestArchived:
     def test_defer_mode_waits_in_the_triggerer_then_copies(self, run, asf_sandbox, destination,
                                                             asf_sandbox_settings, stats):
