@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
+from airflow.sdk import PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout, AirflowSkipException
 
 from airflow_asf_ifg.client.archive import ArchiveState, ProductStatus
 from airflow_asf_ifg.hooks.earthdata import EarthdataHook
+from airflow_asf_ifg.sensors.base import PokeThenDeferSensor
 from airflow_asf_ifg.triggers.archive import ArchivePoller, AsfArchiveStatusTrigger, archive_targets, finished
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ def outcome(products: list[dict[str, Any]], fail_on_missing: bool) -> str | None
     return "; ".join(problems) or None
 
 
-class AsfArchiveStatusSensor(BaseSensorOperator):
+class AsfArchiveStatusSensor(PokeThenDeferSensor):
     """Wait until products are out of long-term storage, requesting each archived one's retrieval once.
 
     Deferrable by default when ``[operators] default_deferrable`` is on: the first poke runs on the
@@ -80,7 +80,7 @@ class AsfArchiveStatusSensor(BaseSensorOperator):
                  max_concurrency: int = 20, max_interval: float = 600.0,
                  deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
                  **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        super().__init__(deferrable=deferrable, **kwargs)
         if granules is None and names is None:
             raise ValueError("give granules= (granule dicts) or names= (file names or s3:// URLs)")
         if max_retrievals is not None and max_retrievals < 0:
@@ -94,7 +94,6 @@ class AsfArchiveStatusSensor(BaseSensorOperator):
         self.fail_on_missing = fail_on_missing
         self.max_concurrency = max_concurrency
         self.max_interval = max_interval
-        self.deferrable = deferrable
         self._poller: ArchivePoller | None = None
 
     def targets(self) -> list[dict[str, Any]]:
@@ -137,20 +136,13 @@ class AsfArchiveStatusSensor(BaseSensorOperator):
             self._fail_if(outcome(products, self.fail_on_missing))
         return PokeReturnValue(done, products)
 
-    def execute(self, context: Context) -> Any:
-        """Poke once; then poke on (poke/reschedule mode) or defer to the trigger."""
-        if not self.deferrable:
-            return super().execute(context)
-        first = self.poke(context)
-        if first.is_done:
-            return first.xcom_value
-        self.defer(
-            trigger=AsfArchiveStatusTrigger(
-                targets=self.targets(), earthdata_conn_id=self.earthdata_conn_id, poke_interval=self.poke_interval,
-                max_interval=self.max_interval, deadline=time.time() + self.timeout,
-                max_concurrency=self.max_concurrency, request_retrieval=self.request_retrieval,
-                max_retrievals=self.max_retrievals, requested=sorted(self.poller.requested)),
-            method_name="execute_complete", timeout=timedelta(seconds=self.timeout))
+    def trigger(self) -> AsfArchiveStatusTrigger:
+        """The trigger that waits on, knowing which retrievals the first poke requested."""
+        return AsfArchiveStatusTrigger(
+            targets=self.targets(), earthdata_conn_id=self.earthdata_conn_id, poke_interval=self.poke_interval,
+            max_interval=self.max_interval, deadline=time.time() + self.timeout,
+            max_concurrency=self.max_concurrency, request_retrieval=self.request_retrieval,
+            max_retrievals=self.max_retrievals, requested=sorted(self.poller.requested))
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> list[dict[str, Any]]:
         """Turn the trigger's envelope into the per-product states, or a clear failure."""

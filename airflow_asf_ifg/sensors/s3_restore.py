@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
+from airflow.sdk import PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout, AirflowSkipException
 from botocore.exceptions import ClientError
 
 from airflow_asf_ifg.client.archive import ArchiveState, state_from_head
+from airflow_asf_ifg.sensors.base import PokeThenDeferSensor
 from airflow_asf_ifg.triggers.s3_restore import S3ObjectRestoredTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class S3ObjectRestoredSensor(BaseSensorOperator):
+class S3ObjectRestoredSensor(PokeThenDeferSensor):
     """Wait until no key is archived or being restored; returns each key's state and restore expiry.
 
     :param bucket: the bucket (templated).
@@ -36,13 +36,12 @@ class S3ObjectRestoredSensor(BaseSensorOperator):
                  fail_on_missing: bool = True, max_interval: float = 600.0,
                  deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
                  **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        super().__init__(deferrable=deferrable, **kwargs)
         self.bucket = bucket
         self.keys = keys
         self.aws_conn_id = aws_conn_id
         self.fail_on_missing = fail_on_missing
         self.max_interval = max_interval
-        self.deferrable = deferrable
 
     def poke(self, context: Context) -> PokeReturnValue:
         """HeadObject of every key once."""
@@ -61,17 +60,11 @@ class S3ObjectRestoredSensor(BaseSensorOperator):
             self._check(products)
         return PokeReturnValue(done, products)
 
-    def execute(self, context: Context) -> Any:
-        """Poke once, then poke on or defer."""
-        if not self.deferrable:
-            return super().execute(context)
-        first = self.poke(context)
-        if first.is_done:
-            return first.xcom_value
-        self.defer(trigger=S3ObjectRestoredTrigger(
+    def trigger(self) -> S3ObjectRestoredTrigger:
+        """The trigger that waits on."""
+        return S3ObjectRestoredTrigger(
             bucket=self.bucket, keys=list(self.keys), aws_conn_id=self.aws_conn_id, poke_interval=self.poke_interval,
-            max_interval=self.max_interval, deadline=time.time() + self.timeout),
-            method_name="execute_complete", timeout=timedelta(seconds=self.timeout))
+            max_interval=self.max_interval, deadline=time.time() + self.timeout)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> list[dict[str, Any]]:
         """Turn the trigger's envelope into the per-key states, or a clear failure."""
