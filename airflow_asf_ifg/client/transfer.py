@@ -443,8 +443,10 @@ class Transfer:
         reader = _VerifyingReader(self._read(source, state, progress), new_hash(algorithm),
                                   lambda digest: self._verify(source, state["offset"], size, digest, checksum))
         part_size = part_size_for(size or 0, self.part_size)
+        # At most `concurrency` parts wait in memory (boto3 allows 10 by default): memory stays flat.
         config = TransferConfig(multipart_threshold=part_size, multipart_chunksize=part_size,
                                 max_concurrency=self.concurrency, use_threads=True)
+        config.max_in_memory_upload_chunks = self.concurrency  # s3transfer's setting; boto3's init omits it
         metadata = {**stored, _METADATA_SIZE: str(size or ""), _METADATA_CHECKSUM: checksum or "pending"}
         self.destination.upload_fileobj(reader, bucket, key, ExtraArgs={"Metadata": metadata}, Config=config)
         actual = reader.checksum or ""
