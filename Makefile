@@ -31,7 +31,7 @@ sandbox: $(INSTALLED)
 ## bench: run every benchmark script and print its figures
 bench: $(INSTALLED)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]' 'apache-airflow==$(AIRFLOW_VERSION)'
-	for script in benchmarks/*.py; do $(BIN)/python $$script || exit 1; done
+	for script in benchmarks/[!_]*.py; do $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) *.egg-info

@@ -16,28 +16,14 @@ import asyncio
 import json
 import os
 import resource
-import signal
 import subprocess
 import sys
 import time
 
 import requests
+from _sandbox import start_sandbox, stop_sandbox
 
 COLLECTIONS = 5
-
-
-def start_sandbox(products: int, retrieval_seconds: float) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    """A sandbox whose products are all archived."""
-    process = subprocess.Popen([sys.executable, "-m", "airflow_asf_ifg.sandbox", "serve", "--granules",
-                                str(products // COLLECTIONS), "--product-bytes", "1024", "--archived-fraction", "1",
-                                "--retrieval-seconds", str(retrieval_seconds)], stdout=subprocess.PIPE, text=True)
-    printed: dict[str, str] = {}
-    for line in process.stdout:  # type: ignore[union-attr]
-        if line.strip() == "READY":
-            return process, printed
-        name, _, value = line.strip().partition("=")
-        printed[name] = value
-    raise RuntimeError("the sandbox exited before READY")
 
 
 def run_scenario(printed: dict[str, str], groups: int) -> dict[str, float]:
@@ -86,7 +72,8 @@ def main() -> None:
         print(json.dumps(run_scenario(job["printed"], job["groups"])))
         return
 
-    sandbox, printed = start_sandbox(args.products, args.retrieval_seconds)
+    sandbox, printed = start_sandbox("--granules", str(args.products // COLLECTIONS), "--product-bytes", "1024",
+                                     "--archived-fraction", "1", "--retrieval-seconds", str(args.retrieval_seconds))
     try:
         print(f"Waiting for {args.products} archived products (retrieval takes {args.retrieval_seconds:.0f} s) "
               f"in one asyncio loop, as the triggerer does")
@@ -111,8 +98,7 @@ def main() -> None:
         print("Deferred, the same waits hold 0 worker slots: the sensor's first poke takes one slot for "
               "about a second, then the triggerer does the rest.")
     finally:
-        sandbox.send_signal(signal.SIGTERM)
-        sandbox.wait(timeout=120)
+        stop_sandbox(sandbox)
 
 
 if __name__ == "__main__":

@@ -15,11 +15,12 @@ import argparse
 import json
 import os
 import resource
-import signal
 import statistics
 import subprocess
 import sys
 import time
+
+from _sandbox import start_sandbox, stop_sandbox
 
 COLLECTIONS = ["C1379535891-ASF", "C1379522387-ASF", "C1379535600-ASF", "C1595422627-ASF", "C2859376221-ASF"]
 
@@ -61,22 +62,6 @@ def enumerate_python_cmr(cmr_url: str) -> dict[str, float]:
     return {"count": count, "seconds": time.perf_counter() - started, "peak": peak_rss_mib(), "baseline": baseline}
 
 
-def start_sandbox(granules: int) -> tuple[subprocess.Popen[str], str]:
-    """Start ``serve --metadata-only`` with ``granules`` in all; return the process and its CMR URL.
-
-    :param granules: total granules (spread over the five collections).
-    """
-    process = subprocess.Popen([sys.executable, "-m", "airflow_asf_ifg.sandbox", "serve", "--metadata-only",
-                                "--granules", str(granules // len(COLLECTIONS))], stdout=subprocess.PIPE, text=True)
-    cmr_url = ""
-    for line in process.stdout:  # type: ignore[union-attr]
-        if line.startswith("CMR_URL="):
-            cmr_url = line.strip().split("=", 1)[1]
-        if line.strip() == "READY":
-            return process, cmr_url
-    raise RuntimeError(f"the sandbox exited with {process.wait()} before READY")
-
-
 def measure(client: str, cmr_url: str) -> dict[str, float]:
     """Run one enumeration in a fresh process and return its figures.
 
@@ -105,7 +90,8 @@ def main() -> None:
     print(f"{'granules':>9} {'client':<11} {'seconds':>8} {'granules/s':>11} {'ratio':>6} "
           f"{'peak MiB':>9} {'search MiB':>11}")
     for size in (int(s) for s in args.sizes.split(",")):
-        sandbox, cmr_url = start_sandbox(size)
+        sandbox, printed = start_sandbox("--metadata-only", "--granules", str(size // len(COLLECTIONS)))
+        cmr_url = printed["CMR_URL"]
         try:
             medians = {}
             for client in ("python-cmr", "ours"):
@@ -119,8 +105,7 @@ def main() -> None:
                       f"{ratio:>6.2f} {figures['peak']:>9.0f} {figures['peak'] - figures['baseline']:>11.0f}",
                       flush=True)
         finally:
-            sandbox.send_signal(signal.SIGTERM)
-            sandbox.wait(timeout=60)
+            stop_sandbox(sandbox)
 
 
 if __name__ == "__main__":

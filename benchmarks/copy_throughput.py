@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import resource
-import signal
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from typing import Any
 
 import boto3
 import requests
+from _sandbox import start_sandbox, stop_sandbox
 
 MIB = 1024 * 1024
 DEST = "benchmark-dest"
@@ -64,19 +64,6 @@ class PatternReader:
         self.remaining -= len(out)
         self.md5.update(out)
         return bytes(out)
-
-
-def start_sandbox() -> tuple[subprocess.Popen[str], dict[str, str]]:
-    """A sandbox with a tiny catalogue; return it and its printed settings."""
-    process = subprocess.Popen([sys.executable, "-m", "airflow_asf_ifg.sandbox", "serve", "--granules", "1",
-                                "--product-bytes", "4096"], stdout=subprocess.PIPE, text=True)
-    printed: dict[str, str] = {}
-    for line in process.stdout:  # type: ignore[union-attr]
-        if line.strip() == "READY":
-            return process, printed
-        name, _, value = line.strip().partition("=")
-        printed[name] = value
-    raise RuntimeError("the sandbox exited before READY")
 
 
 def clients(printed: dict[str, str]) -> tuple[Any, Any]:
@@ -192,7 +179,7 @@ def main() -> None:
             print(json.dumps(https_rereads(job["printed"], job["key"], job["size"], job["md5"], job["reset"])))
         return
 
-    sandbox, printed = start_sandbox()
+    sandbox, printed = start_sandbox("--granules", "1", "--product-bytes", "4096")
     try:
         admin, user = clients(printed)
         user.create_bucket(Bucket=DEST)
@@ -229,8 +216,7 @@ def main() -> None:
         print(f"  restart from byte 0:   {rereads['restart_attempts']} attempts, "
               f"{rereads['restart_reread'] / MIB:.1f} MiB read twice")
     finally:
-        sandbox.send_signal(signal.SIGTERM)
-        sandbox.wait(timeout=120)
+        stop_sandbox(sandbox)
 
 
 if __name__ == "__main__":
