@@ -5,7 +5,7 @@ AIRFLOW_VERSION ?= 3.3.2
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint sandbox bench clean
+.PHONY: demo test lint sandbox bench clean system-packages
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,8 +18,12 @@ demo: $(INSTALLED)
 	$(BIN)/python -m airflow_asf_ifg.sandbox.walkthrough
 
 ## test: ruff, then the whole pytest suite with Airflow on a throw-away AIRFLOW_HOME (SQLite)
-test: $(INSTALLED) lint
+test: $(INSTALLED) lint system-packages
 	AIRFLOW_HOME=$$(mktemp -d) AIRFLOW__CORE__LOAD_EXAMPLES=False $(BIN)/python -m pytest
+
+## system-packages: the real tools the tests drive (Debian packages), installed where missing
+system-packages:
+	.ci/ensure-packages chromium=chromium gdalinfo=gdal-bin
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check airflow_asf_ifg tests dags benchmarks
