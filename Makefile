@@ -5,7 +5,7 @@ AIRFLOW_VERSION ?= 3.3.2
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint sandbox bench clean system-packages
+.PHONY: demo walkthrough test lint sandbox bench clean system-packages
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,8 +13,12 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]' 'apache-airflow==$(AIRFLOW_VERSION)'
 	touch $(INSTALLED)
 
-## demo: start the sandbox and walk through the 2018 page's steps against it
+## demo: run the example DAG asf_ifg_aoi_ingest end to end against the sandbox (Airflow on SQLite)
 demo: $(INSTALLED)
+	$(BIN)/python -m airflow_asf_ifg.sandbox.demo
+
+## walkthrough: the 2018 page's steps one by one against the sandbox (search, .netrc, keys, archive, download)
+walkthrough: $(INSTALLED)
 	$(BIN)/python -m airflow_asf_ifg.sandbox.walkthrough
 
 ## test: ruff, then the whole pytest suite with Airflow on a throw-away AIRFLOW_HOME (SQLite)

@@ -15,10 +15,12 @@ import enum
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow_asf_ifg.client.earthdata import AsyncEarthdataSession
 from airflow_asf_ifg.exceptions import AsfIfgError
+
+if TYPE_CHECKING:
+    from airflow_asf_ifg.client.earthdata import AsyncEarthdataSession
 
 _EXPIRY = re.compile(r'expiry-date="([^"]+)"')
 

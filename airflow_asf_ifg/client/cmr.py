@@ -25,12 +25,12 @@ import requests
 from airflow_asf_ifg.client.aoi import parse_aoi
 from airflow_asf_ifg.client.earthdata import USER_AGENT
 from airflow_asf_ifg.client.granule import Granule, format_time
+from airflow_asf_ifg.client.limits import MAX_PAGE_SIZE
 from airflow_asf_ifg.client.settings import DEFAULT_CMR_URL
 from airflow_asf_ifg.exceptions import CmrSearchError, IncompleteSearchError, TooManyResultsError
 
 log = logging.getLogger(__name__)
 
-MAX_PAGE_SIZE = 2000
 #: CMR answers 413 for URLs over about 6,000 characters; longer queries go in a form POST body.
 MAX_GET_URL = 6000
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})

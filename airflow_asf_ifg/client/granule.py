@@ -51,6 +51,21 @@ def file_name(url: str) -> str:
     return unquote(name) if "%" in name else name
 
 
+#: The roles of a granule's files: the product itself, its browse image, its metadata file.
+ROLES = ("data", "browse", "metadata")
+
+
+def checked_roles(files: object) -> tuple[str, ...]:
+    """``files`` as a tuple of roles, or a ValueError naming what is accepted.
+
+    :param files: a role or a sequence of roles, e.g. ``["data", "browse"]``.
+    """
+    roles = (files,) if isinstance(files, str) else tuple(files) if isinstance(files, list | tuple) else None
+    if not roles or any(role not in ROLES for role in roles):
+        raise ValueError(f"files {files!r} must be a non-empty list of {list(ROLES)}")
+    return roles
+
+
 @dataclass
 class ProductFile:
     """One downloadable file of a granule.

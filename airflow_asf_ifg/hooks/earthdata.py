@@ -20,6 +20,7 @@ from airflow_asf_ifg.client.earthdata import (
 )
 from airflow_asf_ifg.client.settings import EarthdataSettings
 from airflow_asf_ifg.exceptions import EarthdataLoginError
+from airflow_asf_ifg.hooks import EARTHDATA_DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -36,7 +37,7 @@ class EarthdataHook(BaseHook):
     """
 
     conn_name_attr = "earthdata_conn_id"
-    default_conn_name = "earthdata_default"
+    default_conn_name = EARTHDATA_DEFAULT_CONN_ID
     conn_type = "earthdata"
     hook_name = "Earthdata Login (NASA)"
 

@@ -12,23 +12,21 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_asf_ifg.client.aoi import parse_aoi
-from airflow_asf_ifg.client.cmr import MAX_PAGE_SIZE
+from airflow_asf_ifg.client.limits import MAX_PAGE_SIZE
 from airflow_asf_ifg.exceptions import CmrSearchError, IncompleteSearchError, TooManyResultsError
-from airflow_asf_ifg.hooks.cmr import CmrHook
+from airflow_asf_ifg.hooks import EARTHDATA_DEFAULT_CONN_ID
 from airflow_asf_ifg.links import CmrQueryLink
+from airflow_asf_ifg.templates import is_templated
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_asf_ifg.client.granule import Granule
+    from airflow_asf_ifg.hooks.cmr import CmrHook
 
 WINDOWS = ("acquisition", "revision")
 #: Airflow refuses to map over more than [core] max_map_length (1024) items by default.
 DEFAULT_MAX_RESULTS = 1000
-
-
-def _templated(value: Any) -> bool:
-    return (isinstance(value, str) and "{{" in value) or hasattr(value, "resolve")
 
 
 def compact(granule: Granule) -> dict[str, Any]:
@@ -39,6 +37,11 @@ def compact(granule: Granule) -> dict[str, Any]:
     document = granule.to_dict()
     document["files"] = [{k: v for k, v in f.items() if v is not None} for f in document["files"]]
     return {k: v for k, v in document.items() if v not in (None, [], {})}
+
+
+def _check_window(window: Any) -> None:
+    if window not in WINDOWS:
+        raise ValueError(f"window {window!r} is not one of {list(WINDOWS)}")
 
 
 class CmrSearchOperator(BaseOperator):
@@ -55,7 +58,7 @@ class CmrSearchOperator(BaseOperator):
     :param aoi: area of interest (templated): WKT, GeoJSON, ``(west, south, east, north)`` or ``(lon, lat)``.
     :param temporal: acquisition (start, end), either end None (templated); overrides the data interval.
     :param revision_date: CMR revision (start, end), either end None (templated); overrides the data interval.
-    :param window: which time the data interval filters on: ``acquisition`` or ``revision``.
+    :param window: which time the data interval filters on: ``acquisition`` or ``revision`` (templated).
     :param attributes: CMR attribute filters (templated), e.g. ``{"PATH_NUMBER": 64, "ASCENDING_DESCENDING":
         "descending"}`` or ``["int,FRAME_NUMBER,100,200"]``.
     :param sort_key: CMR sort keys, e.g. ``-start_date``.
@@ -67,7 +70,7 @@ class CmrSearchOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("collection_concept_id", "short_name", "aoi", "temporal", "revision_date",
-                                      "attributes")
+                                      "attributes", "window")
     template_fields_renderers = {"aoi": "json", "attributes": "json"}
     operator_extra_links = (CmrQueryLink(),)
     ui_color = "#d6eaf8"
@@ -87,19 +90,19 @@ class CmrSearchOperator(BaseOperator):
         max_results: int = DEFAULT_MAX_RESULTS,
         truncate: bool = False,
         on_incomplete: str = "raise",
-        earthdata_conn_id: str = CmrHook.default_conn_name,
+        earthdata_conn_id: str = EARTHDATA_DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if window not in WINDOWS:
-            raise ValueError(f"window {window!r} is not one of {WINDOWS}")
+        if not is_templated(window):
+            _check_window(window)
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size {page_size} must be between 1 and {MAX_PAGE_SIZE}")
         if max_results < 1:
             raise ValueError(f"max_results {max_results} must be at least 1")
         if on_incomplete not in ("raise", "warn"):
             raise ValueError(f"on_incomplete {on_incomplete!r} must be 'raise' or 'warn'")
-        if aoi is not None and not _templated(aoi):
+        if aoi is not None and not is_templated(aoi):
             parse_aoi(aoi)  # fail at DAG parse time, long before any request
         self.collection_concept_id = collection_concept_id
         self.short_name = short_name
@@ -118,6 +121,8 @@ class CmrSearchOperator(BaseOperator):
     @cached_property
     def hook(self) -> CmrHook:
         """The CMR hook."""
+        from airflow_asf_ifg.hooks.cmr import CmrHook  # not at DAG parse time: it loads the HTTP stack
+
         return CmrHook(self.earthdata_conn_id)
 
     def _time_filters(self, context: Context) -> dict[str, Any]:
@@ -140,6 +145,7 @@ class CmrSearchOperator(BaseOperator):
     def execute(self, context: Context) -> list[dict[str, Any]]:
         """Run the search and return compact granule dicts."""
         try:
+            _check_window(self.window)  # again: a template may have rendered anything
             time_filters = self._time_filters(context)
             results = self.hook.search(
                 collection_concept_id=self.collection_concept_id, short_name=self.short_name, aoi=self.aoi,

@@ -11,17 +11,17 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
-from botocore.exceptions import ClientError
 
-from airflow_asf_ifg.client.credentials import TemporaryCredentials, explain_s3_error
 from airflow_asf_ifg.exceptions import AsfCredentialsError, CredentialsRetiredError, EarthdataLoginError
-from airflow_asf_ifg.hooks.asf import AsfHook
+from airflow_asf_ifg.hooks import EARTHDATA_DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from airflow_asf_ifg.client.credentials import TemporaryCredentials
+    from airflow_asf_ifg.hooks.asf import AsfHook
 
 OUTPUT_FORMATS = ("aws-profile", "env")
 
@@ -102,7 +102,7 @@ class AsfS3CredentialsOperator(BaseOperator):
     template_fields: Sequence[str] = ("s3_credentials_url", "bucket", "output_path")
     ui_color = "#fdebd0"
 
-    def __init__(self, *, earthdata_conn_id: str = AsfHook.default_conn_name, s3_credentials_url: str | None = None,
+    def __init__(self, *, earthdata_conn_id: str = EARTHDATA_DEFAULT_CONN_ID, s3_credentials_url: str | None = None,
                  bucket: str | None = None, region_name: str | None = None, output_path: str | None = None,
                  output_format: str = "aws-profile", profile_name: str = "asf", **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -119,6 +119,8 @@ class AsfS3CredentialsOperator(BaseOperator):
     @cached_property
     def hook(self) -> AsfHook:
         """The ASF credentials hook."""
+        from airflow_asf_ifg.hooks.asf import AsfHook  # not at DAG parse time: it loads boto3
+
         return AsfHook(self.earthdata_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -142,6 +144,11 @@ class AsfS3CredentialsOperator(BaseOperator):
         return facts
 
     def _check(self, credentials: TemporaryCredentials, bucket: str, region: str) -> None:
+        import boto3
+        from botocore.exceptions import ClientError
+
+        from airflow_asf_ifg.client.credentials import explain_s3_error
+
         client = boto3.client("s3", region_name=region, aws_access_key_id=credentials.access_key_id,
                               aws_secret_access_key=credentials.secret_access_key,
                               aws_session_token=credentials.session_token, **self.hook.client_config())

@@ -169,9 +169,10 @@ def _names(collection: Collection, ref: datetime, sec: datetime, track: int, dir
     return name, name
 
 
-def _files(collection: Collection, ur: str, pgid: str, rng: random.Random,
-           archived_fraction: float) -> list[CatalogueFile]:
-    archived = rng.random() < archived_fraction
+def _files(collection: Collection, ur: str, pgid: str, rng: random.Random, archived_fraction: float,
+           archived: bool | None = None) -> list[CatalogueFile]:
+    drawn = rng.random() < archived_fraction
+    archived = drawn if archived is None else archived
     if collection.is_beta:
         data_name = pgid + _BETA_SUFFIX[collection.family][1]
         data = CatalogueFile(data_name, "data", PRODUCT_BUCKET, "ZIP", rng.getrandbits(32), archived)
@@ -183,8 +184,24 @@ def _files(collection: Collection, ur: str, pgid: str, rng: random.Random,
     return [data, browse, metadata]
 
 
+def _pinned_archived(index: int, archived_fraction: float) -> bool | None:
+    if not 0 < archived_fraction < 1 or index > 1:
+        return None
+    return index == 0
+
+
+#: Interferograms come in groups: each new acquisition of a frame is paired with the few before it (ARIA's
+#: nearest-neighbour pairs), so one day brings several products with the same reference date and footprint.
+PAIRS_PER_ACQUISITION = 3
+
+
 def build_catalogue(seed: int, granules_per_collection: int, archived_fraction: float) -> list[Granule]:
-    """Make the catalogue: ``granules_per_collection`` granules in each collection, a third over Pasadena.
+    """Make the catalogue: ``granules_per_collection`` granules in each collection, in groups of pairs.
+
+    Each group shares a reference acquisition, track and footprint (secondaries 6, 12, 18... days earlier);
+    every other group lies over Pasadena, so a daily window there finds several products. In the first
+    group of each collection the first product is archived and the second is not (when the fraction is
+    strictly between 0 and 1), so even a tiny catalogue has both kinds over Pasadena on one day.
 
     :param seed: the seed everything follows from.
     :param granules_per_collection: granules in each collection.
@@ -197,20 +214,22 @@ def build_catalogue(seed: int, granules_per_collection: int, archived_fraction: 
         first = datetime(collection.first_year, 1, 1, tzinfo=UTC)
         span = datetime(collection.last_year, 12, 31, tzinfo=UTC) - first
         for index in range(granules_per_collection):
-            direction = rng.choice(["ascending", "descending"])
-            if index % 3 == 0:
-                center = (PASADENA[0] + rng.uniform(-0.4, 0.4), PASADENA[1] + rng.uniform(-0.3, 0.3))
-            else:
-                center = (rng.uniform(-123.5, -115.5), rng.uniform(32.8, 41.0))
-            ring = _footprint(center, direction)
-            track = rng.randrange(1, 176)
-            ref = first + timedelta(seconds=rng.randrange(int(span.total_seconds())))
-            ref = ref.replace(microsecond=0)
-            sec = ref - timedelta(days=6 * rng.randrange(1, 9))
+            group, pair = divmod(index, PAIRS_PER_ACQUISITION)
+            if pair == 0:
+                direction = rng.choice(["ascending", "descending"])
+                if group % 2 == 0:
+                    center = (PASADENA[0] + rng.uniform(-0.4, 0.4), PASADENA[1] + rng.uniform(-0.3, 0.3))
+                else:
+                    center = (rng.uniform(-123.5, -115.5), rng.uniform(32.8, 41.0))
+                ring = _footprint(center, direction)
+                track = rng.randrange(1, 176)
+                frame = rng.randrange(1, 30000)
+                ref = (first + timedelta(seconds=rng.randrange(int(span.total_seconds())))).replace(microsecond=0)
+                platform = "Sentinel-1B" if ref.year < 2022 and rng.random() < 0.5 else "Sentinel-1A"
+            sec = ref - timedelta(days=6 * (pair + 1))
             start, end = ref, ref + timedelta(seconds=52)
             ur, pgid = _names(collection, ref, sec, track, direction, ring)
             sequence += rng.randrange(1, 5000)
-            platform = "Sentinel-1B" if ref.year < 2022 and rng.random() < 0.5 else "Sentinel-1A"
             catalogue.append(Granule(
                 concept_id=f"G{sequence}-ASF",
                 sequence=sequence,
@@ -223,9 +242,22 @@ def build_catalogue(seed: int, granules_per_collection: int, archived_fraction: 
                 revision_date=(ref + timedelta(days=rng.randrange(1, 40), seconds=rng.randrange(86400))),
                 footprint=ring,
                 path=track,
-                frame=rng.randrange(1, 30000),
+                frame=frame,
                 direction=direction,
                 platform=platform,
-                files=_files(collection, ur, pgid, rng, archived_fraction),
+                files=_files(collection, ur, pgid, rng, archived_fraction, _pinned_archived(index, archived_fraction)),
             ))
     return catalogue
+
+
+def first_pair_group(catalogue: list[Granule], concept_id: str) -> list[Granule]:
+    """The first group of pairs of a collection: over Pasadena, one product archived and one not (when the
+    catalogue was built with an archived fraction strictly between 0 and 1). The demo ingests its day.
+
+    :param catalogue: the catalogue.
+    :param concept_id: the collection's concept id.
+    """
+    granules = [g for g in catalogue if g.collection.concept_id == concept_id]
+    if not granules:
+        raise LookupError(f"the sandbox has no collection {concept_id}")
+    return [g for g in granules if g.start == granules[0].start]

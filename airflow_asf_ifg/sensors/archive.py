@@ -8,11 +8,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import PokeReturnValue, conf
-from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout, AirflowSkipException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout, AirflowSkipException
 
 from airflow_asf_ifg.client.archive import ArchiveState, ProductStatus
-from airflow_asf_ifg.hooks.earthdata import EarthdataHook
+from airflow_asf_ifg.client.granule import checked_roles
+from airflow_asf_ifg.hooks import EARTHDATA_DEFAULT_CONN_ID
 from airflow_asf_ifg.sensors.base import PokeThenDeferSensor
+from airflow_asf_ifg.templates import is_templated
 from airflow_asf_ifg.triggers.archive import ArchivePoller, AsfArchiveStatusTrigger, archive_targets, finished
 
 if TYPE_CHECKING:
@@ -60,7 +62,7 @@ class AsfArchiveStatusSensor(PokeThenDeferSensor):
 
     :param granules: granule dicts (templated), e.g. CmrSearchOperator's output.
     :param names: instead of granules: file names (the door's status) or ``s3://`` URLs (templated).
-    :param files: which files of the granules: ``data``, ``browse``, ``metadata``.
+    :param files: which files of the granules (templated): ``data``, ``browse``, ``metadata``.
     :param earthdata_conn_id: the ``earthdata`` connection.
     :param request_retrieval: request the retrieval of archived products.
     :param max_retrievals: the most retrievals this run may request (None: no cap).
@@ -70,12 +72,12 @@ class AsfArchiveStatusSensor(PokeThenDeferSensor):
     :param deferrable: wait in the triggerer.
     """
 
-    template_fields: Sequence[str] = ("granules", "names")
+    template_fields: Sequence[str] = ("granules", "names", "files")
     template_fields_renderers = {"granules": "json"}
     ui_color = "#fcf3cf"
 
     def __init__(self, *, granules: list[dict[str, Any]] | None = None, names: list[str] | None = None,
-                 files: Sequence[str] = ("data",), earthdata_conn_id: str = EarthdataHook.default_conn_name,
+                 files: Sequence[str] = ("data",), earthdata_conn_id: str = EARTHDATA_DEFAULT_CONN_ID,
                  request_retrieval: bool = True, max_retrievals: int | None = None, fail_on_missing: bool = True,
                  max_concurrency: int = 20, max_interval: float = 600.0,
                  deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
@@ -87,7 +89,7 @@ class AsfArchiveStatusSensor(PokeThenDeferSensor):
             raise ValueError(f"max_retrievals {max_retrievals} must not be negative")
         self.granules = granules
         self.names = names
-        self.files = tuple(files)
+        self.files = files if is_templated(files) else checked_roles(files)
         self.earthdata_conn_id = earthdata_conn_id
         self.request_retrieval = request_retrieval
         self.max_retrievals = max_retrievals
@@ -99,7 +101,11 @@ class AsfArchiveStatusSensor(PokeThenDeferSensor):
     def targets(self) -> list[dict[str, Any]]:
         """The products to watch (names and URLs only)."""
         if self.granules is not None:
-            return archive_targets(list(self.granules), self.files)
+            try:
+                roles = checked_roles(self.files)  # again: a template may have rendered anything
+            except ValueError as error:
+                raise AirflowFailException(str(error)) from error
+            return archive_targets(list(self.granules), roles)
         return targets_from_names(list(self.names or []))
 
     @property

@@ -9,14 +9,10 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.sdk import Asset, AssetAlias, BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
-from botocore.exceptions import ClientError
 
-from airflow_asf_ifg.client.credentials import explain_s3_error
-from airflow_asf_ifg.client.granule import Granule, ProductFile
-from airflow_asf_ifg.client.transfer import HttpsSource, S3Source, Transfer, TransferResult
+from airflow_asf_ifg.client.granule import Granule, ProductFile, checked_roles
 from airflow_asf_ifg.exceptions import (
     AsfCredentialsError,
     ChecksumMismatchError,
@@ -24,15 +20,17 @@ from airflow_asf_ifg.exceptions import (
     ProductArchivedError,
     ProductMissingError,
 )
-from airflow_asf_ifg.hooks.asf import AsfHook
-from airflow_asf_ifg.hooks.earthdata import EarthdataHook
+from airflow_asf_ifg.hooks import EARTHDATA_DEFAULT_CONN_ID
 from airflow_asf_ifg.sensors.archive import outcome
+from airflow_asf_ifg.templates import is_templated
 from airflow_asf_ifg.triggers.archive import AsfArchiveStatusTrigger, archive_targets
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-ROLES = ("data", "browse", "metadata")
+    from airflow_asf_ifg.client.transfer import HttpsSource, S3Source, Transfer, TransferResult
+    from airflow_asf_ifg.hooks.asf import AsfHook
+
 SOURCES = ("auto", "s3", "https")
 ON_ARCHIVED = ("fail", "defer")
 DEFAULT_ASSET_ALIAS = "asf-ifg-products"
@@ -67,7 +65,7 @@ class AsfToS3Operator(BaseOperator):
     :param granules: a list of granule dicts (templated), instead of ``granule``.
     :param dest_bucket: the destination bucket (templated).
     :param dest_prefix: key prefix (templated) with ``{collection}``, ``{granule_ur}``, ``{concept_id}``.
-    :param files: which files: ``data`` (the product), ``browse``, ``metadata``.
+    :param files: which files (templated): ``data`` (the product), ``browse``, ``metadata``.
     :param source: ``auto``, ``s3`` or ``https``.
     :param aws_conn_id: the destination's ``aws`` connection.
     :param earthdata_conn_id: the ``earthdata`` connection.
@@ -79,14 +77,14 @@ class AsfToS3Operator(BaseOperator):
     :param asset_alias: the AssetAlias that receives an asset event per written object.
     """
 
-    template_fields: Sequence[str] = ("granule", "granules", "dest_bucket", "dest_prefix")
+    template_fields: Sequence[str] = ("granule", "granules", "dest_bucket", "dest_prefix", "files")
     template_fields_renderers = {"granule": "json", "granules": "json"}
     ui_color = "#d5f5e3"
 
     def __init__(self, *, dest_bucket: str, granule: dict[str, Any] | None = None,
                  granules: list[dict[str, Any]] | None = None, dest_prefix: str = DEFAULT_PREFIX,
                  files: Sequence[str] = ("data",), source: str = "auto", aws_conn_id: str | None = "aws_default",
-                 earthdata_conn_id: str = EarthdataHook.default_conn_name, concurrency: int = 8,
+                 earthdata_conn_id: str = EARTHDATA_DEFAULT_CONN_ID, concurrency: int = 8,
                  part_size: int | None = None, on_archived: str = "fail", archive_timeout: float = 6 * 3600,
                  archive_poke_interval: float = 60.0, asset_alias: str = DEFAULT_ASSET_ALIAS, **kwargs: Any) -> None:
         outlets = list(kwargs.pop("outlets", None) or [])
@@ -95,9 +93,6 @@ class AsfToS3Operator(BaseOperator):
         super().__init__(outlets=outlets, **kwargs)
         if granule is None and granules is None:
             raise ValueError("give granule= (one granule dict) or granules= (a list of them)")
-        unknown = sorted(set(files) - set(ROLES))
-        if unknown or not files:
-            raise ValueError(f"files {list(files)!r} must be a non-empty subset of {ROLES}")
         if source not in SOURCES:
             raise ValueError(f"source {source!r} is not one of {SOURCES}")
         if on_archived not in ON_ARCHIVED:
@@ -108,7 +103,7 @@ class AsfToS3Operator(BaseOperator):
         self.granules = granules
         self.dest_bucket = dest_bucket
         self.dest_prefix = dest_prefix
-        self.files = tuple(files)
+        self.files = files if is_templated(files) else checked_roles(files)
         self.source = source
         self.aws_conn_id = aws_conn_id
         self.earthdata_conn_id = earthdata_conn_id
@@ -123,11 +118,17 @@ class AsfToS3Operator(BaseOperator):
     @cached_property
     def asf(self) -> AsfHook:
         """Source side: temporary keys and the Earthdata session."""
+        from airflow_asf_ifg.hooks.asf import AsfHook  # hooks and the copy engine load boto3: not at parse time
+
         return AsfHook(self.earthdata_conn_id)
 
     @cached_property
     def transfer(self) -> Transfer:
         """The copy engine on the destination connection."""
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        from airflow_asf_ifg.client.transfer import Transfer
+
         destination = S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
         return Transfer(destination, part_size=self.part_size, concurrency=self.concurrency)
 
@@ -140,6 +141,10 @@ class AsfToS3Operator(BaseOperator):
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
         """Copy every selected file; return one result per file."""
+        try:
+            self.files = checked_roles(self.files)  # again: a template may have rendered anything
+        except ValueError as error:
+            raise AirflowFailException(str(error)) from error
         results = []
         for granule in self._granule_list():
             prefix = destination_prefix(self.dest_prefix, granule)
@@ -149,7 +154,8 @@ class AsfToS3Operator(BaseOperator):
                                  "/".join(self.files))
             for product in chosen:
                 result = self._copy(granule, product, f"{prefix}{product.name}")
-                results.append(result.to_dict())
+                results.append({**result.to_dict(), "granule_ur": granule.granule_ur,
+                                "concept_id": granule.concept_id})
                 if result.status == "copied":
                     self._written.append(result)
                     self._emit(context, granule, result)
@@ -159,6 +165,11 @@ class AsfToS3Operator(BaseOperator):
         return results
 
     def _copy(self, granule: Granule, product: ProductFile, key: str) -> TransferResult:
+        from botocore.exceptions import ClientError
+
+        from airflow_asf_ifg.client.credentials import explain_s3_error
+        from airflow_asf_ifg.client.transfer import HttpsSource, S3Source
+
         metadata = {"asf-concept-id": granule.concept_id or "", "asf-granule-ur": granule.granule_ur}
         use_s3 = self.source == "s3" or (self.source == "auto" and product.s3_url is not None)
         if use_s3 and not product.s3_url:
@@ -188,6 +199,8 @@ class AsfToS3Operator(BaseOperator):
 
     def _readable_by_destination(self, s3_url: str | None) -> tuple[str, str] | None:
         """(bucket, key) when the destination's own identity can read the source object, else None."""
+        from botocore.exceptions import ClientError
+
         bucket, _, key = (s3_url or "").removeprefix("s3://").partition("/")
         try:
             self.transfer.destination.head_object(Bucket=bucket, Key=key)
@@ -196,6 +209,8 @@ class AsfToS3Operator(BaseOperator):
         return bucket, key
 
     def _s3_source(self, granule: Granule, product: ProductFile) -> S3Source:
+        from airflow_asf_ifg.client.transfer import S3Source
+
         bucket, _, key = (product.s3_url or "").removeprefix("s3://").partition("/")
         client = self.asf.get_s3_client(granule.s3_credentials_url)
         return S3Source(client, bucket, key)

@@ -7,7 +7,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
@@ -20,7 +20,9 @@ from airflow_asf_ifg.client.archive import (
     head_status,
     request_by_download,
 )
-from airflow_asf_ifg.hooks.asf import AsfHook
+
+if TYPE_CHECKING:
+    from airflow_asf_ifg.hooks.asf import AsfHook
 
 TERMINAL = (ArchiveState.AVAILABLE, ArchiveState.MISSING)
 
@@ -58,7 +60,9 @@ class ArchivePoller:
 
     def __init__(self, earthdata_conn_id: str, max_concurrency: int = 20, request_retrieval: bool = True,
                  max_retrievals: int | None = None) -> None:
-        self.hook = AsfHook(earthdata_conn_id)
+        from airflow_asf_ifg.hooks.asf import AsfHook  # the sensor imports this module at DAG parse time
+
+        self.hook: AsfHook = AsfHook(earthdata_conn_id)
         self.max_concurrency = max_concurrency
         self.request_retrieval = request_retrieval
         self.max_retrievals = max_retrievals

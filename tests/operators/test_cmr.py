@@ -119,6 +119,7 @@ class TestArguments:
             CmrSearchOperator(task_id="search", collection_concept_id=GUNW, **kwargs)
 
     def test_templated_values_wait_for_rendering(self):
-        operator = CmrSearchOperator(task_id="search", collection_concept_id="{{ params.c }}", aoi="{{ params.aoi }}")
+        operator = CmrSearchOperator(task_id="search", collection_concept_id="{{ params.c }}", aoi="{{ params.aoi }}",
+                                     window="{{ params.window }}")
         assert operator.template_fields == ("collection_concept_id", "short_name", "aoi", "temporal",
-                                            "revision_date", "attributes")
+                                            "revision_date", "attributes", "window")

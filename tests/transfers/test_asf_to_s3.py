@@ -150,7 +150,7 @@ class TestArchived:
 class TestArguments:
     @pytest.mark.parametrize(("kwargs", "message"), [
         ({}, "give granule= (one granule dict) or granules="),
-        ({"granule": {}, "files": ["thumbnail"]}, "must be a non-empty subset of"),
+        ({"granule": {}, "files": ["thumbnail"]}, "must be a non-empty list of"),
         ({"granule": {}, "source": "ftp"}, "source 'ftp' is not one of"),
         ({"granule": {}, "on_archived": "wait"}, "on_archived 'wait' is not one of"),
     ])
