@@ -62,7 +62,8 @@ def parse_connection(text: str, source: str) -> ConnectionFields:
         return ConnectionFields(document.get("login"), document.get("password"), extra, source)
     parts = urlsplit(text)
     if not parts.scheme or "://" not in text:
-        raise ValueError(f"{source} {_redacted(text)!r} is neither Airflow's JSON form nor a connection URI; "
+        # The text is not echoed: it may hold a password.
+        raise ValueError(f"{source} is neither Airflow's JSON form nor a connection URI; "
                          f"give e.g. earthdata://LOGIN:PASSWORD@/?edl_url=https%3A%2F%2Furs.earthdata.nasa.gov")
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
     # Airflow's URI form: the query holds the extra, or one __extra__ parameter holds it as JSON.
@@ -81,11 +82,6 @@ def _json_object(text: str, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError(f"{what} must be a JSON object, not {type(value).__name__}")
     return value
-
-
-def _redacted(text: str) -> str:
-    parts = urlsplit(text)
-    return text.replace(parts.password, "***") if parts.password else text
 
 
 def connection_fields(conn_uri: str | None, conn_id: str = DEFAULT_CONN_ID) -> ConnectionFields:
