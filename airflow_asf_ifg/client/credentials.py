@@ -325,6 +325,15 @@ def gdal_options(credentials: TemporaryCredentials, settings: EarthdataSettings,
     """
     options = credentials.environment(region_name or region_for(settings, credentials.endpoint))
     options.pop("AWS_DEFAULT_REGION", None)
+    return {**options, **gdal_endpoint_options(settings)}
+
+
+def gdal_endpoint_options(settings: EarthdataSettings) -> dict[str, str]:
+    """GDAL's options for where ASF's bucket is and how to reach it, without the keys.
+
+    :param settings: ``s3_endpoint_url`` and TLS verification.
+    """
+    options = {}
     if settings.s3_endpoint_url:
         options["AWS_S3_ENDPOINT"] = endpoint_host(settings.s3_endpoint_url) or ""
         options["AWS_VIRTUAL_HOSTING"] = "FALSE"  # path-style: bucket names in the path
