@@ -18,7 +18,7 @@ from airflow_asf_ifg.client.granule import Granule
 from airflow_asf_ifg.exceptions import AsfIfgError
 from airflow_asf_ifg.hooks.asf import AsfHook
 from airflow_asf_ifg.hooks.earthdata import EarthdataHook
-from airflow_asf_ifg.transfers.asf_to_s3 import DEFAULT_PREFIX, destination_prefix
+from airflow_asf_ifg.transfers.asf_to_s3 import DEFAULT_PREFIX, alias_outlets, destination_prefix
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -53,12 +53,7 @@ class AsfToCogOperator(BaseOperator):
                  layer: str = "unwrapped_phase", source_bucket: str = GRFN_BUCKET,
                  aws_conn_id: str | None = "aws_default", earthdata_conn_id: str = EarthdataHook.default_conn_name,
                  asset_alias: str = DEFAULT_ASSET_ALIAS, **kwargs: Any) -> None:
-        outlets = list(kwargs.pop("outlets", None) or [])
-        if asset_alias and not any(isinstance(o, AssetAlias) and o.name == asset_alias for o in outlets):
-            outlets.append(AssetAlias(asset_alias))
-        super().__init__(outlets=outlets, **kwargs)
-        if granule is None and granules is None:
-            raise ValueError("give granule= (one granule dict) or granules= (a list of them)")
+        super().__init__(outlets=alias_outlets(kwargs.pop("outlets", None), asset_alias, granule, granules), **kwargs)
         if "{{" not in layer and layer not in LAYERS:
             raise ValueError(f"layer {layer!r} is not one of {sorted(LAYERS)}")
         self.granule = granule

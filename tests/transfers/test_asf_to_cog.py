@@ -13,7 +13,7 @@ from airflow_asf_ifg.sandbox.config import PRODUCT_BUCKET
 from airflow_asf_ifg.transfers.asf_to_cog import AsfToCogOperator
 from tests.cli.conftest import tool
 from tests.conftest import task_states, xcom_value
-from tests.transfers.test_asf_to_s3 import WHEN, asset_events, restore_everything
+from tests.transfers.test_asf_to_s3 import WHEN, asset_events, empty_bucket, restore_everything
 
 DEST = "cog-dest"
 DAG_SOURCE = """
@@ -31,13 +31,7 @@ with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1), catchup=F
 
 @pytest.fixture
 def destination(asf_sandbox, asf_sandbox_connections, asf_sandbox_settings):
-    from tests.sandbox.helpers import user_s3
-
-    asf_sandbox.reset()
-    client = user_s3(asf_sandbox)
-    client.create_bucket(Bucket=DEST)
-    for item in client.list_objects_v2(Bucket=DEST).get("Contents", []):
-        client.delete_object(Bucket=DEST, Key=item["Key"])
+    client = empty_bucket(asf_sandbox, DEST)
     restore_everything(asf_sandbox)
     return client
 
