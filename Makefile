@@ -4,8 +4,11 @@ VENV ?= .venv
 AIRFLOW_VERSION ?= 3.3.2
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+# The AWS CLI pins botocore exactly, which fights boto3/aiobotocore in .venv: it gets a venv of its own.
+AWSCLI_VENV := $(VENV)/awscli
+AWS_CLI := $(AWSCLI_VENV)/bin/aws
 
-.PHONY: demo walkthrough test lint sandbox bench clean system-packages
+.PHONY: demo walkthrough test lint sandbox bench clean system-packages tools
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,12 +25,21 @@ walkthrough: $(INSTALLED)
 	$(BIN)/python -m airflow_asf_ifg.sandbox.walkthrough
 
 ## test: ruff, then the whole pytest suite with Airflow on a throw-away AIRFLOW_HOME (SQLite)
-test: $(INSTALLED) lint system-packages
-	AIRFLOW_HOME=$$(mktemp -d) AIRFLOW__CORE__LOAD_EXAMPLES=False $(BIN)/python -m pytest
+test: $(INSTALLED) lint system-packages tools
+	AIRFLOW_HOME=$$(mktemp -d) AIRFLOW__CORE__LOAD_EXAMPLES=False ASF_IFG_AWS_CLI=$(abspath $(AWS_CLI)) \
+		$(BIN)/python -m pytest
 
 ## system-packages: the real tools the tests drive (Debian packages), installed where missing
 system-packages:
 	.ci/ensure-packages chromium=chromium gdalinfo=gdal-bin
+
+## tools: the AWS CLI (awscli from PyPI) in its own venv, for the tests of the 2018 page's commands
+tools: $(AWS_CLI)
+
+$(AWS_CLI): $(INSTALLED)
+	$(PYTHON) -m venv $(AWSCLI_VENV)
+	$(AWSCLI_VENV)/bin/python -m pip install --quiet awscli
+	test -x $(AWS_CLI)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check airflow_asf_ifg tests dags benchmarks

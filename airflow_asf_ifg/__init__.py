@@ -64,7 +64,9 @@ def get_provider_info() -> dict[str, object]:
             "airflow_asf_ifg.operators.cmr", "airflow_asf_ifg.operators.credentials",
             "airflow_asf_ifg.operators.s3_restore"]}],
         "transfers": [{"source-integration-name": _INTEGRATION, "target-integration-name": "Amazon Simple Storage "
-                       "Service (S3)", "python-module": "airflow_asf_ifg.transfers.asf_to_s3"}],
+                       "Service (S3)", "python-module": "airflow_asf_ifg.transfers.asf_to_s3"},
+                      {"source-integration-name": _INTEGRATION, "target-integration-name": "Amazon Simple Storage "
+                       "Service (S3)", "python-module": "airflow_asf_ifg.transfers.asf_to_cog"}],
         "sensors": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_asf_ifg.sensors.archive",
                                                                            "airflow_asf_ifg.sensors.s3_restore"]}],
         "triggers": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_asf_ifg.triggers.archive",

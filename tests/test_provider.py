@@ -29,6 +29,10 @@ class TestProviderInfo:
             for entry in info.get(section, []):
                 for module in entry["python-modules"]:
                     importlib.import_module(module)
+        transfers = [entry["python-module"] for entry in info["transfers"]]
+        assert transfers == ["airflow_asf_ifg.transfers.asf_to_s3", "airflow_asf_ifg.transfers.asf_to_cog"]
+        for module in transfers:
+            importlib.import_module(module)
         for link in info.get("extra-links", []):
             module, _, name = link.rpartition(".")
             assert getattr(importlib.import_module(module), name).name

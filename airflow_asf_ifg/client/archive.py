@@ -13,11 +13,13 @@ import asyncio
 import email.utils
 import enum
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from airflow_asf_ifg.exceptions import AsfIfgError
+from airflow_asf_ifg.exceptions import AsfIfgError, ProductArchivedError, ProductMissingError
 
 if TYPE_CHECKING:
     from airflow_asf_ifg.client.earthdata import AsyncEarthdataSession
@@ -219,3 +221,58 @@ async def gather_bounded(limit: int, coroutines: list[Any]) -> list[Any]:
             return await coroutine
 
     return await asyncio.gather(*(one(c) for c in coroutines), return_exceptions=True)
+
+
+def door_download_template(status_template: str | None) -> str | None:
+    """The 2018 door's download URL template beside its status template (``/door/status/`` → ``/door/download/``).
+
+    :param status_template: the ``archive_status_url`` template with ``{name}``.
+    """
+    if not status_template or "/door/status/" not in status_template:
+        return None
+    return status_template.replace("/door/status/", "/door/download/")
+
+
+async def retrieve(session: AsyncEarthdataSession, products: dict[str, str], *, status_template: str | None,
+                   poll_interval: float = 30.0, timeout: float = 6 * 3600.0,
+                   report: Callable[[list[ProductStatus], float], None] = lambda statuses, elapsed: None,
+                   ) -> list[ProductStatus]:
+    """Ask for archived products (one GET of each download URL) and wait until every one is available.
+
+    As the 2018 scripts did: a 202 from the download URL starts the retrieval; then the door's status (or,
+    without one, the download URL again) is polled until ``available``.
+
+    :param session: an open asyncio Earthdata session.
+    :param products: file name → download URL.
+    :param status_template: the door's ``archive_status_url`` with ``{name}``, or None.
+    :param poll_interval: seconds between polls.
+    :param timeout: seconds to wait in all before giving up.
+    :param report: called after each round with the states and the seconds waited.
+    """
+    started = time.monotonic()
+    states = {name: await request_by_download(session, url, name) for name, url in products.items()}
+    while True:
+        elapsed = time.monotonic() - started
+        report(list(states.values()), elapsed)
+        missing = [s.name for s in states.values() if s.state is ArchiveState.MISSING]
+        if missing:
+            raise ProductMissingError(f"not found (404): {', '.join(missing)}; check the names against a search")
+        waiting = [name for name, s in states.items() if s.state is not ArchiveState.AVAILABLE]
+        if not waiting:
+            return list(states.values())
+        if elapsed >= timeout:
+            raise ProductArchivedError(f"{len(waiting)} file(s) still in long-term storage after {elapsed:.0f} s: "
+                                       f"{', '.join(waiting)}; run again later (the retrieval goes on)", waiting[0])
+        delay = min(poll_interval, max(0.0, timeout - elapsed))
+        for name in waiting:
+            try:
+                if status_template:
+                    fresh = await door_status(session, status_template, name)
+                else:
+                    fresh = await request_by_download(session, products[name], name)
+            except Throttled as throttled:
+                delay = max(delay, throttled.retry_after)
+                continue
+            states[name] = ProductStatus(name, fresh.state, fresh.expires, states[name].requested or fresh.requested)
+        if any(s.state is not ArchiveState.AVAILABLE for s in states.values()):
+            await asyncio.sleep(delay)

@@ -150,7 +150,8 @@ def granule_query(*, collection_concept_id: str | Sequence[str] | None = None,
                   short_name: str | Sequence[str] | None = None, aoi: Any = None,
                   temporal: Sequence[TimeBound] | None = None, revision_date: Sequence[TimeBound] | None = None,
                   attributes: Mapping[str, Any] | Sequence[str] | None = None,
-                  sort_key: str | Sequence[str] | None = None) -> list[tuple[str, str]]:
+                  sort_key: str | Sequence[str] | None = None,
+                  readable_granule_name: str | Sequence[str] | None = None) -> list[tuple[str, str]]:
     """Build and check the parameters of a granule search; raise ValueError before any request.
 
     :param collection_concept_id: one or several collection concept ids.
@@ -160,6 +161,7 @@ def granule_query(*, collection_concept_id: str | Sequence[str] | None = None,
     :param revision_date: CMR revision time (start, end); either end may be None.
     :param attributes: ``attribute[]`` filters: a dict of name → value or (min, max), or raw strings.
     :param sort_key: CMR sort keys (``-start_date``...).
+    :param readable_granule_name: granule names (GranuleUR or producer granule id), any of which matches.
     """
     params: list[tuple[str, str]] = []
     for name, value in (("collection_concept_id[]", collection_concept_id), ("short_name[]", short_name)):
@@ -182,6 +184,8 @@ def granule_query(*, collection_concept_id: str | Sequence[str] | None = None,
     params += [("attribute[]", text) for text in _attribute_filters(attributes)]
     keys = [sort_key] if isinstance(sort_key, str) else list(sort_key or [])
     params += [("sort_key[]", key) for key in keys]
+    names = [readable_granule_name] if isinstance(readable_granule_name, str) else list(readable_granule_name or [])
+    params += [("readable_granule_name[]", name) for name in names]
     return params
 
 

@@ -9,6 +9,7 @@ extended, so long work refreshes them the botocore way (``RefreshableCredentials
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ import botocore.session
 from botocore.credentials import RefreshableCredentials
 
 from airflow_asf_ifg.client.earthdata import AsyncEarthdataSession, EarthdataSession
+from airflow_asf_ifg.client.settings import EarthdataSettings
 from airflow_asf_ifg.exceptions import AsfCredentialsError, CredentialsRetiredError
 
 #: Refresh this long before expiry (botocore's own advisory window is 15 minutes of a 1 h lifetime).
@@ -28,6 +30,8 @@ DEFAULT_MARGIN_SECONDS = 300.0
 SHORT_LIFETIME_FRACTION = 0.2
 #: TEA's keys are valid in NASA Earthdata Cloud's region only (TEA DownloadRoleInRegion).
 EARTHDATA_CLOUD_REGION = "us-west-2"
+#: The 2018 GRFN buckets were in us-east-1 (asf_cmr_edl.md section 1.1).
+GRFN_REGION = "us-east-1"
 _DOOR_FIELDS = ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")
 _TEA_FIELDS = ("accessKeyId", "secretAccessKey", "sessionToken", "expiration")
 _BUCKET_ARN = re.compile(r"^arn:aws:s3:::([^/*]+)")
@@ -297,3 +301,53 @@ def endpoint_host(url: str | None) -> str | None:
     :param url: the endpoint URL.
     """
     return urlsplit(url).netloc if url else None
+
+
+def region_for(settings: EarthdataSettings, endpoint: str | None) -> str:
+    """Where keys from ``endpoint`` work: the settings' ``region_name``, else us-east-1 for the 2018 door
+    (GRFN's buckets) and us-west-2 for TEA (NASA Earthdata Cloud).
+
+    :param settings: the connection's settings.
+    :param endpoint: the credentials endpoint.
+    """
+    if settings.region_name:
+        return settings.region_name
+    return GRFN_REGION if endpoint and "/door/" in endpoint else EARTHDATA_CLOUD_REGION
+
+
+def gdal_options(credentials: TemporaryCredentials, settings: EarthdataSettings,
+                 region_name: str | None = None) -> dict[str, str]:
+    """Every configuration option GDAL's ``/vsis3/`` needs to read ASF's bucket with temporary keys.
+
+    :param credentials: the keys.
+    :param settings: where ASF's buckets are (``s3_endpoint_url``) and whether TLS is verified.
+    :param region_name: the region to sign for (default: :func:`region_for` the keys' endpoint).
+    """
+    options = credentials.environment(region_name or region_for(settings, credentials.endpoint))
+    options.pop("AWS_DEFAULT_REGION", None)
+    return {**options, **gdal_endpoint_options(settings)}
+
+
+def gdal_endpoint_options(settings: EarthdataSettings) -> dict[str, str]:
+    """GDAL's options for where ASF's bucket is and how to reach it, without the keys.
+
+    :param settings: ``s3_endpoint_url`` and TLS verification.
+    """
+    options = {}
+    if settings.s3_endpoint_url:
+        options["AWS_S3_ENDPOINT"] = endpoint_host(settings.s3_endpoint_url) or ""
+        options["AWS_VIRTUAL_HOSTING"] = "FALSE"  # path-style: bucket names in the path
+        options["AWS_HTTPS"] = "NO" if settings.s3_endpoint_url.startswith("http://") else "YES"
+    if not settings.verify:
+        options["GDAL_HTTP_UNSAFESSL"] = "YES"
+    # A zip on S3 is read by ranges; listing the "directory" first would cost a request per open.
+    options["GDAL_DISABLE_READDIR_ON_OPEN"] = "EMPTY_DIR"
+    return options
+
+
+def shell_exports(variables: dict[str, str]) -> str:
+    """``export NAME=value`` lines, each value quoted for a POSIX shell, ready for ``eval``.
+
+    :param variables: the variables.
+    """
+    return "".join(f"export {name}={shlex.quote(value)}\n" for name, value in variables.items())

@@ -22,6 +22,7 @@ import aiohttp
 import requests
 
 from airflow_asf_ifg import __version__
+from airflow_asf_ifg.client.settings import EarthdataSettings
 from airflow_asf_ifg.exceptions import EarthdataLoginError, EulaNotAcceptedError
 
 USER_AGENT = f"airflow-asf-ifg/{__version__}"
@@ -159,6 +160,18 @@ class AuthPolicy:
                 not urlsplit(url).path.startswith(_NO_BEARER_PATHS):
             return f"Bearer {identity.token}"
         return None
+
+
+def policy_for(identity: EarthdataIdentity, settings: EarthdataSettings) -> AuthPolicy:
+    """Where credentials may be sent: Basic to EDL only; the token also to CMR and a TEA endpoint.
+
+    :param identity: the user's identity.
+    :param settings: the endpoints.
+    """
+    tea = settings.s3_credentials_url
+    if tea and urlsplit(tea).path.startswith(_NO_BEARER_PATHS):
+        tea = None  # the 2018 door takes its cookie only
+    return AuthPolicy(identity, settings.edl_url, [settings.cmr_url, tea])
 
 
 class _PolicyAuth(requests.auth.AuthBase):

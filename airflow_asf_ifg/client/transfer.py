@@ -243,7 +243,15 @@ class TransferResult:
         return asdict(self)
 
 
-class _Progress:
+class Progress:
+    """Logs a copy's progress at most every ``every_percent`` or ``every_seconds``: bytes, rate, ETA.
+
+    :param name: what is copied, for the log line.
+    :param size: its size, when known.
+    :param every_percent: log after this much progress...
+    :param every_seconds: ...or after this long.
+    """
+
     def __init__(self, name: str, size: int | None, every_percent: float, every_seconds: float) -> None:
         self.name, self.size = name, size
         self.every_percent, self.every_seconds = every_percent, every_seconds
@@ -251,6 +259,10 @@ class _Progress:
         self.last_percent = 0.0
 
     def update(self, done: int) -> None:
+        """Note that ``done`` bytes are through; log a line when one is due.
+
+        :param done: bytes so far.
+        """
         now = time.monotonic()
         percent = 100.0 * done / self.size if self.size else 0.0
         if percent - self.last_percent < self.every_percent and now - self.last_time < self.every_seconds:
@@ -312,6 +324,46 @@ class _VerifyingReader(io.RawIOBase):
         out, rest = data[:cut], data[cut:]
         self._pending, self._pending_size = ([rest] if rest else []), len(rest)
         return out
+
+
+def resuming_read(source: Source, state: dict[str, int], progress: Progress, max_resumes: int,
+                  sleep: Callable[[float], None]) -> Iterator[bytes]:
+    """Every byte of the source from ``state["offset"]`` on, once, in order, resuming after breaks.
+
+    :param source: where to read.
+    :param state: ``offset`` (advanced as bytes arrive), ``reread`` and ``resumes`` counters.
+    :param progress: reports progress.
+    :param max_resumes: breaks in a row survived.
+    :param sleep: how to wait between tries.
+    """
+    failures = 0
+    while True:
+        try:
+            chunks, start = source.open(state["offset"])
+            if start < state["offset"]:  # the server ignored Range: skip what was already read
+                state["reread"] += state["offset"] - start
+            skip = state["offset"] - start
+            for chunk in chunks:
+                if skip:
+                    if len(chunk) <= skip:
+                        skip -= len(chunk)
+                        continue
+                    chunk, skip = chunk[skip:], 0
+                state["offset"] += len(chunk)
+                failures = 0
+                progress.update(state["offset"])
+                yield chunk
+            return
+        except ReadInterrupted as error:
+            failures += 1
+            state["resumes"] += 1
+            if failures > max_resumes:
+                raise TransferError(f"{source.url}: reading failed {failures} times in a row at byte "
+                                    f"{state['offset']}; last: {error}") from error
+            delay = random.uniform(0, min(30.0, 0.5 * 2 ** (failures - 1)))
+            log.warning("%s: read broke off at byte %d (%s); resuming in %.1f s", source.url, state["offset"],
+                        error, delay)
+            sleep(delay)
 
 
 class Transfer:
@@ -391,36 +443,9 @@ class Transfer:
                                      started, source.url)
         return self._stream(source, bucket, key, size, checksum, checksum_algorithm, stored, started)
 
-    def _read(self, source: Source, state: dict[str, int], progress: _Progress) -> Iterator[bytes]:
+    def _read(self, source: Source, state: dict[str, int], progress: Progress) -> Iterator[bytes]:
         """Every byte of the source once, in order, resuming after breaks."""
-        failures = 0
-        while True:
-            try:
-                chunks, start = source.open(state["offset"])
-                if start < state["offset"]:  # the server ignored Range: skip what was already read
-                    state["reread"] += state["offset"] - start
-                skip = state["offset"] - start
-                for chunk in chunks:
-                    if skip:
-                        if len(chunk) <= skip:
-                            skip -= len(chunk)
-                            continue
-                        chunk, skip = chunk[skip:], 0
-                    state["offset"] += len(chunk)
-                    failures = 0
-                    progress.update(state["offset"])
-                    yield chunk
-                return
-            except ReadInterrupted as error:
-                failures += 1
-                state["resumes"] += 1
-                if failures > self.max_resumes:
-                    raise TransferError(f"{source.url}: reading failed {failures} times in a row at byte "
-                                        f"{state['offset']}; last: {error}") from error
-                delay = random.uniform(0, min(30.0, 0.5 * 2 ** (failures - 1)))
-                log.warning("%s: read broke off at byte %d (%s); resuming in %.1f s", source.url, state["offset"],
-                            error, delay)
-                self._sleep(delay)
+        return resuming_read(source, state, progress, self.max_resumes, self._sleep)
 
     def _verify(self, source: Source, done: int, size: int | None, digest: Any, checksum: str | None) -> str:
         actual = digest.hexdigest()
@@ -439,7 +464,7 @@ class Transfer:
         there, before the last part is sent, so a bad copy is aborted and never completed.
         """
         state = {"offset": 0, "reread": 0, "resumes": 0}
-        progress = _Progress(key.rsplit("/", 1)[-1], size, self.progress_percent, self.progress_seconds)
+        progress = Progress(key.rsplit("/", 1)[-1], size, self.progress_percent, self.progress_seconds)
         reader = _VerifyingReader(self._read(source, state, progress), new_hash(algorithm),
                                   lambda digest: self._verify(source, state["offset"], size, digest, checksum))
         part_size = part_size_for(size or 0, self.part_size)

@@ -14,21 +14,19 @@ from botocore.config import Config
 
 from airflow_asf_ifg.client.credentials import (
     DEFAULT_MARGIN_SECONDS,
-    EARTHDATA_CLOUD_REGION,
     TemporaryCredentials,
     afetch_credentials,
     aiobotocore_session,
     arefreshable_credentials,
     boto3_session,
-    endpoint_host,
     fetch_credentials,
+    gdal_options,
     refreshable_credentials,
+    region_for,
 )
 from airflow_asf_ifg.hooks.earthdata import EarthdataHook
 
 APP_NAME = "airflow-asf-ifg"
-#: The 2018 GRFN buckets were in us-east-1 (asf_cmr_edl.md section 1.1).
-GRFN_REGION = "us-east-1"
 
 
 class AsfHook(BaseHook):
@@ -68,9 +66,7 @@ class AsfHook(BaseHook):
 
         :param endpoint: the credentials endpoint.
         """
-        if self.earthdata.settings.region_name:
-            return self.earthdata.settings.region_name
-        return GRFN_REGION if endpoint and "/door/" in endpoint else EARTHDATA_CLOUD_REGION
+        return region_for(self.earthdata.settings, endpoint)
 
     def credentials_endpoint(self, endpoint: str | None = None) -> str:
         """The endpoint to use: ``endpoint`` (a granule's), else the connection's ``s3_credentials_url``.
@@ -161,19 +157,7 @@ class AsfHook(BaseHook):
         :param endpoint: a granule's ``s3_credentials_url`` (default: the connection's).
         :param region_name: the region to sign for.
         """
-        credentials = credentials or self.get_credentials(endpoint)
-        options = credentials.environment(region_name or self.region_for(credentials.endpoint))
-        options.pop("AWS_DEFAULT_REGION", None)
-        s3_endpoint = self.earthdata.settings.s3_endpoint_url
-        if s3_endpoint:
-            options["AWS_S3_ENDPOINT"] = endpoint_host(s3_endpoint) or ""
-            options["AWS_VIRTUAL_HOSTING"] = "FALSE"  # path-style: bucket names in the path
-            options["AWS_HTTPS"] = "NO" if s3_endpoint.startswith("http://") else "YES"
-        if not self.earthdata.settings.verify:
-            options["GDAL_HTTP_UNSAFESSL"] = "YES"
-        # A zip on S3 is read by ranges; listing the "directory" first would cost a request per open.
-        options["GDAL_DISABLE_READDIR_ON_OPEN"] = "EMPTY_DIR"
-        return options
+        return gdal_options(credentials or self.get_credentials(endpoint), self.earthdata.settings, region_name)
 
     @staticmethod
     def vsizip_path(bucket: str, key: str, member: str) -> str:

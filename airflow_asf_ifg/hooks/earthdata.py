@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
@@ -15,6 +14,7 @@ from airflow_asf_ifg.client.earthdata import (
     AuthPolicy,
     EarthdataIdentity,
     EarthdataSession,
+    policy_for,
     resolve_identity,
     token_user,
 )
@@ -83,11 +83,7 @@ class EarthdataHook(BaseHook):
 
     def auth_policy(self) -> AuthPolicy:
         """Where credentials may be sent: Basic to EDL only; the token also to CMR and a TEA endpoint."""
-        settings = self.settings
-        tea = settings.s3_credentials_url
-        if tea and urlsplit(tea).path.startswith("/door/"):
-            tea = None  # the 2018 door takes its cookie only
-        return AuthPolicy(self.identity, settings.edl_url, [settings.cmr_url, tea])
+        return policy_for(self.identity, self.settings)
 
     def get_session(self) -> EarthdataSession:
         """A ``requests`` session that logs in through EDL's redirects where a service asks for it."""

@@ -21,6 +21,9 @@ from typing import IO
 
 # Raster values are repeated from a small set of rows so that large products are cheap to make.
 _DISTINCT_ROWS = 16
+#: Pixel spacing of the geocoded GRFN/ARIA interferograms: 3 arc-seconds (about 90 m). Smaller products
+#: use a whole multiple of it, as a multilooked product would.
+PIXEL_SIZE_DEG = 1 / 1200
 
 
 @dataclass(frozen=True)
@@ -42,14 +45,15 @@ class RasterGrid:
 
     @classmethod
     def fitting(cls, bounds: tuple[float, float, float, float], pixel_count: int) -> RasterGrid:
-        """A grid over ``bounds`` with about ``pixel_count`` pixels.
+        """A grid over ``bounds`` with at most about ``pixel_count`` pixels of a whole multiple of 3 arc-seconds.
 
         :param bounds: (west, south, east, north).
         :param pixel_count: wanted number of pixels.
         """
         west, south, east, north = bounds
         span_x, span_y = max(east - west, 1e-6), max(north - south, 1e-6)
-        pixel_size = math.sqrt(span_x * span_y / max(pixel_count, 1))
+        wanted = math.sqrt(span_x * span_y / max(pixel_count, 1))
+        pixel_size = max(1, math.ceil(wanted / PIXEL_SIZE_DEG - 1e-9)) * PIXEL_SIZE_DEG
         width = max(1, round(span_x / pixel_size))
         height = max(1, round(span_y / pixel_size))
         return cls(west=west, north=north, pixel_size=pixel_size, width=width, height=height)

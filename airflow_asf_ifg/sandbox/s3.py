@@ -120,7 +120,9 @@ class S3Gate:
         body = self._app(environ, start_response)
         if operation == "s3_get_object" and (fault == "reset" or self._faults.take_reset()):
             self._stats.event("fault_reset")
-            return _cut_off(body, environ)
+            body = _cut_off(body, environ)
+        if operation == "s3_get_object" and method == "GET":
+            return _counted(body, lambda count: self._stats.served(f"{bucket}/{key}", count))
         return body
 
     @staticmethod
@@ -242,6 +244,17 @@ def _presigned_expiry(query: dict[str, list[str]]) -> datetime | None:
         return signed_at + timedelta(seconds=int(query["X-Amz-Expires"][0]))
     except ValueError:
         return datetime.fromtimestamp(0, UTC)
+
+
+def _counted(body: Iterable[bytes], add: Callable[[int], None]) -> Iterator[bytes]:
+    """Pass a body through, counting the bytes actually handed to the server for sending."""
+    try:
+        for chunk in body:
+            add(len(chunk))
+            yield chunk
+    finally:
+        if hasattr(body, "close"):
+            body.close()
 
 
 def _cut_off(body: Iterable[bytes], environ: dict[str, Any]) -> Iterator[bytes]:

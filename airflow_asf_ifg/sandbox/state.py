@@ -30,6 +30,7 @@ class Stats:
         self._requests: Counter[str] = Counter()
         self._authorization: defaultdict[str, set[str]] = defaultdict(set)
         self._events: Counter[str] = Counter()
+        self._bytes_served: Counter[str] = Counter()
 
     def record(self, route: str, host: str, has_authorization: bool) -> None:
         """Count one request.
@@ -51,6 +52,15 @@ class Stats:
         with self._lock:
             self._events[name] += 1
 
+    def served(self, key: str, count: int) -> None:
+        """Count bytes of an object's body sent to a client (GetObject, ranged or whole).
+
+        :param key: ``bucket/key``.
+        :param count: bytes sent.
+        """
+        with self._lock:
+            self._bytes_served[key] += count
+
     def snapshot(self) -> dict[str, object]:
         """The JSON document served at ``/__sandbox__/stats``."""
         with self._lock:
@@ -58,6 +68,7 @@ class Stats:
                 "requests": dict(sorted(self._requests.items())),
                 "authorization": {route: sorted(hosts) for route, hosts in sorted(self._authorization.items())},
                 "events": dict(sorted(self._events.items())),
+                "bytes_served": dict(sorted(self._bytes_served.items())),
             }
 
     def reset(self) -> None:
@@ -66,6 +77,7 @@ class Stats:
             self._requests.clear()
             self._authorization.clear()
             self._events.clear()
+            self._bytes_served.clear()
 
 
 class FaultInjector:

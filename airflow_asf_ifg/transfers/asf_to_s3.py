@@ -53,6 +53,22 @@ def destination_prefix(template: str, granule: Granule) -> str:
     return prefix.lstrip("/")
 
 
+def alias_outlets(outlets: Any, asset_alias: str, granule: Any, granules: Any) -> list[Any]:
+    """Check that a mappable operator got ``granule`` or ``granules``; return its outlets with the AssetAlias.
+
+    :param outlets: the outlets the DAG gave.
+    :param asset_alias: the alias that receives the asset events ('' for none).
+    :param granule: the ``granule`` argument.
+    :param granules: the ``granules`` argument.
+    """
+    if granule is None and granules is None:
+        raise ValueError("give granule= (one granule dict) or granules= (a list of them)")
+    chosen = list(outlets or [])
+    if asset_alias and not any(isinstance(o, AssetAlias) and o.name == asset_alias for o in chosen):
+        chosen.append(AssetAlias(asset_alias))
+    return chosen
+
+
 class AsfToS3Operator(BaseOperator):
     """Copy granules' files from ASF into an S3 bucket of yours; re-running copies nothing twice.
 
@@ -87,12 +103,7 @@ class AsfToS3Operator(BaseOperator):
                  earthdata_conn_id: str = EARTHDATA_DEFAULT_CONN_ID, concurrency: int = 8,
                  part_size: int | None = None, on_archived: str = "fail", archive_timeout: float = 6 * 3600,
                  archive_poke_interval: float = 60.0, asset_alias: str = DEFAULT_ASSET_ALIAS, **kwargs: Any) -> None:
-        outlets = list(kwargs.pop("outlets", None) or [])
-        if asset_alias and not any(isinstance(o, AssetAlias) and o.name == asset_alias for o in outlets):
-            outlets.append(AssetAlias(asset_alias))
-        super().__init__(outlets=outlets, **kwargs)
-        if granule is None and granules is None:
-            raise ValueError("give granule= (one granule dict) or granules= (a list of them)")
+        super().__init__(outlets=alias_outlets(kwargs.pop("outlets", None), asset_alias, granule, granules), **kwargs)
         if source not in SOURCES:
             raise ValueError(f"source {source!r} is not one of {SOURCES}")
         if on_archived not in ON_ARCHIVED:

@@ -40,14 +40,19 @@ def restore_everything(sandbox) -> None:
     assert time_enough
 
 
+def empty_bucket(sandbox, bucket: str):
+    """Reset the sandbox and return a user S3 client with ``bucket`` created and emptied."""
+    sandbox.reset()
+    client = user_s3(sandbox)
+    client.create_bucket(Bucket=bucket)
+    for item in client.list_objects_v2(Bucket=bucket).get("Contents", []):
+        client.delete_object(Bucket=bucket, Key=item["Key"])
+    return client
+
+
 @pytest.fixture
 def destination(asf_sandbox, asf_sandbox_connections, asf_sandbox_settings):
-    asf_sandbox.reset()
-    client = user_s3(asf_sandbox)
-    client.create_bucket(Bucket=DEST)
-    for item in client.list_objects_v2(Bucket=DEST).get("Contents", []):
-        client.delete_object(Bucket=DEST, Key=item["Key"])
-    return client
+    return empty_bucket(asf_sandbox, DEST)
 
 
 @pytest.fixture
