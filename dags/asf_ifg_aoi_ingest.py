@@ -174,8 +174,9 @@ def build_dag(aoi: dict[str, Any]) -> DAG:
             task_id="search", collection_concept_id="{{ params.collection_concept_id }}",
             aoi="{{ params.aoi }}", window="{{ params.window }}")
         preflight = AsfS3CredentialsOperator(task_id="credentials")
+        # Only products go to long-term storage; browse images and metadata are always at hand.
         wait = AsfArchiveStatusSensor(
-            task_id="wait_for_archive", granules=search.output, files="{{ params.files }}", deferrable=True,
+            task_id="wait_for_archive", granules=search.output, files=["data"], deferrable=True,
             poke_interval=30, timeout=aoi["archive_timeout_hours"] * 3600)
         copy = AsfToS3Operator.partial(
             task_id="copy", dest_bucket="{{ params.dest_bucket }}", dest_prefix="{{ params.dest_prefix }}",

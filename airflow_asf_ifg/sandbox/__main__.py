@@ -17,9 +17,19 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve until SIGTERM or SIGINT",
                                 description="Serve on 127.0.0.1 (CMR, control), 127.0.0.2 (EDL), "
-                                            "127.0.0.3 (door, TEA) and 127.0.0.4 (S3).")
+                                            "127.0.0.3 (door, TEA) and 127.0.0.4 (S3), or with --host on one "
+                                            "address and four ports.")
     defaults = SandboxConfig()
-    serve.add_argument("--port", type=int, default=0, help="port for every service; 0 (default) picks free ports")
+    serve.add_argument("--port", type=int, default=0,
+                       help="port for every service, or with --host the first of four (CMR, EDL, door/TEA, S3); "
+                            "0 (default) picks free ports")
+    serve.add_argument("--host", metavar="ADDRESS",
+                       help="listen on this one address (0.0.0.0 in a container) instead of the loopback addresses")
+    serve.add_argument("--public-host", metavar="NAME",
+                       help="host name in every URL handed out (CMR records, redirects, connections), e.g. the "
+                            "compose service name; needs --host")
+    serve.add_argument("--bucket", dest="buckets", action="append", default=[], metavar="NAME",
+                       help="create this empty bucket for users at start, e.g. a DAG's destination (repeatable)")
     serve.add_argument("--seed", type=int, default=defaults.seed, help="catalogue and fault seed")
     serve.add_argument("--granules", type=int, default=defaults.granules, help="granules per collection")
     serve.add_argument("--product-bytes", type=int, default=defaults.product_bytes, help="size of each product")

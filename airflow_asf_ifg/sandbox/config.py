@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 
 #: Login of the sandbox's Earthdata Login user who has accepted every EULA.
@@ -19,12 +20,23 @@ USER_SECRET_KEY = "sandbox-user-secret-key"
 PRODUCT_BUCKET = "grfn-content-prod"
 BROWSE_BUCKET = "grfn-public-prod"
 
+# S3 bucket naming rules (AWS "Bucket naming rules"), for the buckets ``--bucket`` creates.
+_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+#: Addresses that listen everywhere and so cannot be handed out in URLs.
+WILDCARD_HOSTS = ("0.0.0.0", "")
+
 
 @dataclass
 class SandboxConfig:
     """Knobs of the sandbox, the same as the flags of ``python -m airflow_asf_ifg.sandbox serve``.
 
-    :param port: port for every service (each has its own loopback address); 0 picks free ports.
+    :param port: port for every service (each has its own loopback address); with ``host``, the first of four
+        consecutive ports (CMR, EDL, door/TEA, S3); 0 picks free ports.
+    :param host: listen on this one address (e.g. 0.0.0.0 in a container) instead of the four loopback
+        addresses, each service on its own port.
+    :param public_host: host name in every URL the sandbox hands out (CMR records, redirects, connections),
+        e.g. the docker compose service name; needs ``host``; default ``host``.
+    :param buckets: empty buckets created in the sandbox's S3 at start, e.g. a DAG's destination.
     :param seed: seed of the catalogue and of the per-request fault draws.
     :param granules: number of granules per collection.
     :param product_bytes: approximate size of each product file.
@@ -48,6 +60,9 @@ class SandboxConfig:
     """
 
     port: int = 0
+    host: str | None = None
+    public_host: str | None = None
+    buckets: tuple[str, ...] = ()
     seed: int = 2018
     granules: int = 12
     product_bytes: int = 256 * 1024
@@ -66,12 +81,26 @@ class SandboxConfig:
     reset_next: int = 0
 
     def __post_init__(self) -> None:
+        self.buckets = tuple(self.buckets)
         self.validate()
 
     def validate(self) -> None:
         """Reject values the sandbox cannot honour, naming the value and the accepted range."""
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port {self.port} is out of range; give 0 (free ports) or 1-65535")
+        if self.host is not None and self.port > 65535 - 3:
+            raise ValueError(f"port {self.port} is too high: with host, the services take ports {self.port} to "
+                             f"{self.port + 3}; give at most 65532")
+        if self.public_host is not None and self.host is None:
+            raise ValueError(f"public_host {self.public_host!r} needs host: on the four loopback addresses each "
+                             f"service has its own address, so one public host name cannot reach them all")
+        if self.host in WILDCARD_HOSTS and not self.public_host:
+            raise ValueError(f"host {self.host!r} listens on every address but is no address to hand out in URLs; "
+                             f"give public_host, the name clients reach the sandbox by")
+        for bucket in self.buckets:
+            if not _BUCKET_NAME.fullmatch(bucket) or bucket in (PRODUCT_BUCKET, BROWSE_BUCKET):
+                raise ValueError(f"bucket {bucket!r} must follow S3's naming rules (3-63 of a-z 0-9 . -) and not "
+                                 f"be ASF's {PRODUCT_BUCKET} or {BROWSE_BUCKET}")
         if self.granules < 1:
             raise ValueError(f"granules {self.granules} must be at least 1")
         if self.product_bytes < 1024:

@@ -143,6 +143,13 @@ class Directory:
             self.users[uid].tokens.append(token)
         return token
 
+    def issued_secrets(self) -> list[str]:
+        """Every password, application secret, session, code and token EDL knows, for tests that look for leaks."""
+        with self._lock:
+            return [*(user.password for user in self.users.values()), *self.apps.values(), *self._sessions,
+                    *self._codes, *self._access_tokens,
+                    *(token["access_token"] for user in self.users.values() for token in user.tokens)]
+
     def bearer_user(self, token: str) -> str | None:
         """The user of a bearer token: an active user token or an OAuth access token.
 

@@ -74,6 +74,7 @@ class Sandbox:
         self.stats = Stats()
         self.faults = FaultInjector(self.config.seed, lambda: self.config)
         self.credentials = CredentialIssuer()
+        self._edl: edl.Directory | None = None
         self.archive = ArchiveClock(lambda: self.config.retrieval_seconds)
         self.catalogue: list[Granule] = []
         self.urls: Urls | None = None
@@ -93,13 +94,17 @@ class Sandbox:
                                "stop it first, or run this one as `python -m airflow_asf_ifg.sandbox serve`")
         self._holds_lock = True
         try:
+            addresses = self._addresses()
             for name in ("cmr", "edl", "asf"):
-                self._sockets[name] = _bind(HOSTS[name], self.config.port)
-            self._s3 = S3Server(HOSTS["s3"], self.config.port, self._gate)
+                self._sockets[name] = _bind(*addresses[name])
+            self._s3 = S3Server(*addresses["s3"], self._gate)
             ports = {name: sock.getsockname()[1] for name, sock in self._sockets.items()}
-            cmr_url = f"http://{HOSTS['cmr']}:{ports['cmr']}"
-            self.urls = Urls(sandbox=cmr_url, cmr=cmr_url, edl=f"http://{HOSTS['edl']}:{ports['edl']}",
-                             asf=f"http://{HOSTS['asf']}:{ports['asf']}", s3=f"http://{HOSTS['s3']}:{self._s3.port}")
+            ports["s3"] = self._s3.port
+            # The URLs the sandbox hands out (records, redirects, presigned URLs, connections) name the public
+            # host when there is one: a container's 0.0.0.0 is reached by its compose service name.
+            public = {name: self.config.public_host or host for name, (host, _) in addresses.items()}
+            base = {name: f"http://{public[name]}:{ports[name]}" for name in HOSTS}
+            self.urls = Urls(sandbox=base["cmr"], cmr=base["cmr"], edl=base["edl"], asf=base["asf"], s3=base["s3"])
             self._s3.start()
             self._load_catalogue()
             self._start_http()
@@ -173,6 +178,12 @@ class Sandbox:
                 else:
                     os.environ[name] = value
 
+    def issued_secrets(self) -> list[str]:
+        """Every secret the sandbox knows or handed out (EDL passwords, sessions and tokens, temporary S3 keys and
+        session tokens), for tests that check none reached a log, XCom or trigger."""
+        issued = [value for keys in self.credentials.issued() for value in (keys.secret_access_key, keys.session_token)]
+        return [*(self._edl.issued_secrets() if self._edl else []), *issued]
+
     def catalogue_document(self) -> list[dict[str, Any]]:
         """Every granule with its files, sizes, MD5s and URLs (served at ``/__sandbox__/catalogue``)."""
         urls = self._urls()
@@ -202,6 +213,14 @@ class Sandbox:
         self.archive.reset()
 
     # ---------------------------------------------------------------- internals
+    def _addresses(self) -> dict[str, tuple[str, int]]:
+        """(address, port) each service binds: its own loopback address on ``port``, or with ``host`` that one
+        address on consecutive ports from ``port`` (CMR, EDL, door/TEA, S3; all free ports when 0)."""
+        host, port = self.config.host, self.config.port
+        if host is None:
+            return {name: (address, port) for name, address in HOSTS.items()}
+        return {name: (host, port + offset if port else 0) for offset, name in enumerate(HOSTS)}
+
     def _urls(self) -> Urls:
         if self.urls is None:
             raise RuntimeError("the sandbox is not started; call start() or use it in a with block")
@@ -215,7 +234,9 @@ class Sandbox:
 
         backend = moto_backend()
         backend.reset()  # a fresh S3 for each sandbox started in this process
-        for bucket in (PRODUCT_BUCKET, BROWSE_BUCKET):
+        # ASF's buckets, then the users' own (e.g. a DAG's destination), which a sandbox in a container needs
+        # at every start: its S3 lives in memory, so nothing made by a client survives a restart.
+        for bucket in (PRODUCT_BUCKET, BROWSE_BUCKET, *self.config.buckets):
             if bucket not in backend.buckets:
                 backend.create_bucket(bucket, REGION)
         self.catalogue = build_catalogue(self.config.seed, self.config.granules, self.config.archived_fraction)
@@ -269,7 +290,7 @@ class Sandbox:
                                                     ExpiresIn=seconds)
 
         signing_key = secrets.token_bytes(32)
-        directory = edl.Directory(signing_key)
+        directory = self._edl = edl.Directory(signing_key)
         self._door = asf.AsfDoor(lambda: self.config, self._urls(), directory, self.credentials, self.archive,
                                  self._storage_class, presign, self.stats, secrets.token_bytes(32))
         search = cmr.GranuleSearch(self.catalogue, self._urls(), lambda: self.config)

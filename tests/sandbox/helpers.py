@@ -21,8 +21,8 @@ def user_s3(sandbox: Sandbox):
     return s3_client(sandbox, aws_access_key_id=connection["login"], aws_secret_access_key=connection["password"])
 
 
-def wait_for(condition: Callable[[], object], timeout: float, what: str) -> object:
-    """Poll ``condition`` until it returns something truthy, failing after ``timeout`` seconds."""
+def wait_for(condition: Callable[[], object], timeout: float, what: str, every: float = 0.1) -> object:
+    """Poll ``condition`` every ``every`` seconds until it returns something truthy; fail after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
@@ -30,7 +30,7 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str) -> obje
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.1)
+        time.sleep(every)
 
 
 def catalogue_file(sandbox: Sandbox, *, archived: bool, role: str = "data", beta: bool | None = None) -> dict:

@@ -113,6 +113,11 @@ class TestServe:
         (["--fault-rate", "2"], "fault_rate 2.0 must be between 0 and 1"),
         (["--granules", "0"], "granules 0 must be at least 1"),
         (["--credential-ttl", "0"], "credential_ttl 0.0 must be greater than 0"),
+        (["--host", "0.0.0.0"], "host '0.0.0.0' listens on every address but is no address to hand out"),
+        (["--public-host", "sandbox"], "public_host 'sandbox' needs host"),
+        (["--host", "127.0.0.1", "--port", "65533"], "port 65533 is too high"),
+        (["--bucket", "grfn-content-prod"], "bucket 'grfn-content-prod' must follow S3's naming rules"),
+        (["--bucket", "Not_A_Bucket"], "bucket 'Not_A_Bucket' must follow S3's naming rules"),
     ])
     def test_bad_values_exit_2_naming_the_value(self, args, message):
         result = subprocess.run([sys.executable, "-m", "airflow_asf_ifg.sandbox", "serve", *args],

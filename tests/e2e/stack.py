@@ -1,0 +1,135 @@
+"""Real Airflow processes for the end-to-end suite: api-server, scheduler, dag-processor, triggerer (LocalExecutor)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+USER = "admin"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class AirflowStack:
+    """Airflow's processes on a temporary AIRFLOW_HOME, stopped (process groups and all) by :meth:`stop`.
+
+    :param home: the AIRFLOW_HOME (created).
+    :param dags: the DAG folder (the ``examples`` bundle).
+    :param extra_environment: more variables, e.g. the connections.
+    """
+
+    def __init__(self, home: Path, dags: Path, extra_environment: dict[str, str]) -> None:
+        self.home = home
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.password = secrets.token_urlsafe(12)
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        (home / "simple_auth_manager_passwords.json").write_text(json.dumps({USER: self.password}))
+        bundles = [{"name": "examples", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+                    "kwargs": {"path": str(dags)}}]
+        self.environment = {
+            **os.environ,
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+            "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(bundles),
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
+            "AIRFLOW__API__BASE_URL": self.url,
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(self.port),
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+            "AIRFLOW__CORE__AUTH_MANAGER":
+                "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "simple_auth_manager_passwords.json"),
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__CORE__PARALLELISM": "8",
+            **extra_environment,
+        }
+        self._token: str | None = None
+
+    def start(self) -> None:
+        """Create the database, then start every component, each in its own process group."""
+        subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=self.environment, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+        logs = self.home / "process-logs"
+        logs.mkdir(exist_ok=True)
+        for component in COMPONENTS:
+            with open(logs / f"{component}.log", "wb") as output:
+                self.processes[component] = subprocess.Popen(
+                    [sys.executable, "-m", "airflow", component], env=self.environment, stdout=output,
+                    stderr=subprocess.STDOUT, start_new_session=True)
+
+    def stop(self) -> None:
+        """SIGTERM every process group, then SIGKILL what is still running after 30 s."""
+        for process in self.processes.values():
+            with contextlib.suppress(ProcessLookupError):  # it exited already
+                os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):  # it exited already
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+
+    def check_alive(self) -> None:
+        """Fail with the component's log tail when one of the processes has exited."""
+        for component, process in self.processes.items():
+            if process.poll() is not None:
+                tail = (self.home / "process-logs" / f"{component}.log").read_text(errors="replace")[-3000:]
+                raise AssertionError(f"airflow {component} exited with {process.returncode}:\n{tail}")
+
+    def healthy(self) -> bool:
+        """Whether the API server answers and reports a healthy metadatabase and scheduler."""
+        self.check_alive()
+        try:
+            health = requests.get(f"{self.url}/api/v2/monitor/health", timeout=5).json()
+        except (requests.ConnectionError, requests.Timeout, ValueError):
+            return False
+        return health.get("metadatabase", {}).get("status") == "healthy" and \
+            health.get("scheduler", {}).get("status") == "healthy"
+
+    @property
+    def token(self) -> str:
+        """A JWT for the REST API, from the simple auth manager's login."""
+        if self._token is None:
+            response = requests.post(f"{self.url}/auth/token", json={"username": USER, "password": self.password},
+                                     timeout=30)
+            response.raise_for_status()
+            self._token = response.json()["access_token"]
+        return self._token
+
+    def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """Call the REST API (``/api/v2`` + ``path``) as the admin user.
+
+        :param method: HTTP method.
+        :param path: path under ``/api/v2``.
+        :param kwargs: passed to requests.
+        """
+        self.check_alive()
+        return requests.request(method, f"{self.url}/api/v2{path}", headers={"Authorization": f"Bearer {self.token}"},
+                                timeout=30, **kwargs)
