@@ -141,13 +141,13 @@ def summarize(**context: Any) -> dict[str, Any]:
         "written": [f"s3://{result['bucket']}/{result['key']}" for result in files],
     }
     log.info("Found %d granule(s): %d file(s) copied (%d bytes), %d already there, %d granule(s) failed",
-                summary["granules_found"], summary["files_copied"], summary["bytes_copied"],
-                summary["files_skipped"], len(failed))
+             summary["granules_found"], summary["files_copied"], summary["bytes_copied"], summary["files_skipped"],
+             len(failed))
     for url in summary["written"]:
         log.info("  %s", url)
     if failed:
-        raise AirflowFailException(f"{len(failed)} granule(s) were not copied: {', '.join(failed)}; see the "
-                                   f"'copy' task instances' logs (re-running copies only what is missing)")
+        raise AirflowFailException(f"{len(failed)} granule(s) were not copied: {', '.join(failed)}; the first failed "
+                                   f"task of this run says why (re-running copies only what is missing)")
     return summary
 
 
