@@ -42,6 +42,19 @@ class TestProviderInfo:
             assert hook.conn_type == connection["connection-type"]
             assert hook.hook_name == connection["hook-name"]
 
+    def test_task_modules_leave_the_aws_and_http_stacks_to_run_time(self):
+        # DAG files import these at every parse: boto3, aiohttp and requests wait until a task runs.
+        info = get_provider_info()
+        modules = [m for section in ("operators", "sensors") for e in info[section] for m in e["python-modules"]]
+        modules += [entry["python-module"] for entry in info["transfers"]]
+        probe = (f"import json, sys; import airflow.sdk; before = set(sys.modules); "
+                 f"[__import__(m) for m in {modules!r}]; "
+                 f"print(json.dumps(sorted(m for m in set(sys.modules) - before "
+                 f"if m.split('.')[0] in ('boto3', 'botocore', 'aiobotocore', 'aiohttp', 'requests', 'rasterio'))))")
+        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+        assert len(modules) >= 6
+        assert done.stdout.strip().splitlines()[-1] == "[]"
+
 
 class TestProvidersManager:
     def test_sees_the_provider_and_the_earthdata_connection_fields(self):

@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.sdk import BaseOperator
-from botocore.exceptions import ClientError
 
 from airflow_asf_ifg.client.archive import ArchiveState, state_from_head
 
@@ -47,6 +45,9 @@ class S3RestoreObjectOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, str]:
         """Request each archived object's restore once."""
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook  # loads boto3: not at DAG parse time
+        from botocore.exceptions import ClientError
+
         client = S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
         outcome: dict[str, str] = {}
         for key in self.keys:

@@ -6,10 +6,8 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.sdk import PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout, AirflowSkipException
-from botocore.exceptions import ClientError
 
 from airflow_asf_ifg.client.archive import ArchiveState, state_from_head
 from airflow_asf_ifg.sensors.base import PokeThenDeferSensor
@@ -45,6 +43,9 @@ class S3ObjectRestoredSensor(PokeThenDeferSensor):
 
     def poke(self, context: Context) -> PokeReturnValue:
         """HeadObject of every key once."""
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook  # loads boto3: not at DAG parse time
+        from botocore.exceptions import ClientError
+
         client = S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
         products = []
         for key in self.keys:

@@ -8,20 +8,19 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.sdk import Asset, AssetAlias, BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_asf_ifg.client.cog import GRFN_BUCKET, LAYERS, layer_member, write_cog
-from airflow_asf_ifg.client.credentials import gdal_endpoint_options
 from airflow_asf_ifg.client.granule import Granule
 from airflow_asf_ifg.exceptions import AsfIfgError
-from airflow_asf_ifg.hooks.asf import AsfHook
-from airflow_asf_ifg.hooks.earthdata import EarthdataHook
+from airflow_asf_ifg.hooks import EARTHDATA_DEFAULT_CONN_ID
 from airflow_asf_ifg.transfers.asf_to_s3 import DEFAULT_PREFIX, alias_outlets, destination_prefix
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from airflow_asf_ifg.hooks.asf import AsfHook
 
 DEFAULT_ASSET_ALIAS = "asf-ifg-cogs"
 
@@ -51,7 +50,7 @@ class AsfToCogOperator(BaseOperator):
     def __init__(self, *, dest_bucket: str, granule: dict[str, Any] | None = None,
                  granules: list[dict[str, Any]] | None = None, dest_prefix: str = DEFAULT_PREFIX,
                  layer: str = "unwrapped_phase", source_bucket: str = GRFN_BUCKET,
-                 aws_conn_id: str | None = "aws_default", earthdata_conn_id: str = EarthdataHook.default_conn_name,
+                 aws_conn_id: str | None = "aws_default", earthdata_conn_id: str = EARTHDATA_DEFAULT_CONN_ID,
                  asset_alias: str = DEFAULT_ASSET_ALIAS, **kwargs: Any) -> None:
         super().__init__(outlets=alias_outlets(kwargs.pop("outlets", None), asset_alias, granule, granules), **kwargs)
         if "{{" not in layer and layer not in LAYERS:
@@ -71,6 +70,8 @@ class AsfToCogOperator(BaseOperator):
     @cached_property
     def asf(self) -> AsfHook:
         """Source side: temporary keys and GDAL options."""
+        from airflow_asf_ifg.hooks.asf import AsfHook  # hooks load boto3: not at DAG parse time
+
         return AsfHook(self.earthdata_conn_id)
 
     def _session(self, endpoint: str | None) -> Any:
@@ -91,6 +92,11 @@ class AsfToCogOperator(BaseOperator):
         return results
 
     def _convert(self, context: Context, granule: Granule) -> dict[str, Any]:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        from airflow_asf_ifg.client.credentials import gdal_endpoint_options
+        from airflow_asf_ifg.hooks.asf import AsfHook
+
         if not granule.data_files:
             raise AirflowFailException(f"{granule.granule_ur} has no data file in CMR")
         product = granule.data_files[0]

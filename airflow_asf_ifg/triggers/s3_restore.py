@@ -7,7 +7,6 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_asf_ifg.client.archive import ArchiveState, ProductStatus, Throttled, gather_bounded, head_status
@@ -47,6 +46,8 @@ class S3ObjectRestoredTrigger(BaseTrigger):
         """Poll until every key is available or missing, or the deadline passes."""
         states: dict[str, ProductStatus] = {}
         try:
+            from airflow.providers.amazon.aws.hooks.s3 import S3Hook  # the sensor imports this module at parse
+
             async with await S3Hook(aws_conn_id=self.aws_conn_id).get_async_conn() as client:
                 interval = self.poke_interval
                 while True:
