@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from airflow.sdk.exceptions import AirflowFailException
+
+T = TypeVar("T")
 
 
 def is_templated(value: Any) -> bool:
@@ -11,3 +16,15 @@ def is_templated(value: Any) -> bool:
     :param value: an operator argument as given in the DAG file.
     """
     return (isinstance(value, str) and "{{" in value) or hasattr(value, "resolve")
+
+
+def checked_after_rendering(value: Any, check: Callable[[Any], T]) -> T:
+    """``check(value)`` on a rendered argument; a ValueError fails the task without retries (retrying cannot help).
+
+    :param value: the argument after templating.
+    :param check: returns the checked value or raises ValueError naming what is accepted.
+    """
+    try:
+        return check(value)
+    except ValueError as error:
+        raise AirflowFailException(str(error)) from error

@@ -66,6 +66,17 @@ def load_dag(path: Path = DAG_FILE, dag_id: str = DAG_ID) -> Any:
     return getattr(module, dag_id)
 
 
+def destination_client(sandbox: Sandbox) -> Any:
+    """A boto3 S3 client with the identity of the sandbox's ``aws_default`` connection (the destination).
+
+    :param sandbox: the running sandbox.
+    """
+    connection = sandbox.aws_connection()
+    return boto3.client("s3", endpoint_url=connection["extra"]["endpoint_url"],
+                        region_name=connection["extra"]["region_name"], aws_access_key_id=connection["login"],
+                        aws_secret_access_key=connection["password"])
+
+
 def landed(sandbox: Sandbox, bucket: str) -> list[dict[str, Any]]:
     """Every object in the destination bucket with its size, and its MD5 compared with the catalogue's.
 
@@ -73,10 +84,7 @@ def landed(sandbox: Sandbox, bucket: str) -> list[dict[str, Any]]:
     :param bucket: the destination bucket.
     """
     expected = {f["name"]: f["md5"] for g in sandbox.catalogue_document() for f in g["files"]}
-    connection = sandbox.aws_connection()
-    client = boto3.client("s3", endpoint_url=connection["extra"]["endpoint_url"],
-                          region_name=connection["extra"]["region_name"], aws_access_key_id=connection["login"],
-                          aws_secret_access_key=connection["password"])
+    client = destination_client(sandbox)
     objects = []
     for item in client.list_objects_v2(Bucket=bucket).get("Contents", []):
         digest = hashlib.md5(usedforsecurity=False)
@@ -123,10 +131,7 @@ def demo(sandbox: Sandbox) -> int:
 
     step(2, f"Airflow on SQLite in {os.environ['AIRFLOW_HOME']}; create the destination bucket s3://{bucket}")
     db.resetdb()
-    connection = sandbox.aws_connection()
-    boto3.client("s3", endpoint_url=connection["extra"]["endpoint_url"], region_name=connection["extra"]["region_name"],
-                 aws_access_key_id=connection["login"], aws_secret_access_key=connection["password"]
-                 ).create_bucket(Bucket=bucket)
+    destination_client(sandbox).create_bucket(Bucket=bucket)
 
     step(3, f"run {DAG_ID} for the data interval ending {logical_date:%Y-%m-%d %H:%M} UTC (dag.test())")
     dag_run = dag.test(logical_date=logical_date)

@@ -8,13 +8,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import PokeReturnValue, conf
-from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout, AirflowSkipException
+from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout, AirflowSkipException
 
 from airflow_asf_ifg.client.archive import ArchiveState, ProductStatus
 from airflow_asf_ifg.client.granule import checked_roles
 from airflow_asf_ifg.hooks import EARTHDATA_DEFAULT_CONN_ID
 from airflow_asf_ifg.sensors.base import PokeThenDeferSensor
-from airflow_asf_ifg.templates import is_templated
+from airflow_asf_ifg.templates import checked_after_rendering, is_templated
 from airflow_asf_ifg.triggers.archive import ArchivePoller, AsfArchiveStatusTrigger, archive_targets, finished
 
 if TYPE_CHECKING:
@@ -101,10 +101,7 @@ class AsfArchiveStatusSensor(PokeThenDeferSensor):
     def targets(self) -> list[dict[str, Any]]:
         """The products to watch (names and URLs only)."""
         if self.granules is not None:
-            try:
-                roles = checked_roles(self.files)  # again: a template may have rendered anything
-            except ValueError as error:
-                raise AirflowFailException(str(error)) from error
+            roles = checked_after_rendering(self.files, checked_roles)
             return archive_targets(list(self.granules), roles)
         return targets_from_names(list(self.names or []))
 

@@ -15,6 +15,7 @@ from airflow_asf_ifg.client.cog import GRFN_BUCKET, LAYERS, layer_member, write_
 from airflow_asf_ifg.client.granule import Granule
 from airflow_asf_ifg.exceptions import AsfIfgError
 from airflow_asf_ifg.hooks import EARTHDATA_DEFAULT_CONN_ID
+from airflow_asf_ifg.templates import is_templated
 from airflow_asf_ifg.transfers.asf_to_s3 import DEFAULT_PREFIX, alias_outlets, destination_prefix
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ class AsfToCogOperator(BaseOperator):
                  aws_conn_id: str | None = "aws_default", earthdata_conn_id: str = EARTHDATA_DEFAULT_CONN_ID,
                  asset_alias: str = DEFAULT_ASSET_ALIAS, **kwargs: Any) -> None:
         super().__init__(outlets=alias_outlets(kwargs.pop("outlets", None), asset_alias, granule, granules), **kwargs)
-        if "{{" not in layer and layer not in LAYERS:
+        if not is_templated(layer) and layer not in LAYERS:
             raise ValueError(f"layer {layer!r} is not one of {sorted(LAYERS)}")
         self.granule = granule
         self.granules = granules

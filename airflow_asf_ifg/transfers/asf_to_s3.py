@@ -22,7 +22,7 @@ from airflow_asf_ifg.exceptions import (
 )
 from airflow_asf_ifg.hooks import EARTHDATA_DEFAULT_CONN_ID
 from airflow_asf_ifg.sensors.archive import outcome
-from airflow_asf_ifg.templates import is_templated
+from airflow_asf_ifg.templates import checked_after_rendering, is_templated
 from airflow_asf_ifg.triggers.archive import AsfArchiveStatusTrigger, archive_targets
 
 if TYPE_CHECKING:
@@ -152,10 +152,7 @@ class AsfToS3Operator(BaseOperator):
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
         """Copy every selected file; return one result per file."""
-        try:
-            self.files = checked_roles(self.files)  # again: a template may have rendered anything
-        except ValueError as error:
-            raise AirflowFailException(str(error)) from error
+        self.files = checked_after_rendering(self.files, checked_roles)
         results = []
         for granule in self._granule_list():
             prefix = destination_prefix(self.dest_prefix, granule)

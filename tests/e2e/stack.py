@@ -16,6 +16,8 @@ from typing import Any
 
 import requests
 
+from airflow_asf_ifg.sandbox.demo import airflow_environment
+
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 USER = "admin"
 
@@ -42,16 +44,11 @@ class AirflowStack:
         self.password = secrets.token_urlsafe(12)
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         (home / "simple_auth_manager_passwords.json").write_text(json.dumps({USER: self.password}))
-        bundles = [{"name": "examples", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-                    "kwargs": {"path": str(dags)}}]
         self.environment = {
             **os.environ,
-            "AIRFLOW_HOME": str(home),
+            **airflow_environment(str(home), dags),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-            "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(bundles),
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
             "AIRFLOW__API__BASE_URL": self.url,
