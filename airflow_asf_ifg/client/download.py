@@ -82,7 +82,7 @@ def download(source: Source, path: Path, *, size: int | None, checksum: str | No
         part.unlink()  # longer than the product: not a prefix of it
     digest, offset = _hash_file(part, algorithm) if part.is_file() else (new_hash(algorithm), 0)
     state = {"offset": offset, "reread": 0, "resumes": 0}
-    progress = Progress(path.name, size, 10.0, progress_seconds)
+    progress = Progress(path.name, size, 10.0, progress_seconds, done=offset)
     path.parent.mkdir(parents=True, exist_ok=True)
     with part.open("ab") as out:
         for chunk in resuming_read(source, state, progress, max_resumes, sleep):

@@ -1,30 +1,30 @@
 """The streaming copy engine: an S3 object or an HTTPS URL into a multipart upload, verified, resumable, idempotent.
 
-The source is read in order through a file-like reader that hashes it and checks size and checksum at
-its end; boto3's managed upload (s3transfer, as ``S3Hook.load_file_obj`` uses) sends the parts in
-parallel with a bounded number in memory, whatever the object's size. A reset or 5xx mid-object
-resumes with a Range request from the last good byte. A mismatch raises before the last part is sent,
-and any failure aborts the multipart upload, so nothing partial is ever visible at the destination key.
-The destination's user metadata records size, checksum, concept id and source, so a second run finds
-the object and copies nothing.
+Parts of an S3 source are fetched with concurrent ranged GETs; an HTTPS source is read once, in order.
+Either way the bytes land in a fixed set of part buffers that are hashed in order and uploaded in
+parallel (:mod:`~airflow_asf_ifg.client.multipart`), so memory does not grow with the object. A reset
+or 5xx mid-object resumes with a Range request from the last good byte. Size and checksum are checked
+before the object is put or its multipart upload completed, and any failure aborts the upload, so
+nothing partial is ever visible at the destination key. The destination's user metadata records size,
+checksum, concept id and source, so a second run finds the object and copies nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import math
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 import requests
-from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
+from airflow_asf_ifg.client.multipart import MultipartTarget, upload_ranges, upload_stream
 from airflow_asf_ifg.exceptions import (
     ChecksumMismatchError,
     ProductArchivedError,
@@ -38,7 +38,8 @@ MIB = 1024 * 1024
 MIN_PART_SIZE = 8 * MIB  # S3's floor is 5 MiB; 8 MiB is what boto3's TransferConfig uses
 MAX_PARTS = 10_000
 MAX_SINGLE_COPY = 5 * 1024**3  # CopyObject's limit; larger objects use UploadPartCopy
-READ_CHUNK = 8 * MIB  # one read per default part: no joining, fewer Python-level loops
+READ_CHUNK = MIB  # copied into part buffers at once: small reads keep transient memory small
+MEMORY_LIMIT = 128 * MIB  # part buffers per copy, whatever the object's size
 _HASHES = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
 _METADATA_SIZE, _METADATA_CHECKSUM = "asf-size", "asf-checksum"
 
@@ -69,21 +70,25 @@ class Source(Protocol):
     """Something the engine can read from an offset onwards."""
 
     url: str
+    #: Whether byte ranges may be fetched at once, each on its own connection.
+    ranged: bool
 
     def size(self) -> int | None:
         """The object's size, when the source can tell without reading it."""
 
-    def open(self, offset: int) -> tuple[Iterator[bytes], int]:
-        """Stream from ``offset``; return (chunks, the offset the stream really starts at)."""
+    def open(self, offset: int, end: int | None = None) -> tuple[Iterator[bytes], int]:
+        """Stream from ``offset`` (to ``end``, exclusive); return (chunks, the offset the stream really starts at)."""
 
 
 class S3Source:
-    """An S3 object read with (refreshing) credentials; ranged GETs resume after a break.
+    """An S3 object read with (refreshing) credentials; ranged GETs resume after a break or fetch parts at once.
 
     :param client: a boto3 S3 client that can read the object.
     :param bucket: the bucket.
     :param key: the key.
     """
+
+    ranged = True  # S3 serves each range on its own: parts are fetched at once
 
     def __init__(self, client: Any, bucket: str, key: str) -> None:
         self.client = client
@@ -111,11 +116,11 @@ class S3Source:
         """The ContentLength from HeadObject."""
         return int(self.head()["ContentLength"])
 
-    def open(self, offset: int) -> tuple[Iterator[bytes], int]:
-        """A ranged GET from ``offset``."""
+    def open(self, offset: int, end: int | None = None) -> tuple[Iterator[bytes], int]:
+        """A ranged GET from ``offset`` (up to ``end``, exclusive)."""
         options: dict[str, Any] = {"Bucket": self.bucket, "Key": self.key}
-        if offset:
-            options["Range"] = f"bytes={offset}-"
+        if offset or end is not None:
+            options["Range"] = _range(offset, end)
         try:
             body = self.client.get_object(**options)["Body"]
         except ClientError as error:
@@ -156,6 +161,8 @@ class HttpsSource:
     :param timeout: (connect, read) timeout in seconds.
     """
 
+    ranged = False  # every request is a login round and a fresh signed URL: read once, in order
+
     def __init__(self, session: Any, url: str, timeout: tuple[float, float] = (10.0, 120.0)) -> None:
         self.session = session
         self.url = url
@@ -165,9 +172,9 @@ class HttpsSource:
         """Unknown until the GET (the door answers HEAD with a redirect to a URL that lives 15 s)."""
         return None
 
-    def open(self, offset: int) -> tuple[Iterator[bytes], int]:
-        """GET (with ``Range`` from ``offset``), checking that what came back is the product."""
-        headers = {"Range": f"bytes={offset}-"} if offset else {}
+    def open(self, offset: int, end: int | None = None) -> tuple[Iterator[bytes], int]:
+        """GET (``Range`` from ``offset`` to ``end``, exclusive), checking that what came back is the product."""
+        headers = {"Range": _range(offset, end)} if offset or end is not None else {}
         try:
             response = self.session.get_checked(self.url, headers=headers, stream=True, timeout=self.timeout)
         except (requests.ConnectionError, requests.Timeout) as error:
@@ -196,6 +203,10 @@ class HttpsSource:
         if status == 206:
             start = int(response.headers.get("Content-Range", "bytes 0-").split()[1].split("-")[0])
         return _http_chunks(response), start
+
+
+def _range(offset: int, end: int | None) -> str:
+    return f"bytes={offset}-" if end is None else f"bytes={offset}-{end - 1}"
 
 
 def _http_chunks(response: requests.Response) -> Iterator[bytes]:
@@ -246,29 +257,37 @@ class TransferResult:
 class Progress:
     """Logs a copy's progress at most every ``every_percent`` or ``every_seconds``: bytes, rate, ETA.
 
+    Thread-safe: parts fetched at once all report here.
+
     :param name: what is copied, for the log line.
     :param size: its size, when known.
     :param every_percent: log after this much progress...
     :param every_seconds: ...or after this long.
+    :param done: bytes already there (a resumed download).
     """
 
-    def __init__(self, name: str, size: int | None, every_percent: float, every_seconds: float) -> None:
+    def __init__(self, name: str, size: int | None, every_percent: float, every_seconds: float,
+                 done: int = 0) -> None:
         self.name, self.size = name, size
         self.every_percent, self.every_seconds = every_percent, every_seconds
         self.started = self.last_time = time.monotonic()
         self.last_percent = 0.0
+        self.done = self._first = done
+        self._lock = threading.Lock()
 
-    def update(self, done: int) -> None:
-        """Note that ``done`` bytes are through; log a line when one is due.
+    def advance(self, count: int) -> None:
+        """Note that ``count`` more bytes are through; log a line when one is due.
 
-        :param done: bytes so far.
+        :param count: bytes just read.
         """
-        now = time.monotonic()
-        percent = 100.0 * done / self.size if self.size else 0.0
-        if percent - self.last_percent < self.every_percent and now - self.last_time < self.every_seconds:
-            return
-        self.last_percent, self.last_time = percent, now
-        rate = done / max(now - self.started, 1e-6)
+        with self._lock:
+            self.done += count
+            done, now = self.done, time.monotonic()
+            percent = 100.0 * done / self.size if self.size else 0.0
+            if percent - self.last_percent < self.every_percent and now - self.last_time < self.every_seconds:
+                return
+            self.last_percent, self.last_time = percent, now
+        rate = (done - self._first) / max(now - self.started, 1e-6)
         if self.size:
             eta = (self.size - done) / rate if rate else float("inf")
             log.info("%s: %s of %s (%.0f%%), %s/s, ETA %.0f s", self.name, _human(done), _human(self.size),
@@ -285,61 +304,21 @@ def _human(count: float) -> str:
     return f"{count:.1f} GiB"
 
 
-class _VerifyingReader(io.RawIOBase):
-    """A file-like view of the source's chunks that hashes them and verifies at the end of the data.
-
-    :param chunks: the source's bytes, in order.
-    :param digest: the hash to update.
-    :param verify: called with the digest at the end; raises on a mismatch, returns the hex checksum.
-    """
-
-    def __init__(self, chunks: Iterator[bytes], digest: Any, verify: Callable[[Any], str]) -> None:
-        super().__init__()
-        self._chunks = chunks
-        self._digest = digest
-        self._verify = verify
-        self._pending: list[bytes] = []
-        self._pending_size = 0
-        self._ended = False
-        self.checksum: str | None = None
-
-    def readable(self) -> bool:
-        """It is readable."""
-        return True
-
-    def read(self, size: int | None = -1) -> bytes:
-        """Up to ``size`` bytes (all that is left when -1); at the end, check size and checksum first."""
-        want = float("inf") if size is None or size < 0 else size
-        while self._pending_size < want and not self._ended:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                self._ended = True
-                self.checksum = self._verify(self._digest)  # raises before the last part leaves
-                break
-            self._digest.update(chunk)
-            self._pending.append(chunk)
-            self._pending_size += len(chunk)
-        data = b"".join(self._pending)
-        cut = len(data) if want == float("inf") else int(want)
-        out, rest = data[:cut], data[cut:]
-        self._pending, self._pending_size = ([rest] if rest else []), len(rest)
-        return out
-
-
 def resuming_read(source: Source, state: dict[str, int], progress: Progress, max_resumes: int,
-                  sleep: Callable[[float], None]) -> Iterator[bytes]:
-    """Every byte of the source from ``state["offset"]`` on, once, in order, resuming after breaks.
+                  sleep: Callable[[float], None], end: int | None = None) -> Iterator[bytes]:
+    """Every byte of the source from ``state["offset"]`` on (up to ``end``), once, in order, resuming after breaks.
 
     :param source: where to read.
     :param state: ``offset`` (advanced as bytes arrive), ``reread`` and ``resumes`` counters.
     :param progress: reports progress.
     :param max_resumes: breaks in a row survived.
     :param sleep: how to wait between tries.
+    :param end: where to stop (exclusive); None reads to the end of the object.
     """
     failures = 0
     while True:
         try:
-            chunks, start = source.open(state["offset"])
+            chunks, start = source.open(state["offset"], end)
             if start < state["offset"]:  # the server ignored Range: skip what was already read
                 state["reread"] += state["offset"] - start
             skip = state["offset"] - start
@@ -349,9 +328,13 @@ def resuming_read(source: Source, state: dict[str, int], progress: Progress, max
                         skip -= len(chunk)
                         continue
                     chunk, skip = chunk[skip:], 0
+                if end is not None and state["offset"] + len(chunk) > end:  # a server that ignored the range's end
+                    chunk = chunk[:max(0, end - state["offset"])]
+                    if not chunk:
+                        continue
                 state["offset"] += len(chunk)
                 failures = 0
-                progress.update(state["offset"])
+                progress.advance(len(chunk))
                 yield chunk
             return
         except ReadInterrupted as error:
@@ -371,23 +354,28 @@ class Transfer:
 
     :param destination: a boto3 S3 client (e.g. the amazon provider's ``S3Hook(...).get_conn()``).
     :param part_size: preferred part size (raised when an object would need more than 10,000 parts).
-    :param concurrency: parts uploaded at once (boto3 keeps at most 10 parts in memory).
+    :param concurrency: parts uploaded at once.
+    :param memory_limit: bytes of part buffers at most, whatever the object's size (never fewer than two parts).
     :param max_resumes: breaks in the source survived per object.
     :param progress_percent: log progress at least every this many percent...
     :param progress_seconds: ...or every this many seconds.
     :param sleep: how to wait between tries.
     """
 
-    def __init__(self, destination: Any, *, part_size: int | None = None, concurrency: int = 8, max_resumes: int = 8,
+    def __init__(self, destination: Any, *, part_size: int | None = None, concurrency: int = 8,
+                 memory_limit: int = MEMORY_LIMIT, max_resumes: int = 8,
                  progress_percent: float = 10.0, progress_seconds: float = 30.0,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency {concurrency} must be at least 1")
         if part_size is not None and part_size < 5 * MIB:
             raise ValueError(f"part_size {part_size} is below S3's 5 MiB minimum")
+        if memory_limit < 2 * 5 * MIB:
+            raise ValueError(f"memory_limit {memory_limit} is below two parts of S3's 5 MiB minimum")
         self.destination = destination
         self.part_size = part_size
         self.concurrency = concurrency
+        self.memory_limit = memory_limit
         self.max_resumes = max_resumes
         self.progress_percent = progress_percent
         self.progress_seconds = progress_seconds
@@ -447,6 +435,29 @@ class Transfer:
         """Every byte of the source once, in order, resuming after breaks."""
         return resuming_read(source, state, progress, self.max_resumes, self._sleep)
 
+    def _range_reader(self, source: Source, totals: dict[str, int], progress: Progress
+                      ) -> Callable[[int, memoryview], None]:
+        """A function that fills a buffer with the source's bytes from an offset, resuming after breaks."""
+        lock = threading.Lock()
+
+        def fetch(first: int, view: memoryview) -> None:
+            state = {"offset": first, "reread": 0, "resumes": 0}
+            filled = 0
+            try:
+                for chunk in resuming_read(source, state, progress, self.max_resumes, self._sleep,
+                                           end=first + len(view)):
+                    view[filled:filled + len(chunk)] = chunk
+                    filled += len(chunk)
+            finally:
+                with lock:
+                    totals["reread"] += state["reread"]
+                    totals["resumes"] += state["resumes"]
+            if filled != len(view):
+                raise TransferError(f"{source.url}: bytes {first}-{first + len(view) - 1} ended after {filled} "
+                                    f"bytes; the object is shorter than its size")
+
+        return fetch
+
     def _verify(self, source: Source, done: int, size: int | None, digest: Any, checksum: str | None) -> str:
         actual = digest.hexdigest()
         if size is not None and done != size:
@@ -458,23 +469,33 @@ class Transfer:
 
     def _stream(self, source: Source, bucket: str, key: str, size: int | None, checksum: str | None,
                 algorithm: str | None, stored: dict[str, str], started: float) -> TransferResult:
-        """Stream through boto3's managed upload (s3transfer): parallel parts, bounded memory, abort on error.
+        """Stream through :func:`~airflow_asf_ifg.client.multipart.upload_stream`: parallel parts, fixed memory.
 
-        The source is wrapped in a reader that checks size and checksum when it reaches the end and raises
-        there, before the last part is sent, so a bad copy is aborted and never completed.
+        Size and checksum are checked once the source is read, before the object is put or its multipart
+        upload completed; a mismatch or any failure aborts it, so nothing partial is ever visible.
         """
         state = {"offset": 0, "reread": 0, "resumes": 0}
         progress = Progress(key.rsplit("/", 1)[-1], size, self.progress_percent, self.progress_seconds)
-        reader = _VerifyingReader(self._read(source, state, progress), new_hash(algorithm),
-                                  lambda digest: self._verify(source, state["offset"], size, digest, checksum))
         part_size = part_size_for(size or 0, self.part_size)
-        # At most `concurrency` parts wait in memory (boto3 allows 10 by default): memory stays flat.
-        config = TransferConfig(multipart_threshold=part_size, multipart_chunksize=part_size,
-                                max_concurrency=self.concurrency, use_threads=True)
-        config.max_in_memory_upload_chunks = self.concurrency  # s3transfer's setting; boto3's init omits it
         metadata = {**stored, _METADATA_SIZE: str(size or ""), _METADATA_CHECKSUM: checksum or "pending"}
-        self.destination.upload_fileobj(reader, bucket, key, ExtraArgs={"Metadata": metadata}, Config=config)
-        actual = reader.checksum or ""
+        target = MultipartTarget(self.destination, bucket, key, metadata, part_size, self.concurrency,
+                                 # one part filling and one hashing besides those being sent
+                                 buffers=min(self.concurrency + 2, self.memory_limit // part_size))
+        checked: dict[str, str] = {}
+
+        def verify(digest: Any, done: int) -> None:
+            checked["checksum"] = self._verify(source, done, size, digest, checksum)
+
+        if source.ranged and size is not None:
+            stored = source.size()
+            if stored != size:  # S3 said how long the object is: no need to read it to know it is wrong
+                raise ChecksumMismatchError(f"{source.url}: the object has {stored} bytes, CMR says {size}; "
+                                            f"nothing was written")
+            upload_ranges(target, size, self._range_reader(source, state, progress), new_hash(algorithm), verify)
+            state["offset"] = size
+        else:
+            upload_stream(target, self._read(source, state, progress), new_hash(algorithm), verify)
+        actual = checked["checksum"]
         if not checksum or size is None:
             # Only now is the checksum known: record it (an in-place copy replaces the metadata).
             self.destination.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": key},

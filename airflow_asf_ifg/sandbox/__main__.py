@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--reset-rate", type=float, default=0.0, metavar="F",
                        help="share of bodies cut off by a connection reset")
     serve.add_argument("--latency-ms", type=int, default=0, metavar="N", help="delay added to every request")
+    serve.add_argument("--s3-connection-mib-s", type=float, default=0.0, metavar="MIB_S",
+                       help="pace each S3 object body to this many MiB/s, as one connection to S3 gets (0: unpaced)")
     serve.add_argument("--metadata-only", action="store_true",
                        help="serve CMR records only (no product bytes), for catalogues of many granules")
     return parser

@@ -48,6 +48,8 @@ class SandboxConfig:
     :param throttle_rate: share of requests answered 429 (503 SlowDown on S3).
     :param reset_rate: share of bodies cut off by a connection reset part-way through.
     :param latency_ms: delay added to every request.
+    :param s3_connection_mib_s: pace of each S3 object body in MiB/s, as one connection to S3 gets (AWS
+        advises concurrent ranged GETs for a higher aggregate); 0 = as fast as the loopback goes.
     :param metadata_only: serve CMR records without building product bytes (for large catalogues);
         sizes and MD5s are then synthetic and the door and S3 hold no products.
     :param cmr_timed_out: mark granule searches ``CMR-Timed-Out: true`` and cut each page in half, as
@@ -74,6 +76,7 @@ class SandboxConfig:
     throttle_rate: float = 0.0
     reset_rate: float = 0.0
     latency_ms: int = 0
+    s3_connection_mib_s: float = 0.0
     metadata_only: bool = False
     cmr_timed_out: bool = False
     cmr_hits_surplus: int = 0
@@ -114,6 +117,8 @@ class SandboxConfig:
                 raise ValueError(f"{name} {value} must be between 0 and 1")
         if self.latency_ms < 0:
             raise ValueError(f"latency_ms {self.latency_ms} must not be negative")
+        if self.s3_connection_mib_s < 0:
+            raise ValueError(f"s3_connection_mib_s {self.s3_connection_mib_s} must not be negative (0 = unpaced)")
         if self.reset_next < 0:
             raise ValueError(f"reset_next {self.reset_next} must not be negative")
         if self.cmr_hits_surplus < 0:
@@ -128,6 +133,7 @@ class SandboxConfig:
         "throttle_rate",
         "reset_rate",
         "latency_ms",
+        "s3_connection_mib_s",
         "cmr_timed_out",
         "cmr_hits_surplus",
         "cmr_page_overlap",

@@ -3,7 +3,9 @@
 moto stores the objects and speaks the S3 API. The gate in front of it adds what moto leaves out and
 the provider must cope with: temporary keys that expire (``ExpiredToken``), keys that only read one
 bucket in one region, presigned URLs that expire, GLACIER objects whose restore takes time, and the
-sandbox's injected faults.
+sandbox's injected faults. It also serves object bodies the way S3 does: a ranged GET reads only its
+range (moto reads the whole object for every request), bodies stream in chunks, and each may be paced
+to one connection's bandwidth.
 """
 
 from __future__ import annotations
@@ -32,6 +34,11 @@ ADMIN_ACCESS_KEY = "AKIASANDBOXADMIN0001"
 ADMIN_SECRET_KEY = "sandbox-admin-secret-key"
 
 _ARCHIVE_CLASSES = ("GLACIER", "DEEP_ARCHIVE")
+_BODY_CHUNK = 1024 * 1024
+# Query parameters of a presigned URL; any other (versionId, partNumber, response-*) goes to moto.
+_SIGNING_PARAMETERS = frozenset({"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires",
+                                 "X-Amz-SignedHeaders", "X-Amz-Signature", "X-Amz-Security-Token",
+                                 "AWSAccessKeyId", "Signature", "Expires"})
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/,\s]+)/")
 
 
@@ -117,13 +124,52 @@ class S3Gate:
         if operation == "s3_restore_object":
             return self._respond(start_response, method, *self._restore(environ, bucket, key))
 
-        body = self._app(environ, start_response)
-        if operation == "s3_get_object" and (fault == "reset" or self._faults.take_reset()):
+        if operation != "s3_get_object" or method != "GET":
+            return self._app(environ, start_response)
+        sent: dict[str, Any] = {}
+
+        def noting_start_response(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
+            sent["length"] = next((int(v) for k, v in headers if k.lower() == "content-length"), None)
+            return start_response(status, headers, *rest)
+
+        body = None
+        if set(query) <= _SIGNING_PARAMETERS:
+            body = self._stored_body(environ, bucket, key, noting_start_response)
+        if body is None:
+            body = self._app(environ, noting_start_response)
+        if fault == "reset" or self._faults.take_reset():
             self._stats.event("fault_reset")
-            body = _cut_off(body, environ)
-        if operation == "s3_get_object" and method == "GET":
-            return _counted(body, lambda count: self._stats.served(f"{bucket}/{key}", count))
-        return body
+            body = _cut_off(body, environ, sent.get("length"))
+        if self._faults.s3_body_bytes_per_second:
+            body = _paced(body, self._faults.s3_body_bytes_per_second)
+        return _counted(body, lambda count: self._stats.served(f"{bucket}/{key}", count))
+
+    def _stored_body(self, environ: dict[str, Any], bucket: str, key: str,
+                     start_response: Callable[..., Any]) -> Iterator[bytes] | None:
+        """Answer a GET from the stored object, reading only the requested range; None leaves it to moto.
+
+        moto answers the same request as a HEAD first, so status, headers and errors (conditions, a bad
+        range) are moto's own; archived objects always go to moto for its InvalidObjectState.
+        """
+        stored = self._backend().get_object(bucket, key)
+        if stored is None or stored.storage_class in _ARCHIVE_CLASSES:
+            return None
+        answer: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], *_: Any) -> Callable[[bytes], None]:
+            answer.update(status=status, headers=headers)
+            return lambda _data: None
+
+        for _ in self._app({**environ, "REQUEST_METHOD": "HEAD"}, capture):
+            pass
+        status, headers = answer["status"], answer["headers"]
+        if not status.startswith(("200", "206")):
+            return None
+        fields = {name.lower(): value for name, value in headers}
+        length = int(fields["content-length"])
+        first = int(fields["content-range"].split()[1].split("-")[0]) if status.startswith("206") else 0
+        start_response(status, _as_get_headers(headers, stored))
+        return _read_stored(stored, first, length)
 
     @staticmethod
     def _respond(start_response: Callable[..., Any], method: str, status: str, body: bytes) -> list[bytes]:
@@ -257,12 +303,73 @@ def _counted(body: Iterable[bytes], add: Callable[[int], None]) -> Iterator[byte
             body.close()
 
 
-def _cut_off(body: Iterable[bytes], environ: dict[str, Any]) -> Iterator[bytes]:
-    """Send about half of a body, then drop the connection, as a reset mid-transfer does."""
-    data = b"".join(body)
-    if hasattr(body, "close"):
-        body.close()
-    yield data[: max(1, len(data) // 2)]
+def _as_get_headers(headers: list[tuple[str, str]], stored: Any) -> list[tuple[str, str]]:
+    """moto's HEAD headers as its GET sends them: a multipart object's checksum says how many parts it has.
+
+    Without the ``-N``, botocore would check a composite checksum against the whole body, and fail.
+    """
+    if getattr(stored, "checksum_type", None) != "COMPOSITE":
+        return headers
+    qualified = []
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered.startswith("x-amz-checksum-") and lowered != "x-amz-checksum-type" and "-" not in value:
+            value = f"{value}-{stored.checksum_parts}"
+        qualified.append((name, value))
+    return qualified
+
+
+def _read_stored(stored: Any, first: int, length: int) -> Iterator[bytes]:
+    """``length`` bytes of a moto object from ``first``, a chunk at a time (moto's own lock held per read)."""
+    position, end = first, first + length
+    while position < end:
+        with stored.lock:
+            stored._value_buffer.seek(position)  # moto keeps each object in a spooled temporary file
+            chunk = stored._value_buffer.read(min(_BODY_CHUNK, end - position))
+        if not chunk:
+            return
+        position += len(chunk)
+        yield chunk
+
+
+def _paced(body: Iterable[bytes], bytes_per_second: float) -> Iterator[bytes]:
+    """Pass a body through no faster than ``bytes_per_second``, as one connection's bandwidth allows."""
+    started, sent = time.monotonic(), 0
+    try:
+        for chunk in body:
+            for offset in range(0, len(chunk), _BODY_CHUNK):
+                piece = chunk[offset:offset + _BODY_CHUNK]
+                sent += len(piece)
+                ahead = sent / bytes_per_second - (time.monotonic() - started)
+                if ahead > 0:
+                    time.sleep(ahead)
+                yield piece
+    finally:
+        if hasattr(body, "close"):
+            body.close()
+
+
+def _cut_off(body: Iterable[bytes], environ: dict[str, Any], length: int | None) -> Iterator[bytes]:
+    """Send about half of a body, then drop the connection, as a reset mid-transfer does.
+
+    :param body: the body.
+    :param environ: the request's WSGI environ (for the socket).
+    :param length: the body's Content-Length, when known (else the body is gathered to measure it).
+    """
+    if length is None:
+        gathered = b"".join(body)
+        body, length = [gathered], len(gathered)
+    half, sent = max(1, length // 2), 0
+    try:
+        for chunk in body:
+            piece = chunk[: half - sent]
+            sent += len(piece)
+            yield piece
+            if sent >= half:
+                break
+    finally:
+        if hasattr(body, "close"):
+            body.close()
     connection: socket.socket | None = environ.get("werkzeug.socket")
     if connection is not None:
         connection.shutdown(socket.SHUT_RDWR)

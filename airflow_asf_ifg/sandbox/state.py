@@ -131,6 +131,11 @@ class FaultInjector:
         """Delay to add before answering."""
         return self._config().latency_ms / 1000.0
 
+    @property
+    def s3_body_bytes_per_second(self) -> float:
+        """Pace of each S3 object body (0: unpaced)."""
+        return self._config().s3_connection_mib_s * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class IssuedCredentials:

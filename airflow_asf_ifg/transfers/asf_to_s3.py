@@ -85,7 +85,7 @@ class AsfToS3Operator(BaseOperator):
     :param source: ``auto``, ``s3`` or ``https``.
     :param aws_conn_id: the destination's ``aws`` connection.
     :param earthdata_conn_id: the ``earthdata`` connection.
-    :param concurrency: parts uploaded at once.
+    :param concurrency: parts fetched and uploaded at once (memory holds at most this many plus two, up to 128 MiB).
     :param part_size: multipart part size in bytes (raised to fit 10,000 parts).
     :param on_archived: ``fail`` or ``defer`` (wait in the triggerer, then copy).
     :param archive_timeout: with ``defer``, seconds to wait for a retrieval before failing.

@@ -70,6 +70,15 @@ class TestPartSize:
         assert size / part_size_for(size) <= 10_000
         assert part_size_for(100) == 8 * MIB and part_size_for(100, 5 * MIB) == 5 * MIB
 
+    @pytest.mark.parametrize(("settings", "message"), [
+        ({"part_size": MIB}, "part_size 1048576 is below S3's 5 MiB minimum"),
+        ({"concurrency": 0}, "concurrency 0 must be at least 1"),
+        ({"memory_limit": 6 * MIB}, "memory_limit 6291456 is below two parts of S3's 5 MiB minimum"),
+    ])
+    def test_bad_settings_are_refused_before_any_request(self, settings, message):
+        with pytest.raises(ValueError, match=message):
+            Transfer(object(), **settings)
+
 
 class TestCopy:
     def test_s3_source(self, asf_sandbox, dest):
@@ -161,6 +170,24 @@ class TestResilience:
         result = Transfer(dest, sleep=lambda _: None).copy(HttpsSource(session(asf_sandbox), product["url"]), DEST,
                                                           "door.nc", size=product["size"], checksum=product["md5"])
         assert result.resumes == 2 and result.reread_bytes == 0 and result.bytes == product["size"]
+
+    def test_https_larger_than_one_part_resumes_in_order(self, asf_sandbox, dest, big_object, asf_sandbox_settings):
+        asf_sandbox_settings(reset_next=2)
+        url = f"{asf_sandbox.urls.asf}/door/download/{big_object}"
+        result = Transfer(dest, part_size=5 * MIB, concurrency=2, sleep=lambda _: None).copy(
+            HttpsSource(session(asf_sandbox), url), DEST, "door-big.bin", size=len(BIG), checksum=md5(BIG))
+        assert result.resumes == 2 and result.reread_bytes == 0 and result.bytes == len(BIG)
+        assert dest.head_object(Bucket=DEST, Key="door-big.bin")["ETag"].strip('"').endswith("-3")
+        assert md5(dest.get_object(Bucket=DEST, Key="door-big.bin")["Body"].read()) == md5(BIG)
+
+    def test_s3_parts_are_fetched_as_ranges(self, asf_sandbox, dest, big_object, stats):
+        asf_sandbox.stats.reset()
+        Transfer(dest, part_size=5 * MIB, concurrency=3).copy(
+            S3Source(asf_client(asf_sandbox), PRODUCT_BUCKET, big_object), DEST, "ranged.bin", size=len(BIG),
+            checksum=md5(BIG))
+        snapshot = stats()
+        assert snapshot["requests"]["s3_get_object"] == 3  # one GET per part, each only its range
+        assert snapshot["bytes_served"][f"{PRODUCT_BUCKET}/{big_object}"] == len(BIG)
 
     def test_credentials_expiring_mid_transfer(self, asf_sandbox, dest, big_object, asf_sandbox_settings, stats):
         asf_sandbox_settings(credential_ttl=2)
