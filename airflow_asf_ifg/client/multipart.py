@@ -296,7 +296,7 @@ def upload_ranges(target: MultipartTarget, size: int, fetch: Callable[[int, memo
         fetch(0, memoryview(buffer))
         digest.update(buffer)
         verify(digest, size)
-        _put_single(target, bytes(buffer))
+        _put_single(target, buffer)
         return size
     with _PartUploads(target, digest, parts=math.ceil(size / target.part_size)) as uploads:
         for number, first in enumerate(range(0, size, target.part_size), start=1):
@@ -320,7 +320,7 @@ def _fetch_and_upload(target: MultipartTarget, number: int, first: int, length: 
     return _upload_part(target, number, buffer, length, uploads.pool)
 
 
-def _put_single(target: MultipartTarget, body: bytes) -> None:
+def _put_single(target: MultipartTarget, body: bytes | bytearray) -> None:
     options: dict[str, Any] = {}
     if target.checksum_algorithm:
         options["ChecksumAlgorithm"] = target.checksum_algorithm
