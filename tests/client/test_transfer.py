@@ -13,7 +13,7 @@ from airflow_asf_ifg.client.transfer import MIB, HttpsSource, S3Source, Transfer
 from airflow_asf_ifg.exceptions import ChecksumMismatchError, EarthdataLoginError, ProductArchivedError
 from airflow_asf_ifg.sandbox.config import PRODUCT_BUCKET, SANDBOX_PASSWORD, SANDBOX_USER
 from airflow_asf_ifg.sandbox.s3 import ADMIN_ACCESS_KEY, ADMIN_SECRET_KEY
-from tests.sandbox.helpers import s3_client, user_s3
+from tests.sandbox.helpers import empty_bucket, s3_client
 
 DEST = "transfer-dest"
 BIG_KEY = "tests/big-product.bin"
@@ -38,11 +38,7 @@ def md5(data: bytes) -> str:
 
 @pytest.fixture
 def dest(asf_sandbox):
-    asf_sandbox.reset()
-    client = user_s3(asf_sandbox)
-    client.create_bucket(Bucket=DEST)
-    for item in client.list_objects_v2(Bucket=DEST).get("Contents", []):
-        client.delete_object(Bucket=DEST, Key=item["Key"])
+    client = empty_bucket(asf_sandbox, DEST)
     yield client
     assert client.list_multipart_uploads(Bucket=DEST).get("Uploads", []) == []  # never left behind
 

@@ -21,6 +21,16 @@ def user_s3(sandbox: Sandbox):
     return s3_client(sandbox, aws_access_key_id=connection["login"], aws_secret_access_key=connection["password"])
 
 
+def empty_bucket(sandbox: Sandbox, bucket: str):
+    """Reset the sandbox and return a user S3 client with ``bucket`` created and emptied."""
+    sandbox.reset()
+    client = user_s3(sandbox)
+    client.create_bucket(Bucket=bucket)
+    for item in client.list_objects_v2(Bucket=bucket).get("Contents", []):
+        client.delete_object(Bucket=bucket, Key=item["Key"])
+    return client
+
+
 def wait_for(condition: Callable[[], object], timeout: float, what: str, every: float = 0.1) -> object:
     """Poll ``condition`` every ``every`` seconds until it returns something truthy; fail after ``timeout``."""
     deadline = time.monotonic() + timeout

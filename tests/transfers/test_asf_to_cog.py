@@ -13,7 +13,8 @@ from airflow_asf_ifg.sandbox.config import PRODUCT_BUCKET
 from airflow_asf_ifg.transfers.asf_to_cog import AsfToCogOperator
 from tests.cli.conftest import tool
 from tests.conftest import task_states, xcom_value
-from tests.transfers.test_asf_to_s3 import WHEN, asset_events, empty_bucket, restore_everything
+from tests.sandbox.helpers import empty_bucket
+from tests.transfers.test_asf_to_s3 import WHEN, asset_events, restore_everything
 
 DEST = "cog-dest"
 DAG_SOURCE = """

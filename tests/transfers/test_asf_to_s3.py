@@ -11,7 +11,7 @@ import pytest
 from airflow_asf_ifg.client.granule import Granule
 from airflow_asf_ifg.transfers.asf_to_s3 import AsfToS3Operator, destination_prefix
 from tests.conftest import task_states, xcom_value
-from tests.sandbox.helpers import user_s3, wait_for
+from tests.sandbox.helpers import empty_bucket, wait_for
 
 DEST = "ingest-dest"
 WHEN = datetime(2024, 1, 2, tzinfo=UTC)
@@ -38,16 +38,6 @@ def restore_everything(sandbox) -> None:
                                        == "restored" for g in sandbox.catalogue if g.data_file.archived),
                            timeout=10, what="the retrievals")
     assert time_enough
-
-
-def empty_bucket(sandbox, bucket: str):
-    """Reset the sandbox and return a user S3 client with ``bucket`` created and emptied."""
-    sandbox.reset()
-    client = user_s3(sandbox)
-    client.create_bucket(Bucket=bucket)
-    for item in client.list_objects_v2(Bucket=bucket).get("Contents", []):
-        client.delete_object(Bucket=bucket, Key=item["Key"])
-    return client
 
 
 @pytest.fixture
