@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed
 AWSCLI_VENV := $(VENV)/awscli
 AWS_CLI := $(AWSCLI_VENV)/bin/aws
 
-.PHONY: demo walkthrough test lint sandbox bench clean system-packages tools
+.PHONY: demo walkthrough test lint sandbox bench clean system-packages tools dist
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,9 +16,11 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]' 'apache-airflow==$(AIRFLOW_VERSION)'
 	touch $(INSTALLED)
 
-## demo: run the example DAG asf_ifg_aoi_ingest end to end against the sandbox (Airflow on SQLite)
+## demo: run the example DAG asf_ifg_aoi_ingest end to end against the sandbox (Airflow on SQLite);
+##       ERA=today (default: today's ASF services) or ERA=2018 (the 2018 page's door, with a retrieval)
+ERA ?= today
 demo: $(INSTALLED)
-	$(BIN)/python -m airflow_asf_ifg.sandbox.demo
+	$(BIN)/python -m airflow_asf_ifg.sandbox.demo --era $(ERA)
 
 ## walkthrough: the 2018 page's steps one by one against the sandbox (search, .netrc, keys, archive, download)
 walkthrough: $(INSTALLED)
@@ -44,14 +46,20 @@ $(AWS_CLI): $(INSTALLED)
 lint: $(INSTALLED)
 	$(BIN)/ruff check airflow_asf_ifg tests dags benchmarks
 
-## sandbox: run the sandbox in the foreground (Ctrl-C stops it)
+## sandbox: run the sandbox in the foreground (Ctrl-C stops it); ERA=2018 for the 2018 page's door
 sandbox: $(INSTALLED)
-	$(BIN)/python -m airflow_asf_ifg.sandbox serve
+	$(BIN)/python -m airflow_asf_ifg.sandbox serve --era $(ERA)
 
 ## bench: run every benchmark script and print its figures
 bench: $(INSTALLED)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]' 'apache-airflow==$(AIRFLOW_VERSION)'
 	for script in benchmarks/[!_]*.py; do $(BIN)/python $$script || exit 1; done
 
+## dist: build the sdist and the wheel into dist/ (the package is not on PyPI: pip install dist/*.whl)
+dist: $(INSTALLED)
+	$(BIN)/python -m pip install --quiet build
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+
 clean:
-	rm -rf $(VENV) *.egg-info
+	rm -rf $(VENV) *.egg-info dist build

@@ -61,8 +61,8 @@ def get_provider_info() -> dict[str, object]:
                    "python-modules": ["airflow_asf_ifg.hooks.earthdata", "airflow_asf_ifg.hooks.cmr",
                                       "airflow_asf_ifg.hooks.asf"]}],
         "operators": [{"integration-name": _INTEGRATION, "python-modules": [
-            "airflow_asf_ifg.operators.cmr", "airflow_asf_ifg.operators.credentials",
-            "airflow_asf_ifg.operators.s3_restore"]}],
+            "airflow_asf_ifg.operators.cmr", "airflow_asf_ifg.operators.preflight",
+            "airflow_asf_ifg.operators.credentials", "airflow_asf_ifg.operators.s3_restore"]}],
         "transfers": [{"source-integration-name": _INTEGRATION, "target-integration-name": "Amazon Simple Storage "
                        "Service (S3)", "python-module": "airflow_asf_ifg.transfers.asf_to_s3"},
                       {"source-integration-name": _INTEGRATION, "target-integration-name": "Amazon Simple Storage "

@@ -7,7 +7,29 @@ class AsfIfgError(Exception):
     """Base of the provider's errors."""
 
 
-class EarthdataLoginError(AsfIfgError):
+class ConfigurationError(AsfIfgError):
+    """A setting, an input or an account is wrong: retrying cannot fix it, so tasks fail at once.
+
+    Login refused, EULA not accepted, a retired or missing endpoint, an unknown collection, a bad argument.
+    """
+
+
+class InvalidSettingError(ConfigurationError, ValueError):
+    """A connection's field or extra has a value that cannot work (not a URL, not a boolean, unknown name)."""
+
+
+class EndpointNotConfiguredError(ConfigurationError, ValueError):
+    """A service endpoint the work needs has no default and none was configured.
+
+    :param message: which endpoint is missing, where it can be set, and which exist.
+    """
+
+
+class DestinationBucketError(ConfigurationError):
+    """The destination bucket does not exist or the destination connection may not use it."""
+
+
+class EarthdataLoginError(ConfigurationError):
     """Earthdata Login refused the login (wrong password, missing credentials, profile problem).
 
     Never retried automatically: repeated failed logins lock the EDL account.
@@ -55,6 +77,10 @@ class IncompleteSearchError(CmrSearchError):
         self.hits = hits
 
 
+class CollectionNotFoundError(CmrSearchError, ConfigurationError):
+    """CMR does not know the collection concept id a search names (a typo, or a collection from another CMR)."""
+
+
 class TooManyResultsError(CmrSearchError):
     """A search matched more granules than the caller allowed.
 
@@ -81,7 +107,7 @@ class AsfCredentialsError(AsfIfgError):
         self.status = status
 
 
-class CredentialsRetiredError(AsfCredentialsError):
+class CredentialsRetiredError(AsfCredentialsError, ConfigurationError):
     """The credentials endpoint answered 410 Gone: ASF retired it (``/door/credentials`` since 2020)."""
 
 
@@ -107,3 +133,27 @@ class TransferError(AsfIfgError):
 
 class ChecksumMismatchError(TransferError):
     """The bytes read do not match the size or checksum CMR publishes; the upload was aborted."""
+
+
+class ConnectionFormatError(ConfigurationError, ValueError):
+    """A connection is not an ``earthdata`` one: neither Airflow's JSON form nor an ``earthdata://`` URI.
+
+    Airflow reads any ``AIRFLOW_CONN_*`` text that is not JSON as a URI whose scheme is the conn_type, so a
+    mistyped value becomes a connection of another type with none of its fields; it is refused, not ignored.
+    """
+
+
+class LoginNotConfiguredError(EarthdataLoginError, ValueError):
+    """No Earthdata Login identity anywhere it is looked for (connection, ``.netrc``, ``EARTHDATA_*``)."""
+
+
+class HostNotFoundError(ConfigurationError):
+    """A service's host name does not resolve (DNS): a typo in a URL setting, or no DNS here; never retried.
+
+    :param message: the host, the URL, and the setting to check.
+    :param host: the host name that did not resolve.
+    """
+
+    def __init__(self, message: str, host: str | None = None) -> None:
+        super().__init__(message)
+        self.host = host

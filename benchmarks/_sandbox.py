@@ -8,12 +8,13 @@ import sys
 
 
 def start_sandbox(*arguments: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    """Run ``python -m airflow_asf_ifg.sandbox serve ARGUMENTS``; return it and its ``NAME=value`` lines at READY.
+    """Run ``python -m airflow_asf_ifg.sandbox serve --format env ARGUMENTS``; return it and its lines at READY.
 
     :param arguments: ``serve`` options.
     """
-    process = subprocess.Popen([sys.executable, "-m", "airflow_asf_ifg.sandbox", "serve", *arguments],
-                               stdout=subprocess.PIPE, text=True)
+    # --format env: plain NAME=value lines for a machine to read (the default prints shell exports).
+    process = subprocess.Popen([sys.executable, "-m", "airflow_asf_ifg.sandbox", "serve", "--format", "env",
+                                *arguments], stdout=subprocess.PIPE, text=True)
     printed: dict[str, str] = {}
     for line in process.stdout:  # type: ignore[union-attr]
         if line.strip() == "READY":

@@ -256,7 +256,8 @@ def main() -> None:
         return
 
     options = {"concurrency": args.concurrency, "part_size": args.part_mib * MIB}
-    sandbox, printed = start_sandbox("--granules", "1", "--product-bytes", "4096")
+    # The 2018 era: the S3 copies use the door's /door/credentials keys, gone (410) today.
+    sandbox, printed = start_sandbox("--era", "2018", "--granules", "1", "--product-bytes", "4096")
     try:
         admin, user = clients(printed)
         user.create_bucket(Bucket=DEST)

@@ -52,8 +52,9 @@ def main() -> None:
     parser.add_argument("--product-mib", type=int, default=64)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    process, printed = start_sandbox("--granules", "1", "--archived-fraction", "0", "--product-bytes",
-                                     str(args.product_mib * MIB))
+    # The 2018 era: GDAL reads s3:// with the door's /door/credentials keys, gone (410) today.
+    process, printed = start_sandbox("--era", "2018", "--granules", "1", "--archived-fraction", "0",
+                                     "--product-bytes", str(args.product_mib * MIB))
     try:
         urls = printed["SANDBOX_URL"]
         catalogue = requests.get(f"{urls}/__sandbox__/catalogue", timeout=30).json()

@@ -1,9 +1,10 @@
 """Scheduled area-of-interest ingestion of Sentinel-1 interferograms into your own S3 bucket.
 
 One DAG per entry of ``aois.yaml`` beside this file. Each daily run searches CMR over its data
-interval, checks that ASF's temporary credentials can be had, waits in the triggerer for archived
-products to be retrieved, copies every product (one mapped task each; re-runs copy nothing twice),
-and ends with a summary. Parsing this file reads the YAML and nothing else: no network, no boto3.
+interval, checks the login, the path the copies will take (today: HTTPS through the door) and the
+destination bucket, waits in the triggerer for any archived product to be retrieved (the 2018 door;
+today's services archive none), copies every product (one mapped task each; re-runs copy nothing
+twice), and ends with a summary. Parsing this file reads the YAML and nothing else: no network, no boto3.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow_asf_ifg.client.aoi import parse_aoi
 from airflow_asf_ifg.client.granule import ROLES, checked_roles
 from airflow_asf_ifg.operators.cmr import WINDOWS, CmrSearchOperator
-from airflow_asf_ifg.operators.credentials import AsfS3CredentialsOperator
+from airflow_asf_ifg.operators.preflight import AsfPreflightOperator
 from airflow_asf_ifg.sensors.archive import AsfArchiveStatusSensor
 from airflow_asf_ifg.transfers.asf_to_s3 import DEFAULT_ASSET_ALIAS, AsfToS3Operator
 
@@ -152,7 +153,7 @@ def summarize(**context: Any) -> dict[str, Any]:
 
 
 def build_dag(aoi: dict[str, Any]) -> DAG:
-    """One AOI's ingestion DAG: search → credentials → archive wait → copy (mapped) → summary.
+    """One AOI's ingestion DAG: search → preflight → archive wait → copy (mapped) → summary.
 
     :param aoi: a checked ``aois.yaml`` entry.
     """
@@ -173,7 +174,10 @@ def build_dag(aoi: dict[str, Any]) -> DAG:
         search = CmrSearchOperator(
             task_id="search", collection_concept_id="{{ params.collection_concept_id }}",
             aoi="{{ params.aoi }}", window="{{ params.window }}")
-        preflight = AsfS3CredentialsOperator(task_id="credentials")
+        # One check of the login, the first product's path and the bucket, so a mistake fails once, not per copy.
+        preflight = AsfPreflightOperator(
+            task_id="preflight", granules=search.output, files="{{ params.files }}",
+            dest_bucket="{{ params.dest_bucket }}")
         # Only products go to long-term storage; browse images and metadata are always at hand.
         wait = AsfArchiveStatusSensor(
             task_id="wait_for_archive", granules=search.output, files=["data"], deferrable=True,

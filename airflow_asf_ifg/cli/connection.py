@@ -14,6 +14,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from airflow_asf_ifg.cli import DEFAULT_CONN_ID
 from airflow_asf_ifg.client.earthdata import (
+    CONNECTION_FORMS,
+    EARTHDATA_CONN_TYPE,
     AsyncEarthdataSession,
     EarthdataIdentity,
     EarthdataSession,
@@ -21,7 +23,7 @@ from airflow_asf_ifg.client.earthdata import (
     resolve_identity,
 )
 from airflow_asf_ifg.client.settings import EarthdataSettings
-from airflow_asf_ifg.exceptions import EarthdataLoginError
+from airflow_asf_ifg.exceptions import ConnectionFormatError, EarthdataLoginError, LoginNotConfiguredError
 
 
 @dataclass(frozen=True)
@@ -51,20 +53,27 @@ def parse_connection(text: str, source: str) -> ConnectionFields:
         try:
             document = json.loads(text)
         except ValueError as error:
-            raise ValueError(f"{source} is not valid JSON ({error.msg} at character {error.pos}); give Airflow's "
-                             f"JSON form {{\"conn_type\": \"earthdata\", \"login\": ..., \"password\": ..., "
-                             f"\"extra\": {{...}}}} or a URI earthdata://login:password@/?edl_url=...") from None
+            raise ConnectionFormatError(f"{source} is not valid JSON ({error.msg} at character {error.pos}); give "
+                                        f"{CONNECTION_FORMS}") from None
+        conn_type = document.get("conn_type")
+        if conn_type not in (None, "", EARTHDATA_CONN_TYPE):
+            raise ConnectionFormatError(f"{source} has conn_type {conn_type!r}, not {EARTHDATA_CONN_TYPE!r}; give "
+                                        f"{CONNECTION_FORMS}")
         extra = document.get("extra") or {}
         if isinstance(extra, str):
             extra = _json_object(extra, f"{source} extra")
         if not isinstance(extra, dict):
-            raise ValueError(f"{source}: extra must be a JSON object, not {type(extra).__name__}")
+            raise ConnectionFormatError(f"{source}: extra must be a JSON object, not {type(extra).__name__}")
         return ConnectionFields(document.get("login"), document.get("password"), extra, source)
     parts = urlsplit(text)
-    if not parts.scheme or "://" not in text:
-        # The text is not echoed: it may hold a password.
-        raise ValueError(f"{source} is neither Airflow's JSON form nor a connection URI; "
-                         f"give e.g. earthdata://LOGIN:PASSWORD@/?edl_url=https%3A%2F%2Furs.earthdata.nasa.gov")
+    # Airflow takes any text that is not JSON as a URI whose scheme is the conn_type (so 'extra:{...}' is a
+    # connection of type 'extra' with no fields): only an earthdata:// URI is one. The text is not echoed: it
+    # may hold a password; the scheme is what comes before the first ':', never the password.
+    if parts.scheme != EARTHDATA_CONN_TYPE or not text[len(parts.scheme):].startswith("://"):
+        found = f" (it reads as a connection of type {parts.scheme!r})" \
+            if parts.scheme and parts.scheme != EARTHDATA_CONN_TYPE else ""
+        raise ConnectionFormatError(f"{source} is neither Airflow's JSON form nor an {EARTHDATA_CONN_TYPE}:// URI"
+                                    f"{found}; give {CONNECTION_FORMS}")
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
     # Airflow's URI form: the query holds the extra, or one __extra__ parameter holds it as JSON.
     extra: dict[str, Any] = _json_object(query["__extra__"], f"{source} __extra__") if "__extra__" in query \
@@ -78,9 +87,9 @@ def _json_object(text: str, what: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except ValueError:
-        raise ValueError(f"{what} is not a JSON object") from None
+        raise ConnectionFormatError(f"{what} is not a JSON object") from None
     if not isinstance(value, dict):
-        raise ValueError(f"{what} must be a JSON object, not {type(value).__name__}")
+        raise ConnectionFormatError(f"{what} must be a JSON object, not {type(value).__name__}")
     return value
 
 
@@ -137,6 +146,18 @@ class Profile:
         if login or token:
             return EarthdataIdentity(token=token, login=login, password=password, source="EARTHDATA_* variables")
         return identity
+
+    def login_identity(self) -> EarthdataIdentity:
+        """The EDL identity, refused before any request when there is none at all (no login, no token)."""
+        identity = self.identity()
+        if identity.can_log_in or identity.token:
+            return identity
+        netrc = os.environ.get("NETRC") or "~/.netrc"
+        host = urlsplit(self.settings.edl_url).hostname
+        raise LoginNotConfiguredError(
+            f"no Earthdata Login is given: add 'machine {host} login LOGIN password PASSWORD' to {netrc}, set "
+            f"EARTHDATA_USERNAME and EARTHDATA_PASSWORD or EARTHDATA_TOKEN, or pass --conn-uri "
+            f"earthdata://LOGIN:PASSWORD@/")
 
     def session(self) -> EarthdataSession:
         """A ``requests`` session that logs in through EDL where a service asks for it."""

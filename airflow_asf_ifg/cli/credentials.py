@@ -11,7 +11,8 @@ import sys
 
 from airflow_asf_ifg.cli.connection import Profile
 from airflow_asf_ifg.client.credentials import fetch_credentials, gdal_options, region_for, shell_exports
-from airflow_asf_ifg.client.settings import check_url
+from airflow_asf_ifg.client.settings import check_url, credentials_endpoints_text
+from airflow_asf_ifg.exceptions import EndpointNotConfiguredError
 
 APP_NAME = "airflow-asf-ifg-cli"
 
@@ -23,9 +24,15 @@ def run(args: argparse.Namespace) -> int:
     """
     profile = Profile.load(args.conn_uri, args.conn_id)
     endpoint = check_url("--endpoint", args.endpoint) if args.endpoint else profile.settings.s3_credentials_url
+    # Every credentials endpoint logs in through EDL: without a login the request can only fail, so both
+    # gaps are reported before any request, the login first (it is needed whatever the endpoint).
+    profile.login_identity()
     if not endpoint:
-        raise ValueError(f"no credentials URL: {profile.fields.source} has no s3_credentials_url; pass --endpoint "
-                         f"(a TEA /s3credentials URL, or the 2018 door's /door/credentials)")
+        where = "no connection is given" if profile.fields.source == "no connection" else \
+            f"{profile.fields.source} has no s3_credentials_url"
+        raise EndpointNotConfiguredError(
+            f"no credentials endpoint is configured ({where}): pass --endpoint URL or set s3_credentials_url in the "
+            f"connection. {credentials_endpoints_text()}")
     credentials = fetch_credentials(profile.session(), endpoint, APP_NAME)
     region = args.region or region_for(profile.settings, endpoint)
     if args.format == "json":

@@ -160,6 +160,16 @@ def _bbox(values: Sequence[Any]) -> Shape:
         raise ValueError(f"bbox south {south} is north of north {north}; give (west, south, east, north)")
     if south == north or west == east:
         raise ValueError(f"bbox {tuple(values)} has no area; give (west, south, east, north)")
+    if west > east:
+        # CMR reads west > east as a box across the antimeridian (CMR api.md "Bounding Box"); one wider than
+        # half the globe is almost always a west/east swap, and would match nearly every granule.
+        width = 360.0 - (west - east)
+        if width > 180.0:
+            swapped = ",".join(_number(v) for v in (east, south, west, north))
+            raise ValueError(
+                f"bbox west {_number(west)} and east {_number(east)} look swapped: read as a box across the "
+                f"antimeridian it would span {_number(round(width, 6))}° of longitude; give {swapped}, or keep west "
+                f"> east only for a box across the antimeridian narrower than 180° (e.g. 170,-10,-170,10)")
     return Shape("bounding_box", (west, south, east, north))
 
 

@@ -16,18 +16,23 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import msgspec
 import requests
 
 from airflow_asf_ifg.client.aoi import parse_aoi
-from airflow_asf_ifg.client.earthdata import USER_AGENT
+from airflow_asf_ifg.client.earthdata import USER_AGENT, host_not_found
 from airflow_asf_ifg.client.granule import Granule, format_time
 from airflow_asf_ifg.client.limits import MAX_PAGE_SIZE
 from airflow_asf_ifg.client.settings import DEFAULT_CMR_URL
-from airflow_asf_ifg.exceptions import CmrSearchError, IncompleteSearchError, TooManyResultsError
+from airflow_asf_ifg.exceptions import (
+    CmrSearchError,
+    CollectionNotFoundError,
+    IncompleteSearchError,
+    TooManyResultsError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +42,12 @@ _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _RETRY_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 TimeBound = datetime | date | str | None
+T = TypeVar("T")
+#: ASF's interferogram (GUNW) collections: today's, the 2019-2024 BETA one, and the three of the 2018 page.
+GUNW_COLLECTIONS = (("C2859376221-ASF", "ARIA_S1_GUNW"), ("C1595422627-ASF", "SENTINEL-1_INTERFEROGRAMS"),
+                    ("C1379535891-ASF", "2018 GRFN BETA, all products"),
+                    ("C1379522387-ASF", "2018 GRFN BETA, wrapped interferograms"),
+                    ("C1379535600-ASF", "2018 GRFN BETA, unwrapped interferograms"))
 
 
 class CmrPage(msgspec.Struct):
@@ -55,6 +66,23 @@ class CmrPage(msgspec.Struct):
 
 
 _PAGE_DECODER = msgspec.json.Decoder(CmrPage)
+
+
+class _CollectionEntry(msgspec.Struct):
+    id: str = ""
+
+
+class _CollectionFeedBody(msgspec.Struct):
+    entry: list[_CollectionEntry] = []
+
+
+class _CollectionFeed(msgspec.Struct):
+    """A ``collections.json`` answer, reduced to the concept ids it lists."""
+
+    feed: _CollectionFeedBody = msgspec.field(default_factory=_CollectionFeedBody)
+
+
+_COLLECTION_FEED_DECODER = msgspec.json.Decoder(_CollectionFeed)
 
 
 @dataclass(frozen=True)
@@ -235,6 +263,8 @@ class SearchResults:
         return self
 
     def _granules(self) -> Iterator[Granule]:
+        # Once per search, not per page: CMR answers an unknown collection with zero hits, not an error.
+        self._client.check_collections([value for name, value in self._params if name == "collection_concept_id[]"])
         params = [*self._params, ("page_size", str(self._page_size))]
         seen: set[str] = set()
         limit = self._max_results
@@ -319,6 +349,11 @@ class CmrClient:
         """The ``granules.umm_json`` search URL."""
         return f"{self.cmr_url}/search/granules.umm_json"
 
+    @property
+    def collections_url(self) -> str:
+        """The ``collections.json`` search URL."""
+        return f"{self.cmr_url}/search/collections.json"
+
     def query_url(self, params: list[tuple[str, str]]) -> str:
         """The GET URL of a query, for logs and links.
 
@@ -350,8 +385,33 @@ class CmrClient:
 
         :param query: arguments of :func:`granule_query`.
         """
-        page, headers = self.fetch_page([*granule_query(**query), ("page_size", "0")], None)
+        params = granule_query(**query)
+        self.check_collections([value for name, value in params if name == "collection_concept_id[]"])
+        page, headers = self.fetch_page([*params, ("page_size", "0")], None)
         return int(headers.get("CMR-Hits", page.hits))
+
+    def check_collections(self, concept_ids: Sequence[str]) -> None:
+        """Raise :class:`~airflow_asf_ifg.exceptions.CollectionNotFoundError` naming the collections CMR does not know.
+
+        One request for every id (CMR answers an unknown id with an empty feed, not an error); none without ids.
+
+        :param concept_ids: collection concept ids.
+        """
+        wanted = list(dict.fromkeys(concept_ids))
+        if not wanted:
+            return
+        known: set[str] = set()
+        for start in range(0, len(wanted), MAX_PAGE_SIZE):
+            chunk = wanted[start: start + MAX_PAGE_SIZE]
+            params = [*(("concept_id[]", concept_id) for concept_id in chunk), ("page_size", str(len(chunk)))]
+            feed, _ = self._send(self.collections_url, params, dict(self.headers), _COLLECTION_FEED_DECODER.decode)
+            known.update(entry.id.upper() for entry in feed.feed.entry)
+        unknown = [concept_id for concept_id in wanted if concept_id.upper() not in known]
+        if unknown:
+            gunw = ", ".join(f"{concept_id} ({name})" for concept_id, name in GUNW_COLLECTIONS)
+            raise CollectionNotFoundError(
+                f"CMR at {self.cmr_url} knows no collection {', '.join(unknown)}: a typo, or a collection of another "
+                f"CMR (cmr_url). The interferogram collections are {gunw}")
 
     def limit(self, results: SearchResults, max_results: int) -> None:
         """Raise when a started search matched more granules than ``max_results``.
@@ -375,23 +435,41 @@ class CmrClient:
         headers = dict(self.headers)
         if search_after:
             headers["CMR-Search-After"] = search_after
-        use_post = len(self.query_url(params)) > MAX_GET_URL
+        return self._send(self.granules_url, params, headers, _PAGE_DECODER.decode)
+
+    def _send(self, url: str, params: list[tuple[str, str]], headers: dict[str, str],
+              decode: Callable[[bytes], T]) -> tuple[T, Mapping[str, str]]:
+        """GET (or POST, when the URL is too long) with retries; return (the decoded 200 body, its headers).
+
+        :param url: the search URL.
+        :param params: query parameters.
+        :param headers: request headers.
+        :param decode: reads the body; a ValueError is retried, as for a body cut off mid-way.
+        """
+        query_url = f"{url}?{urlencode(params)}"
+        use_post = len(query_url) > MAX_GET_URL
         last_error = ""
         for attempt in range(1, self.retry.attempts + 1):
             retry_after = None
             try:
                 if use_post:
-                    response = self.session.post(self.granules_url, data=params, headers=headers, timeout=self.timeout)
+                    response = self.session.post(url, data=params, headers=headers, timeout=self.timeout)
                 else:
-                    response = self.session.get(self.granules_url, params=params, headers=headers,
-                                                timeout=self.timeout)
+                    response = self.session.get(url, params=params, headers=headers, timeout=self.timeout)
                 if response.status_code == 200:
-                    return _PAGE_DECODER.decode(response.content), response.headers
+                    return decode(response.content), response.headers
                 last_error = f"HTTP {response.status_code}: {_cmr_errors(response)}"
                 if response.status_code not in _RETRY_STATUS:
-                    raise CmrSearchError(f"CMR refused the search ({last_error}). Query: "
-                                         f"{self.query_url(params)}", status=response.status_code)
+                    raise CmrSearchError(f"CMR refused the search ({last_error}). Query: {query_url}",
+                                         status=response.status_code)
                 retry_after = response.headers.get("Retry-After")
+            except requests.ConnectionError as error:
+                # A host that does not resolve is a setting to fix, not a fault to wait out (six tries and a
+                # minute of backoff for the same answer); refused and reset connections stay retried.
+                not_found = host_not_found(error, url, ["cmr_url"])
+                if not_found is not None:
+                    raise not_found from error
+                last_error = f"{type(error).__name__}: {error}"
             except (*_RETRY_ERRORS, ValueError) as error:
                 last_error = f"{type(error).__name__}: {error}"
             if attempt < self.retry.attempts:
@@ -400,7 +478,7 @@ class CmrClient:
                             self.retry.attempts, delay)
                 self._sleep(delay)
         raise CmrSearchError(f"CMR kept failing after {self.retry.attempts} tries; last: {last_error}. "
-                             f"Query: {self.query_url(params)}")
+                             f"Query: {query_url}")
 
 
 def _cmr_errors(response: requests.Response) -> str:

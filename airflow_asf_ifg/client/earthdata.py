@@ -12,6 +12,7 @@ import base64
 import json
 import netrc
 import os
+import socket
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,15 +21,20 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import aiohttp
 import requests
+import urllib3.exceptions
 
 from airflow_asf_ifg import __version__
 from airflow_asf_ifg.client.settings import EarthdataSettings
-from airflow_asf_ifg.exceptions import EarthdataLoginError, EulaNotAcceptedError
+from airflow_asf_ifg.exceptions import EarthdataLoginError, EulaNotAcceptedError, HostNotFoundError
 
 USER_AGENT = f"airflow-asf-ifg/{__version__}"
 #: The 2018 door authenticates with its cookie only (door routes.py); a bearer token is never sent there.
 _NO_BEARER_PATHS = ("/door/",)
 _REDIRECTS = (301, 302, 303, 307, 308)
+#: The Airflow connection type, and the two forms its text is accepted in (for errors).
+EARTHDATA_CONN_TYPE = "earthdata"
+CONNECTION_FORMS = ("Airflow's JSON form {\"conn_type\": \"earthdata\", \"login\": ..., \"password\": ..., "
+                    "\"extra\": {...}} or a URI earthdata://LOGIN:PASSWORD@/?edl_url=https%3A%2F%2Furs.earthdata.nasa.gov")
 
 
 @dataclass(frozen=True)
@@ -124,6 +130,55 @@ def origin(url: str) -> tuple[str, str, int]:
     return parts.scheme, (parts.hostname or "").lower(), port
 
 
+def _resolver_busy(error: BaseException | None) -> bool:
+    """Whether a lookup failed for now (EAI_AGAIN, "temporary failure in name resolution"): that one is retried."""
+    return isinstance(error, socket.gaierror) and error.errno == socket.EAI_AGAIN
+
+
+def _dns_failure(error: BaseException) -> tuple[str | None, str] | None:
+    """(the host, if the error says, and the resolver's reason) when ``error`` is or wraps a failed DNS lookup."""
+    pending: list[BaseException | None] = [error]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, urllib3.exceptions.NameResolutionError):
+            reason = getattr(current, "_reason", None)
+            if _resolver_busy(reason):
+                return None
+            return getattr(current, "_host", None), str(reason or current)
+        if isinstance(current, aiohttp.ClientConnectorError) and isinstance(current.os_error, socket.gaierror):
+            return None if _resolver_busy(current.os_error) else (current.host, str(current.os_error))
+        if isinstance(current, socket.gaierror):
+            return None if _resolver_busy(current) else (None, str(current))
+        # requests wraps urllib3's MaxRetryError in args[0]; MaxRetryError keeps the cause in .reason.
+        pending += [current.__cause__, current.__context__, getattr(current, "reason", None),
+                    *(a for a in current.args if isinstance(a, BaseException))]
+    return None
+
+
+def host_not_found(error: BaseException, url: str, settings: Iterable[str] = ()) -> HostNotFoundError | None:
+    """The error to raise at once when ``error`` is a failed DNS lookup (retrying cannot fix a name), else None.
+
+    :param error: a ``requests``, urllib3 or aiohttp connection error.
+    :param url: the URL requested.
+    :param settings: the settings whose URL has that host (``cmr_url``...), for the message.
+    """
+    failure = _dns_failure(error)
+    if failure is None:
+        return None
+    parts = urlsplit(url)
+    host = failure[0] or parts.hostname or url
+    where = f"{parts.scheme}://{parts.netloc}{parts.path}"  # no query: a signed URL's signature stays out of logs
+    names = list(settings)
+    check = f"check {' and '.join(names)} in the earthdata connection for a typo" if names else \
+        "check where that URL came from (a redirect, or a URL in a CMR record)"
+    return HostNotFoundError(f"host {host!r} does not resolve ({failure[1]}), so {where} cannot be reached; {check}, "
+                             f"or this machine's DNS; not retried, as retrying cannot fix a host name", host)
+
+
 class AuthPolicy:
     """Decides, per URL, which ``Authorization`` header (if any) may be sent.
 
@@ -133,13 +188,33 @@ class AuthPolicy:
     :param identity: the user's identity.
     :param edl_url: EDL's URL.
     :param bearer_urls: URLs whose origins accept the user token.
+    :param endpoints: setting name → URL of every configured endpoint, to name the setting in errors
+        (default: ``edl_url`` only).
     """
 
-    def __init__(self, identity: EarthdataIdentity, edl_url: str, bearer_urls: Iterable[str | None] = ()) -> None:
+    def __init__(self, identity: EarthdataIdentity, edl_url: str, bearer_urls: Iterable[str | None] = (),
+                 endpoints: dict[str, str | None] | None = None) -> None:
         self.identity = identity
         self.edl_url = edl_url
         self._edl_origin = origin(edl_url)
         self._bearer_origins = {origin(u) for u in bearer_urls if u} | {self._edl_origin}
+        self.endpoints = {name: url for name, url in (endpoints or {"edl_url": edl_url}).items() if url}
+
+    def settings_for_host(self, url: str) -> list[str]:
+        """The names of the endpoint settings on the host of ``url`` (``["cmr_url"]``...).
+
+        :param url: a URL.
+        """
+        host = (urlsplit(url).hostname or "").lower()
+        return [name for name, value in self.endpoints.items() if (urlsplit(value).hostname or "").lower() == host]
+
+    def host_not_found(self, error: BaseException, url: str) -> HostNotFoundError | None:
+        """:func:`host_not_found` naming the settings on the URL's host.
+
+        :param error: the connection error.
+        :param url: the URL requested.
+        """
+        return host_not_found(error, url, self.settings_for_host(url))
 
     def is_edl(self, url: str) -> bool:
         """Whether a URL is on the EDL host.
@@ -171,7 +246,10 @@ def policy_for(identity: EarthdataIdentity, settings: EarthdataSettings) -> Auth
     tea = settings.s3_credentials_url
     if tea and urlsplit(tea).path.startswith(_NO_BEARER_PATHS):
         tea = None  # the 2018 door takes its cookie only
-    return AuthPolicy(identity, settings.edl_url, [settings.cmr_url, tea])
+    endpoints = {"edl_url": settings.edl_url, "cmr_url": settings.cmr_url,
+                 "s3_credentials_url": settings.s3_credentials_url, "archive_status_url": settings.archive_status_url,
+                 "s3_endpoint_url": settings.s3_endpoint_url}
+    return AuthPolicy(identity, settings.edl_url, [settings.cmr_url, tea], endpoints)
 
 
 class _PolicyAuth(requests.auth.AuthBase):
@@ -209,9 +287,18 @@ class EarthdataSession(requests.Session):
             prepared_request.headers["Authorization"] = header
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        """Send a request with the session's default timeout unless one is given."""
+        """Send a request with the session's default timeout unless one is given; a host that does not resolve
+        raises :class:`~airflow_asf_ifg.exceptions.HostNotFoundError` (not retried) naming the setting to check."""
         kwargs.setdefault("timeout", self.timeout)
-        return super().request(method, url, *args, **kwargs)
+        try:
+            return super().request(method, url, *args, **kwargs)
+        except requests.ConnectionError as error:
+            # A redirect hop may be the one that failed: its URL is on the error's request.
+            failed_url = getattr(error.request, "url", None) or url
+            not_found = self.policy.host_not_found(error, failed_url)
+            if not_found is None:
+                raise
+            raise not_found from error
 
     def get_checked(self, url: str, **kwargs: Any) -> requests.Response:
         """GET ``url`` through any login redirects; raise a clear error when EDL refused the login.
@@ -362,17 +449,23 @@ class AsyncEarthdataSession:
             authorization = self.policy.authorization(url)
             if authorization:
                 hop_headers["Authorization"] = authorization
-            async with self._session.request(method, url, headers=hop_headers, allow_redirects=False,
-                                             ssl=None if self._verify else False) as response:
-                location = response.headers.get("Location")
-                if response.status in _REDIRECTS and location:
-                    history.append(url)
-                    url = urljoin(url, location)
-                    if response.status in (301, 302, 303) and method not in ("GET", "HEAD"):
-                        method = "GET"
-                    continue
-                body = await response.read()
-                fetched = FetchedResponse(response.status, url, dict(response.headers), body, history)
+            try:
+                async with self._session.request(method, url, headers=hop_headers, allow_redirects=False,
+                                                 ssl=None if self._verify else False) as response:
+                    location = response.headers.get("Location")
+                    if response.status in _REDIRECTS and location:
+                        history.append(url)
+                        url = urljoin(url, location)
+                        if response.status in (301, 302, 303) and method not in ("GET", "HEAD"):
+                            method = "GET"
+                        continue
+                    body = await response.read()
+                    fetched = FetchedResponse(response.status, url, dict(response.headers), body, history)
+            except aiohttp.ClientConnectorError as error:
+                not_found = self.policy.host_not_found(error, url)
+                if not_found is None:
+                    raise
+                raise not_found from error
             if check:
                 text = body[:4000].decode(errors="replace") if fetched.status >= 400 or \
                     "html" in fetched.headers.get("Content-Type", "") else ""

@@ -66,6 +66,30 @@ def checked_roles(files: object) -> tuple[str, ...]:
     return roles
 
 
+#: Where a copy reads a file: ``auto`` (S3 when CMR lists an ``s3://`` URL, else HTTPS), ``s3`` or ``https``.
+SOURCES = ("auto", "s3", "https")
+
+
+def check_source(source: str) -> str:
+    """``source`` if it is one of :data:`SOURCES`, else a ValueError naming them.
+
+    :param source: ``auto``, ``s3`` or ``https``.
+    """
+    if source not in SOURCES:
+        raise ValueError(f"source {source!r} is not one of {SOURCES}")
+    return source
+
+
+def reads_from_s3(url: str | None, s3_url: str | None, source: str) -> bool:
+    """Whether a copy reads a file from its ``s3://`` URL rather than from its HTTPS (door) URL.
+
+    :param url: the file's HTTPS URL.
+    :param s3_url: the file's ``s3://`` URL.
+    :param source: ``auto`` (S3 when CMR lists an ``s3://`` URL), ``s3`` or ``https``.
+    """
+    return source == "s3" or (source == "auto" and s3_url is not None)
+
+
 @dataclass
 class ProductFile:
     """One downloadable file of a granule.

@@ -6,8 +6,49 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from airflow_asf_ifg.exceptions import InvalidSettingError
+
 DEFAULT_EDL_URL = "https://urs.earthdata.nasa.gov"
 DEFAULT_CMR_URL = "https://cmr.earthdata.nasa.gov"
+#: The GRFN door: products of every GUNW collection are downloaded from here, over HTTPS, by the URL in each
+#: granule's CMR record (``/door/download/<file>``); it is never configured, only read from the granule.
+GRFN_DOOR_URL = "https://grfn.asf.alaska.edu/door"
+#: The 2018 door's endpoints, retired: ``/door/credentials`` answers 410 since 2020, ``/door/status`` is gone
+#: since 2019 (asfadmin/grfn-distribution eaba453, ff0955b). Set them only for a service that still has them.
+RETIRED_DOOR_CREDENTIALS_URL = f"{GRFN_DOOR_URL}/credentials"
+RETIRED_DOOR_STATUS_URL = f"{GRFN_DOOR_URL}/status/{{name}}"
+
+
+@dataclass(frozen=True)
+class CredentialsEndpoint:
+    """An ASF endpoint that issues temporary S3 keys, and what it serves.
+
+    :param url: the ``/s3credentials`` URL.
+    :param serves: the data it gives keys for, in a user's words.
+    :param buckets: the buckets its keys read.
+    """
+
+    url: str
+    serves: str
+    buckets: str
+
+
+#: ASF's TEA endpoints (thin-egress-app docs/s3access.md): keys valid 1 h, in us-west-2 only. None serves GUNW
+#: products, which come over HTTPS through the door; a granule whose CMR record lists an ``s3://`` URL also
+#: lists its own ``/s3credentials`` URL, which is used first.
+CREDENTIALS_ENDPOINTS = (
+    CredentialsEndpoint("https://sentinel1.asf.alaska.edu/s3credentials",
+                        "Sentinel-1 SLC, GRD and other Level-1 products", "asf-ngap2w-p-s1-*"),
+    CredentialsEndpoint("https://cumulus.asf.earthdatacloud.nasa.gov/s3credentials",
+                        "ASF's Cumulus-served collections (e.g. OPERA, NISAR)", "asf-cumulus-prod-*"),
+)
+
+
+def credentials_endpoints_text() -> str:
+    """One sentence naming every known credentials endpoint and what it serves, for error messages."""
+    listed = "; ".join(f"{e.url} ({e.serves}, buckets {e.buckets})" for e in CREDENTIALS_ENDPOINTS)
+    return (f"ASF's temporary S3 keys come from TEA endpoints: {listed}. GUNW products (ARIA_S1_GUNW and the "
+            f"2018 GRFN collections) have none today: they come over HTTPS through {GRFN_DOOR_URL}/download/")
 
 _URL_FIELDS = ("edl_url", "cmr_url", "s3_credentials_url", "s3_endpoint_url")
 KNOWN_EXTRA = frozenset({*_URL_FIELDS, "token", "archive_status_url", "region_name", "verify"})
@@ -21,7 +62,7 @@ def check_url(name: str, value: str) -> str:
     """
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"{name} {value!r} is not an http(s) URL; give e.g. https://host/path")
+        raise InvalidSettingError(f"{name} {value!r} is not an http(s) URL; give e.g. https://host/path")
     return value.rstrip("/")
 
 
@@ -33,7 +74,7 @@ def _flag(name: str, value: Any) -> bool:
         return True
     if text in ("false", "0", "no", "off"):
         return False
-    raise ValueError(f"{name} {value!r} is not a boolean; give true or false")
+    raise InvalidSettingError(f"{name} {value!r} is not a boolean; give true or false")
 
 
 @dataclass(frozen=True)
@@ -68,12 +109,13 @@ class EarthdataSettings:
         extra = {k.removeprefix("extra__earthdata__"): v for k, v in extra.items()}
         unknown = sorted(set(extra) - KNOWN_EXTRA)
         if unknown:
-            raise ValueError(f"unknown earthdata connection extra field(s) {unknown}; accepted: {sorted(KNOWN_EXTRA)}")
+            raise InvalidSettingError(f"unknown earthdata connection extra field(s) {unknown}; accepted: "
+                                      f"{sorted(KNOWN_EXTRA)}")
         values: dict[str, Any] = {name: check_url(name, str(extra[name])) for name in _URL_FIELDS if name in extra}
         if "archive_status_url" in extra:
             template = str(extra["archive_status_url"])
             if "{name}" not in template:
-                raise ValueError(f"archive_status_url {template!r} has no {{name}} placeholder; give e.g. "
+                raise InvalidSettingError(f"archive_status_url {template!r} has no {{name}} placeholder; give e.g. "
                                  f"https://grfn.asf.alaska.edu/door/status/{{name}}")
             check_url("archive_status_url", template.replace("{name}", "x"))
             values["archive_status_url"] = template

@@ -24,6 +24,8 @@ from airflow_asf_ifg.client.credentials import (
     refreshable_credentials,
     region_for,
 )
+from airflow_asf_ifg.client.settings import credentials_endpoints_text
+from airflow_asf_ifg.exceptions import EndpointNotConfiguredError
 from airflow_asf_ifg.hooks.earthdata import EarthdataHook
 
 APP_NAME = "airflow-asf-ifg"
@@ -75,9 +77,11 @@ class AsfHook(BaseHook):
         """
         chosen = endpoint or self.earthdata.settings.s3_credentials_url
         if not chosen:
-            raise ValueError(f"connection {self.earthdata_conn_id!r} has no s3_credentials_url and no endpoint was "
-                             f"given; set the extra field s3_credentials_url (e.g. a TEA /s3credentials URL) or pass "
-                             f"the granule's s3_credentials_url")
+            raise EndpointNotConfiguredError(
+                f"no temporary S3 credentials endpoint: connection {self.earthdata_conn_id!r} has no "
+                f"s3_credentials_url and the granule lists none. {credentials_endpoints_text()}. Copy over HTTPS "
+                f"(AsfToS3Operator source='auto' does for products without an s3:// URL), or set "
+                f"s3_credentials_url in the connection's extra")
         return chosen
 
     def get_credentials(self, endpoint: str | None = None) -> TemporaryCredentials:

@@ -10,6 +10,7 @@ from airflow.sdk.exceptions import AirflowNotFoundException
 from airflow.sdk.log import mask_secret
 
 from airflow_asf_ifg.client.earthdata import (
+    CONNECTION_FORMS,
     AsyncEarthdataSession,
     AuthPolicy,
     EarthdataIdentity,
@@ -19,7 +20,7 @@ from airflow_asf_ifg.client.earthdata import (
     token_user,
 )
 from airflow_asf_ifg.client.settings import EarthdataSettings
-from airflow_asf_ifg.exceptions import EarthdataLoginError
+from airflow_asf_ifg.exceptions import ConfigurationError, ConnectionFormatError, InvalidSettingError
 from airflow_asf_ifg.hooks import EARTHDATA_DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
@@ -49,10 +50,19 @@ class EarthdataHook(BaseHook):
     def connection(self) -> Connection | None:
         """The Airflow connection, or None when it is not defined."""
         try:
-            return self.get_connection(self.earthdata_conn_id)
+            connection = self.get_connection(self.earthdata_conn_id)
         except AirflowNotFoundException:
             self.log.info("No connection %r; using the public services and ~/.netrc", self.earthdata_conn_id)
             return None
+        # Airflow reads AIRFLOW_CONN_* text that is not JSON as a URI whose scheme becomes the conn_type:
+        # 'extra:{edl_url:...}' is a connection of type 'extra' without fields, which would silently mean the
+        # public services. A JSON connection without conn_type is read field by field, so it is kept.
+        if connection.conn_type not in (None, "", self.conn_type):
+            raise ConnectionFormatError(
+                f"connection {self.earthdata_conn_id!r} has conn_type {connection.conn_type!r}, not "
+                f"{self.conn_type!r} (Airflow reads AIRFLOW_CONN_* text that is not JSON as a URI whose scheme becomes "
+                f"the conn_type); give {CONNECTION_FORMS}")
+        return connection
 
     @cached_property
     def _extra(self) -> dict[str, Any]:
@@ -61,10 +71,11 @@ class EarthdataHook(BaseHook):
     @cached_property
     def settings(self) -> EarthdataSettings:
         """Endpoints and TLS setting from the connection's extra."""
+        extra = self._extra  # a connection of another type raises here, as it is
         try:
-            return EarthdataSettings.from_extra(self._extra)
+            return EarthdataSettings.from_extra(extra)
         except ValueError as error:
-            raise ValueError(f"connection {self.earthdata_conn_id!r}: {error}") from None
+            raise InvalidSettingError(f"connection {self.earthdata_conn_id!r}: {error}") from None
 
     @cached_property
     def identity(self) -> EarthdataIdentity:
@@ -108,5 +119,5 @@ class EarthdataHook(BaseHook):
             if response.status_code == 200:
                 return True, f"Earthdata Login accepted {identity.login or 'the token'} (from {identity.source})"
             return False, f"Earthdata Login answered {response.status_code}: {response.text[:200]}"
-        except (EarthdataLoginError, ValueError, OSError) as error:
+        except (ConfigurationError, ValueError, OSError) as error:  # a refused login, an unresolvable host...
             return False, str(error)

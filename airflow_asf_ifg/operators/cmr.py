@@ -14,6 +14,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow_asf_ifg.client.aoi import parse_aoi
 from airflow_asf_ifg.client.limits import MAX_PAGE_SIZE
 from airflow_asf_ifg.exceptions import CmrSearchError, IncompleteSearchError, TooManyResultsError
+from airflow_asf_ifg.failing import configuration_errors_fail_the_task
 from airflow_asf_ifg.hooks import EARTHDATA_DEFAULT_CONN_ID
 from airflow_asf_ifg.links import CmrQueryLink
 from airflow_asf_ifg.templates import is_templated
@@ -42,6 +43,23 @@ def compact(granule: Granule) -> dict[str, Any]:
 def _check_window(window: Any) -> None:
     if window not in WINDOWS:
         raise ValueError(f"window {window!r} is not one of {list(WINDOWS)}")
+
+
+def empty_interval_advice(context: Context, start: datetime, end: datetime) -> str:
+    """Why a run's data interval is empty and what to do, for the DAG's kind of schedule.
+
+    :param context: the task context (for the DAG's timetable).
+    :param start: the interval's start.
+    :param end: its end (equal to ``start``).
+    """
+    timetable = type(getattr(context.get("dag"), "timetable", None)).__name__
+    if timetable in ("NullTimetable", "OnceTimetable", "AssetTriggeredTimetable"):
+        return (f"this run has no data interval ({start} to {end}): the DAG is not on a time schedule "
+                f"({timetable}), so there is no day to search. Pass temporal=(start, end) or revision_date=(start, "
+                f"end), e.g. from run params, or schedule the DAG with CronDataIntervalTimetable")
+    return (f"the run's data interval is empty ({start} to {end}): a cron schedule in Airflow 3 defaults to "
+            f"CronTriggerTimetable without an interval. Use CronDataIntervalTimetable, "
+            f"CronTriggerTimetable(..., interval=timedelta(days=1)), or pass temporal/revision_date")
 
 
 class CmrSearchOperator(BaseOperator):
@@ -134,16 +152,17 @@ class CmrSearchOperator(BaseOperator):
             self.log.warning("This run has no data interval (a manual run of an unscheduled DAG?): no time filter")
             return {}
         if start == end:
-            raise ValueError(
-                f"the run's data interval is empty ({start} to {end}): a cron schedule in Airflow 3 defaults to "
-                f"CronTriggerTimetable without an interval. Use CronDataIntervalTimetable, "
-                f"CronTriggerTimetable(..., interval=timedelta(days=1)), or pass temporal/revision_date")
+            raise ValueError(empty_interval_advice(context, start, end))
         self.log.info("Time window: %s %s to %s (the run's data interval)", self.window, start, end)
         key = "temporal" if self.window == "acquisition" else "revision_date"
         return {key: (start, end)}
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
         """Run the search and return compact granule dicts."""
+        with configuration_errors_fail_the_task():  # an unknown collection, an unresolvable host, a bad login
+            return self._search(context)
+
+    def _search(self, context: Context) -> list[dict[str, Any]]:
         try:
             _check_window(self.window)  # again: a template may have rendered anything
             time_filters = self._time_filters(context)
@@ -154,7 +173,7 @@ class CmrSearchOperator(BaseOperator):
         except ValueError as error:  # bad input after templating: retrying cannot help
             raise AirflowFailException(str(error)) from error
         self.log.info("CMR query: %s", results.query_url)
-        CmrQueryLink.persist(context, results.query_url)
+        CmrQueryLink.persist(context, self, results.query_url)
         try:
             results.start()
             if results.hits is not None and results.hits > self.max_results:

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_asf_ifg.exceptions import AsfCredentialsError, CredentialsRetiredError, EarthdataLoginError
+from airflow_asf_ifg.exceptions import AsfCredentialsError
+from airflow_asf_ifg.failing import configuration_errors_fail_the_task
 from airflow_asf_ifg.hooks import EARTHDATA_DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
@@ -84,7 +85,11 @@ def env_text(variables: dict[str, str], credentials: TemporaryCredentials) -> st
 
 
 class AsfS3CredentialsOperator(BaseOperator):
-    """Preflight: log in, fetch ASF's temporary S3 credentials and prove them with a cheap S3 call.
+    """Log in, fetch ASF's temporary S3 credentials and prove them with a cheap S3 call.
+
+    For ``s3://`` products and TEA endpoints (in-region keys), and for the 2018 door's ``/door/credentials``.
+    Today's GUNW products come over HTTPS and need no keys: check a DAG's copies with
+    :class:`~airflow_asf_ifg.operators.preflight.AsfPreflightOperator` instead.
 
     Returns only facts that are not secret (expiration, buckets, region, endpoint). With
     ``output_path`` it also (re)writes, mode 0600, an AWS shared-credentials profile or an ``export``
@@ -125,10 +130,8 @@ class AsfS3CredentialsOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Fetch, check, optionally write; return the non-secret facts."""
-        try:
+        with configuration_errors_fail_the_task():  # a login, EULA or endpoint problem: retrying cannot help
             credentials = self.hook.get_credentials(self.s3_credentials_url)
-        except (CredentialsRetiredError, EarthdataLoginError) as error:
-            raise AirflowFailException(str(error)) from error  # retrying cannot fix these (or would lock EDL)
         region = self.region_name or self.hook.region_for(credentials.endpoint)
         bucket = self.bucket or (credentials.buckets[0] if credentials.buckets else None)
         if bucket:

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import json
+import shlex
 import signal
 import sys
 import threading
 
-from airflow_asf_ifg.sandbox.config import SandboxConfig
+from airflow_asf_ifg.sandbox.config import ERAS, SandboxConfig
+
+#: How ``serve`` prints its settings: ``export NAME='value'`` lines to paste into a shell, plain ``NAME=value``
+#: lines for machines (docker env files, test harnesses), or one JSON object.
+FORMATS = ("shell", "env", "json")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +26,15 @@ def build_parser() -> argparse.ArgumentParser:
                                             "127.0.0.3 (door, TEA) and 127.0.0.4 (S3), or with --host on one "
                                             "address and four ports.")
     defaults = SandboxConfig()
+    serve.add_argument("--era", choices=ERAS, default=defaults.era,
+                       help="answer as the services do today (default: HTTPS through the door only, no door "
+                            "credentials, status or Glacier) or as in 2018 (door status, retrievals, STS keys)")
+    serve.add_argument("--tea", action="store_true",
+                       help="ARIA_S1_GUNW records also list s3:// links and /s3credentials serves in-region keys, "
+                            "as for Cumulus-served collections (not so for GRFN today)")
+    serve.add_argument("--format", choices=FORMATS, default="shell",
+                       help="print the settings as shell exports to paste (default), as plain NAME=value lines "
+                            "(env files, scripts) or as one JSON object; READY follows")
     serve.add_argument("--port", type=int, default=0,
                        help="port for every service, or with --host the first of four (CMR, EDL, door/TEA, S3); "
                             "0 (default) picks free ports")
@@ -40,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--archived-fraction", type=float, default=defaults.archived_fraction, metavar="F",
                        help="share of products that start archived (GLACIER)")
     serve.add_argument("--credentials-gone", action="store_true",
-                       help="/door/credentials answers 410 Gone, as it does today")
+                       help="in the 2018 era, /door/credentials answers 410 Gone, as it has since 2020")
     serve.add_argument("--fault-rate", type=float, default=0.0, metavar="F", help="share of requests answered 500/503")
     serve.add_argument("--throttle-rate", type=float, default=0.0, metavar="F", help="share answered 429 / SlowDown")
     serve.add_argument("--reset-rate", type=float, default=0.0, metavar="F",
@@ -53,13 +68,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def render(environment: dict[str, str], output_format: str) -> str:
+    """The settings as ``serve`` prints them, before ``READY``.
+
+    :param environment: name → value, from ``Sandbox.environment()``.
+    :param output_format: one of :data:`FORMATS`.
+    """
+    if output_format == "shell":
+        return "\n".join(f"export {name}={shlex.quote(value)}" for name, value in environment.items())
+    if output_format == "env":
+        return "\n".join(f"{name}={value}" for name, value in environment.items())
+    if output_format == "json":
+        return json.dumps(environment)
+    raise ValueError(f"format {output_format!r} is not one serve prints; accepted: {', '.join(FORMATS)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code.
 
     :param argv: arguments (default: ``sys.argv[1:]``).
     """
     args = build_parser().parse_args(argv)
-    options = {k: v for k, v in vars(args).items() if k != "command"}
+    options = {k: v for k, v in vars(args).items() if k not in ("command", "format")}
     try:
         config = SandboxConfig(**options)
     except ValueError as error:
@@ -78,8 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     try:
-        for name, value in sandbox.environment().items():
-            print(f"{name}={value}")
+        print(render(sandbox.environment(), args.format))
         print("READY", flush=True)
         stop.wait()
     finally:

@@ -598,10 +598,11 @@ def routes(search: GranuleSearch, urls: Urls, stats: Stats) -> web.RouteTableDef
             headers["CMR-Search-After"] = json.dumps(next_value, separators=(",", ":"))
         took = int(headers["CMR-Took"])
         if result_format == "json":
-            body = records.atom_feed(page, urls, str(request.url))
+            body = records.atom_feed(page, urls, str(request.url), config.tea)
             return await send(request, json.dumps(body).encode(), headers=headers,
                               content_type="application/json;charset=utf-8")
-        body = {"hits": int(headers["CMR-Hits"]), "took": took, "items": [records.umm_item(g, urls) for g in page]}
+        body = {"hits": int(headers["CMR-Hits"]), "took": took,
+                "items": [records.umm_item(g, urls, config.tea) for g in page]}
         return await send(request, json.dumps(body).encode(), headers=headers, content_type=UMM_CONTENT_TYPE)
 
     async def collections(request: web.Request) -> web.StreamResponse:

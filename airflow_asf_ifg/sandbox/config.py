@@ -1,4 +1,4 @@
-"""Settings of one sandbox run: catalogue size, credential lifetime, retrieval time and fault rates."""
+"""Settings of one sandbox run: era, catalogue size, credential lifetime, retrieval time and fault rates."""
 
 from __future__ import annotations
 
@@ -24,12 +24,21 @@ BROWSE_BUCKET = "grfn-public-prod"
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 #: Addresses that listen everywhere and so cannot be handed out in URLs.
 WILDCARD_HOSTS = ("0.0.0.0", "")
+#: The services as they are now (``today``) and as the 2018 seed page knew them (``2018``): see ``era``.
+ERAS = ("today", "2018")
 
 
 @dataclass
 class SandboxConfig:
     """Knobs of the sandbox, the same as the flags of ``python -m airflow_asf_ifg.sandbox serve``.
 
+    :param era: which services to be (runtime setting). ``today``: GUNW over HTTPS only, through the door's
+        EDL cookie and 15-second signed URLs; ``/door/credentials`` 410 Gone, no ``/door/status``, nothing in
+        GLACIER (grfn-distribution ``routes.py``). ``2018``: the seed page's door behind mod_auth_urs, with
+        ``/door/status``, 202 retrievals, STS keys at ``/door/credentials`` and GLACIER objects.
+    :param tea: opt in to TEA direct access (runtime setting): ARIA_S1_GUNW records also list an ``s3://``
+        link and ``/s3credentials``, which then serves in-region us-west-2 keys, as for Cumulus-served
+        collections. Off, ``/s3credentials`` is not on the door (404), as for GRFN today.
     :param port: port for every service (each has its own loopback address); with ``host``, the first of four
         consecutive ports (CMR, EDL, door/TEA, S3); 0 picks free ports.
     :param host: listen on this one address (e.g. 0.0.0.0 in a container) instead of the four loopback
@@ -43,7 +52,8 @@ class SandboxConfig:
     :param credential_ttl: lifetime in seconds of the temporary S3 credentials.
     :param retrieval_seconds: time an archived product takes to be retrieved.
     :param archived_fraction: share of products that start in GLACIER storage.
-    :param credentials_gone: make ``/door/credentials`` answer 410 Gone, as it does today.
+    :param credentials_gone: make the 2018 era's ``/door/credentials`` answer 410 Gone, as it has since 2020
+        (runtime setting; in the ``today`` era it always does).
     :param fault_rate: share of requests answered 500/503.
     :param throttle_rate: share of requests answered 429 (503 SlowDown on S3).
     :param reset_rate: share of bodies cut off by a connection reset part-way through.
@@ -61,6 +71,8 @@ class SandboxConfig:
     :param reset_next: cut off the next N S3 object bodies half-way, whatever the rates (runtime setting).
     """
 
+    era: str = "today"
+    tea: bool = False
     port: int = 0
     host: str | None = None
     public_host: str | None = None
@@ -85,10 +97,16 @@ class SandboxConfig:
 
     def __post_init__(self) -> None:
         self.buckets = tuple(self.buckets)
+        if isinstance(self.era, int) and not isinstance(self.era, bool):
+            self.era = str(self.era)  # era=2018 from JSON or a marker means the 2018 era
         self.validate()
 
     def validate(self) -> None:
         """Reject values the sandbox cannot honour, naming the value and the accepted range."""
+        if self.era not in ERAS:
+            raise ValueError(f"era {self.era!r} is not one the sandbox knows; accepted: {', '.join(ERAS)}")
+        if not isinstance(self.tea, bool):
+            raise ValueError(f"tea {self.tea!r} must be true or false")
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port {self.port} is out of range; give 0 (free ports) or 1-65535")
         if self.host is not None and self.port > 65535 - 3:
@@ -126,6 +144,8 @@ class SandboxConfig:
 
     #: Settings that may change while the sandbox runs (``POST /__sandbox__/config``).
     RUNTIME_FIELDS = (
+        "era",
+        "tea",
         "credential_ttl",
         "retrieval_seconds",
         "credentials_gone",

@@ -1,13 +1,15 @@
 """``make demo``: run the example DAG ``asf_ifg_aoi_ingest`` end to end against the sandbox, then show what landed.
 
-Starts the sandbox, points both Airflow connections at it, runs the DAG once with ``dag.test()`` on Airflow's
-embedded SQLite database in a throw-away AIRFLOW_HOME (a day over Pasadena where one product is archived, so
-the sensor waits for its retrieval), lists the destination bucket with each object's MD5 checked against CMR,
-prints the run's summary, and stops the sandbox, also on failure or Ctrl-C.
+Starts the sandbox in today's era (``--era 2018`` for the 2018 page's door), points both Airflow connections
+at it, runs the DAG once with ``dag.test()`` on Airflow's embedded SQLite database in a throw-away AIRFLOW_HOME
+(a day over Pasadena; in 2018 one of its products is archived, so the sensor waits for its retrieval), prints
+what the preflight checked, lists the destination bucket with each object's MD5 checked against CMR, prints
+the run's summary, and stops the sandbox, also on failure or Ctrl-C.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import importlib.util
 import json
@@ -29,6 +31,7 @@ DAG_FILE = Path(__file__).resolve().parents[2] / "dags" / "asf_ifg_aoi_ingest.py
 DAG_ID = "asf_ifg_aoi_ingest"
 ARIA_S1_GUNW = "C2859376221-ASF"
 DAILY_AT_HOUR = 6  # the example DAG's schedule, "0 6 * * *" (UTC)
+ERAS = ("today", "2018")
 
 
 def run_after(acquired: datetime, hour: int = DAILY_AT_HOUR) -> datetime:
@@ -96,12 +99,20 @@ def landed(sandbox: Sandbox, bucket: str) -> list[dict[str, Any]]:
     return objects
 
 
-def main() -> int:
-    """Sandbox up, Airflow on SQLite, one DAG run, report, sandbox down (also on failure or Ctrl-C)."""
+def main(argv: list[str] | None = None) -> int:
+    """Sandbox up, Airflow on SQLite, one DAG run, report, sandbox down (also on failure or Ctrl-C).
+
+    :param argv: arguments (default: ``sys.argv[1:]``): ``--era today|2018``.
+    """
+    parser = argparse.ArgumentParser(prog="python -m airflow_asf_ifg.sandbox.demo",
+                                     description="Run the example DAG against the sandbox.")
+    parser.add_argument("--era", choices=ERAS, default=os.environ.get("ERA") or "today",
+                        help="today's ASF services (default) or the 2018 page's door")
+    era = parser.parse_args(argv).era
     home = tempfile.mkdtemp(prefix="asf-ifg-demo-")
     os.environ.update(airflow_environment(home, DAG_FILE.parent))
     try:
-        with Sandbox(retrieval_seconds=8) as sandbox, sandbox.connections():
+        with Sandbox(era=era, retrieval_seconds=8) as sandbox, sandbox.connections():
             return demo(sandbox)
     except KeyboardInterrupt:
         print("\ninterrupted; the sandbox is stopped", file=sys.stderr)
@@ -117,17 +128,23 @@ def demo(sandbox: Sandbox) -> int:
     """
     from airflow.utils import db
 
-    step(1, "the sandbox stands in for CMR, Earthdata Login, ASF and S3")
+    era = sandbox.config.era
+    step(1, f"the sandbox stands in for CMR, Earthdata Login, ASF and S3 as they are in era {era}")
     for name, value in sandbox.environment().items():
         if not name.startswith("AIRFLOW_CONN"):
             print(f"   {name}={value}")
+    extra = sorted(sandbox.earthdata_connection()["extra"])
+    why = "only the sandbox's hosts" if era == "today" else "the sandbox's hosts and the 2018 door's endpoints"
+    print(f"   earthdata_default: login and password, extra {', '.join(extra)} ({why})")
     dag = load_dag()
     bucket = dag.params["dest_bucket"]
     group = first_pair_group(sandbox.catalogue, ARIA_S1_GUNW)
     logical_date = run_after(group[0].start)
-    print(f"   the day's ARIA_S1_GUNW products over Pasadena: {len(group)}, of which "
-          f"{sum(g.data_file.archived for g in group)} archived (retrieval takes "
-          f"{sandbox.config.retrieval_seconds:g} s)")
+    files = {f["name"]: f for g in sandbox.catalogue_document() for f in g["files"]}
+    archived = sum(files[g.data_file.name]["archived"] for g in group)
+    print(f"   the day's ARIA_S1_GUNW products over Pasadena: {len(group)}, of which {archived} archived"
+          + (f" (retrieval takes {sandbox.config.retrieval_seconds:g} s)" if archived else
+             " (today's services keep no GUNW product in long-term storage)"))
 
     step(2, f"Airflow on SQLite in {os.environ['AIRFLOW_HOME']}; create the destination bucket s3://{bucket}")
     db.resetdb()
@@ -137,6 +154,14 @@ def demo(sandbox: Sandbox) -> int:
     dag_run = dag.test(logical_date=logical_date)
     print(f"\n   DAG run {dag_run.run_id}: {dag_run.state}")
 
+    preflight = task_result(dag_run, "preflight") or {}
+    checked = preflight.get("source") or {}
+    print(f"\n   the preflight checked: {checked.get('detail') or 'nothing (see the preflight task log)'}")
+    if checked.get("hops"):
+        print(f"   its request went {' -> '.join(checked['hops'])}")
+    if preflight.get("destination"):
+        print(f"   and the destination s3://{preflight['destination']['bucket']}")
+
     step(4, f"what landed in s3://{bucket}")
     objects = landed(sandbox, bucket)
     for item in objects:
@@ -144,7 +169,7 @@ def demo(sandbox: Sandbox) -> int:
               f"{'verified against CMR' if item['verified'] else 'MISMATCH'}")
 
     step(5, "summary")
-    summary = run_summary(dag_run)
+    summary = task_result(dag_run, "summarize")
     for name, value in (summary or {}).items():
         if name != "written":
             print(f"   {name}: {value}")
@@ -155,10 +180,11 @@ def demo(sandbox: Sandbox) -> int:
     return 0 if ok else 1
 
 
-def run_summary(dag_run: Any) -> dict[str, Any] | None:
-    """The summary task's result from the metadata database.
+def task_result(dag_run: Any, task_id: str) -> Any:
+    """A task's return value (its XCom) from the metadata database.
 
     :param dag_run: the finished DAG run.
+    :param task_id: the task.
     """
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
@@ -166,8 +192,8 @@ def run_summary(dag_run: Any) -> dict[str, Any] | None:
 
     with create_session() as session:
         row = session.scalars(select(XComModel).where(
-            XComModel.dag_id == dag_run.dag_id, XComModel.run_id == dag_run.run_id, XComModel.task_id == "summarize",
-            XComModel.key == "return_value")).first()
+            XComModel.dag_id == dag_run.dag_id, XComModel.run_id == dag_run.run_id, XComModel.task_id == task_id,
+            XComModel.key == "return_value", XComModel.map_index == -1)).first()
         return None if row is None else XComModel.deserialize_value(row)
 
 

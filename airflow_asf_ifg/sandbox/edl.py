@@ -65,6 +65,8 @@ class Directory:
             PROFILE_USER: User(PROFILE_USER, PROFILE_PASSWORD, {ASF_CLIENT_ID}, profile_complete=False),
         }
         self.apps = {ASF_CLIENT_ID: "sandbox-asf-app-secret"}
+        #: Redirect URIs registered per application; an application not listed here accepts any.
+        self.redirect_uris: dict[str, set[str]] = {}
         self._codes: dict[str, tuple[str, str, float]] = {}
         self._sessions: dict[str, str] = {}
         self._access_tokens: dict[str, str] = {}
@@ -209,6 +211,13 @@ def routes(directory: Directory, edl_url: str) -> web.RouteTableDef:
             return web.json_response({"error": "invalid_request",
                                       "error_description": "client_id, redirect_uri and response_type=code "
                                                            "are required"}, status=400)
+        registered = directory.redirect_uris.get(client_id)
+        if registered is not None and redirect_uri not in registered:
+            # EDL sends codes only to an application's registered redirect URIs (OAuth 2.0, RFC 6749 3.1.2).
+            return web.json_response({"error": "invalid_request",
+                                      "error_description": f"redirect_uri {redirect_uri!r} is not registered for "
+                                                           f"{client_id}; registered: {sorted(registered)}"},
+                                     status=400)
         uid, gave_credentials = directory.check_basic(request.headers.get("Authorization"))
         if gave_credentials and uid is None:
             return _unauthorized()

@@ -69,15 +69,17 @@ def additional_attributes(granule: Granule) -> dict[str, list[str]]:
     }
 
 
-def direct_access(granule: Granule) -> bool:
+def direct_access(granule: Granule, tea: bool) -> bool:
     """Whether CMR lists an ``s3://`` link and TEA's ``/s3credentials`` for the granule.
 
-    ARIA_S1_GUNW products get them, as Cumulus-served collections have them (ASF's ingest moves GUNW to
-    Cumulus, ``asf_cmr_edl.md`` section 5); the 2018 collections offer the door only.
+    Only with the sandbox's opt-in ``tea`` setting, and then for ARIA_S1_GUNW only, as Cumulus-served
+    collections list them: the real ARIA_S1_GUNW records carry no ``s3://`` URL (asf_search's Jan-2026
+    fixture, ``"s3Urls": []``) and the 2018 collections offered the door only.
 
     :param granule: the granule.
+    :param tea: the sandbox's ``tea`` setting.
     """
-    return granule.collection.family == "gunw-v3"
+    return tea and granule.collection.family == "gunw-v3"
 
 
 def data_size_mb(granule: Granule) -> float:
@@ -89,18 +91,19 @@ def data_size_mb(granule: Granule) -> float:
     return round(size / 1024 / 1024, 6)
 
 
-def umm_item(granule: Granule, urls: Urls) -> dict[str, object]:
+def umm_item(granule: Granule, urls: Urls, tea: bool = False) -> dict[str, object]:
     """One ``items[]`` entry of ``granules.umm_json``: CMR's ``meta`` block and the UMM-G record.
 
     :param granule: the granule.
     :param urls: base URLs for RelatedUrls.
+    :param tea: list the direct-access links (:func:`direct_access`).
     """
     related = []
     for catalogue_file in granule.files:
         url = urls.file_url(catalogue_file.bucket, catalogue_file.name, catalogue_file.role)
         kind = {"data": "GET DATA", "browse": "GET RELATED VISUALIZATION", "metadata": "EXTENDED METADATA"}
         related.append({"URL": url, "Type": kind[catalogue_file.role]})
-    if direct_access(granule):
+    if direct_access(granule, tea):
         related.append({"URL": f"s3://{granule.data_file.bucket}/{granule.data_file.name}",
                         "Type": "GET DATA VIA DIRECT ACCESS",
                         "Description": "This link provides direct download access via S3 to the granule"})
@@ -149,18 +152,19 @@ def umm_item(granule: Granule, urls: Urls) -> dict[str, object]:
     return {"meta": meta, "umm": umm}
 
 
-def atom_entry(granule: Granule, urls: Urls) -> dict[str, object]:
+def atom_entry(granule: Granule, urls: Urls, tea: bool = False) -> dict[str, object]:
     """One ``feed.entry[]`` of ``granules.json`` (CMR's Atom JSON).
 
     :param granule: the granule.
     :param urls: base URLs for links.
+    :param tea: list the direct-access link (:func:`direct_access`).
     """
     links = []
     for catalogue_file in granule.files:
         rel = {"data": "data#", "browse": "browse#", "metadata": "metadata#"}[catalogue_file.role]
         links.append({"rel": _REL + rel, "hreflang": "en-US",
                       "href": urls.file_url(catalogue_file.bucket, catalogue_file.name, catalogue_file.role)})
-    if direct_access(granule):
+    if direct_access(granule, tea):
         links.append({"rel": _REL + "s3#", "hreflang": "en-US",
                       "href": f"s3://{granule.data_file.bucket}/{granule.data_file.name}"})
     polygon = " ".join(f"{lat} {lon}" for lon, lat in granule.footprint)
@@ -186,15 +190,16 @@ def atom_entry(granule: Granule, urls: Urls) -> dict[str, object]:
     }
 
 
-def atom_feed(granules: list[Granule], urls: Urls, request_url: str) -> dict[str, object]:
+def atom_feed(granules: list[Granule], urls: Urls, request_url: str, tea: bool = False) -> dict[str, object]:
     """The ``granules.json`` document.
 
     :param granules: this page's granules.
     :param urls: base URLs for links.
     :param request_url: the request URL (the feed's ``id``).
+    :param tea: list the direct-access links (:func:`direct_access`).
     """
     return {"feed": {"updated": _iso(datetime.now(UTC)), "id": request_url,
-                     "title": "ECHO granule metadata", "entry": [atom_entry(g, urls) for g in granules]}}
+                     "title": "ECHO granule metadata", "entry": [atom_entry(g, urls, tea) for g in granules]}}
 
 
 def collection_feed(collections: list[Collection], request_url: str) -> dict[str, object]:

@@ -42,11 +42,12 @@ _SIGNING_PARAMETERS = frozenset({"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-D
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/,\s]+)/")
 
 
-def _error(code: str, message: str, status: str, resource: str = "") -> tuple[str, bytes]:
+def _error(code: str, message: str, status: str, resource: str = "", bucket: str = "") -> tuple[str, bytes]:
+    detail = f"<BucketName>{escape(bucket)}</BucketName>" if bucket else f"<Resource>{escape(resource)}</Resource>"
     body = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f"<Error><Code>{code}</Code><Message>{escape(message)}</Message>"
-        f"<Resource>{escape(resource)}</Resource><RequestId>{uuid.uuid4().hex[:16].upper()}</RequestId></Error>"
+        f"{detail}<RequestId>{uuid.uuid4().hex[:16].upper()}</RequestId></Error>"
     )
     return status, body.encode()
 
@@ -151,7 +152,7 @@ class S3Gate:
         moto answers the same request as a HEAD first, so status, headers and errors (conditions, a bad
         range) are moto's own; archived objects always go to moto for its InvalidObjectState.
         """
-        stored = self._backend().get_object(bucket, key)
+        stored = self._stored(bucket, key)
         if stored is None or stored.storage_class in _ARCHIVE_CLASSES:
             return None
         answer: dict[str, Any] = {}
@@ -188,12 +189,14 @@ class S3Gate:
         if credential is None:  # anonymous
             if bucket == BROWSE_BUCKET and method in ("GET", "HEAD") and key:
                 return None
-            return _error("AccessDenied", "Access Denied", "403 Forbidden", resource)
+            return self._no_such_bucket(bucket, operation) or _error("AccessDenied", "Access Denied",
+                                                                     "403 Forbidden", resource)
         access_key, region = credential
-        if access_key == ADMIN_ACCESS_KEY:
-            return None
         if access_key.startswith("ASIA"):
             return self._authorize_temporary(environ, query, access_key, region, bucket, operation, resource)
+        missing = self._no_such_bucket(bucket, operation)
+        if missing is not None or access_key == ADMIN_ACCESS_KEY:
+            return missing
         if bucket == PRODUCT_BUCKET or (bucket == BROWSE_BUCKET and method not in ("GET", "HEAD")):
             return _error("AccessDenied", "Access Denied", "403 Forbidden", resource)
         return None
@@ -213,16 +216,57 @@ class S3Gate:
                           "400 Bad Request", resource)
         if datetime.now(UTC) >= issued.expiration:
             return _error("ExpiredToken", "The provided token has expired.", "400 Bad Request", resource)
+        missing = self._no_such_bucket(bucket, operation)
+        if missing is not None:
+            return missing
         # ASF's policies grant s3:GetObject and s3:ListBucket on their bucket, and TEA's only in-region.
         readable = operation in ("s3_get_object", "s3_head_object", "s3_list_objects", "s3_head_bucket")
         if bucket not in issued.buckets or not readable or (issued.region and region != issued.region):
             return _error("AccessDenied", "Access Denied", "403 Forbidden", resource)
         return None
 
+    def _no_such_bucket(self, bucket: str, operation: str) -> tuple[str, bytes] | None:
+        """S3's 404 ``NoSuchBucket`` for a call on a bucket that does not exist, or None.
+
+        S3 answers it to any signed or anonymous caller, before checking permissions (there is no bucket policy
+        to check); a HEAD gets the status alone. moto would raise ``MissingBucket`` into the gate instead.
+
+        :param bucket: bucket from the path ('' for the service root).
+        :param operation: the stats route name (CreateBucket needs no existing bucket).
+        """
+        if not bucket or operation == "s3_create_bucket" or bucket in self._backend().buckets:
+            return None
+        return _error("NoSuchBucket", "The specified bucket does not exist", "404 Not Found", bucket=bucket)
+
+    def _stored(self, bucket: str, key: str) -> Any:
+        """moto's object, or None when it or its bucket does not exist (a bucket may go between checks)."""
+        from moto.s3.exceptions import MissingBucket
+
+        try:
+            return self._backend().get_object(bucket, key)
+        except MissingBucket:
+            return None
+
+    def set_storage_class(self, bucket: str, keys: list[str], storage_class: str) -> None:
+        """Move objects to a storage class, without any restored copy (the sandbox's era switch).
+
+        :param bucket: bucket name.
+        :param keys: object keys; missing ones are skipped.
+        :param storage_class: ``STANDARD``, ``GLACIER``...
+        """
+        with self._sync_lock:
+            for key in keys:
+                stored = self._stored(bucket, key)
+                if stored is None:
+                    continue
+                stored.set_storage_class(storage_class)  # moto's FakeKey.storage_class is a read-only property
+                stored.set_expiry(None)
+                stored.status = None
+
     def _sync_archive_state(self, bucket: str, key: str) -> None:
         """Make moto's restore fields of a GLACIER object agree with the retrieval clock."""
         with self._sync_lock:
-            stored = self._backend().get_object(bucket, key)
+            stored = self._stored(bucket, key)
             if stored is None or stored.storage_class not in _ARCHIVE_CLASSES:
                 return
             status = self._archive.status(bucket, key, stored.storage_class)
@@ -242,7 +286,7 @@ class S3Gate:
         request_body = environ["wsgi.input"].read(length).decode() if length else ""
         match = re.search(r"<Days>(\d+)</Days>", request_body)
         days = int(match.group(1)) if match else 1
-        stored = self._backend().get_object(bucket, key)
+        stored = self._stored(bucket, key)
         resource = f"/{bucket}/{key}"
         if stored is None:
             return _error("NoSuchKey", "The specified key does not exist.", "404 Not Found", resource)

@@ -62,7 +62,8 @@ class Sandbox:
     """The offline stand-in for CMR, Earthdata Login, the ASF door/TEA and S3, running in this process.
 
     Use it as a context manager; ``urls``, ``earthdata_connection()`` and ``aws_connection()`` say how to
-    reach it.
+    reach it. It answers as the services of its ``era`` do (``today`` by default, or ``2018``), which
+    ``update_config`` may switch while it runs.
 
     :param config: the settings; keyword arguments override single fields.
     :param overrides: field=value for :class:`SandboxConfig`.
@@ -84,6 +85,7 @@ class Sandbox:
         self._thread: threading.Thread | None = None
         self._runners: list[web.AppRunner] = []
         self._door: asf.AsfDoor | None = None
+        self._s3_gate: S3Gate | None = None
         self._holds_lock = False
 
     # ---------------------------------------------------------------- lifecycle
@@ -141,13 +143,20 @@ class Sandbox:
 
     # ---------------------------------------------------------------- what users read
     def earthdata_connection(self) -> dict[str, Any]:
-        """The ``earthdata`` connection (Airflow JSON form) of the sandbox's EDL user and every endpoint."""
+        """The ``earthdata`` connection (Airflow JSON form) of the sandbox's EDL user and the era's endpoints.
+
+        Today a real connection needs only login and password (the records name the door, and with ``tea``
+        ``/s3credentials``); the extras only point at the sandbox's hosts. The 2018 connection also names the
+        door's credentials and status endpoints, or TEA's when the door's credentials are gone.
+        """
         urls = self._urls()
-        credentials_url = f"{urls.asf}/s3credentials" if self.config.credentials_gone else \
-            f"{urls.asf}/door/credentials"
-        return {"conn_type": "earthdata", "login": SANDBOX_USER, "password": SANDBOX_PASSWORD,
-                "extra": {"edl_url": urls.edl, "cmr_url": urls.cmr, "s3_credentials_url": credentials_url,
-                          "archive_status_url": f"{urls.asf}/door/status/{{name}}", "s3_endpoint_url": urls.s3}}
+        extra: dict[str, str] = {"edl_url": urls.edl, "cmr_url": urls.cmr}
+        if self.config.era == "2018":
+            gone = self.config.credentials_gone and self.config.tea
+            extra["s3_credentials_url"] = f"{urls.asf}/s3credentials" if gone else f"{urls.asf}/door/credentials"
+            extra["archive_status_url"] = f"{urls.asf}/door/status/{{name}}"
+        extra["s3_endpoint_url"] = urls.s3
+        return {"conn_type": "earthdata", "login": SANDBOX_USER, "password": SANDBOX_PASSWORD, "extra": extra}
 
     def aws_connection(self) -> dict[str, Any]:
         """The ``aws`` connection (Airflow JSON form) for buckets on the sandbox's S3."""
@@ -185,26 +194,32 @@ class Sandbox:
         return [*(self._edl.issued_secrets() if self._edl else []), *issued]
 
     def catalogue_document(self) -> list[dict[str, Any]]:
-        """Every granule with its files, sizes, MD5s and URLs (served at ``/__sandbox__/catalogue``)."""
+        """Every granule with its files, sizes, MD5s and URLs (served at ``/__sandbox__/catalogue``); ``archived``
+        as in the current era (never today)."""
         urls = self._urls()
+        archiving = self.config.era == "2018"
         return [{
             "concept_id": g.concept_id, "collection_concept_id": g.collection.concept_id,
             "short_name": g.collection.short_name, "granule_ur": g.granule_ur,
             "start": g.start.isoformat(), "end": g.end.isoformat(), "revision_date": g.revision_date.isoformat(),
             "footprint": g.footprint,
             "files": [{"name": f.name, "role": f.role, "bucket": f.bucket, "key": f.name,
-                       "size": g.sizes[f.name][0], "md5": g.sizes[f.name][1], "archived": f.archived,
+                       "size": g.sizes[f.name][0], "md5": g.sizes[f.name][1], "archived": archiving and f.archived,
                        "url": urls.file_url(f.bucket, f.name, f.role)} for f in g.files],
         } for g in self.catalogue]
 
     def update_config(self, changes: dict[str, Any]) -> SandboxConfig:
-        """Change runtime settings (fault rates, credential lifetime, retrieval time...).
+        """Change runtime settings (era, fault rates, credential lifetime, retrieval time...); a new era gives
+        the product objects its storage classes and forgets every retrieval.
 
         :param changes: field name → new value.
         """
+        previous = self.config
         self.config = self.config.updated(changes)
         if "reset_next" in changes:
             self.faults.arm_resets(self.config.reset_next)
+        if self.config.era != previous.era:
+            self._apply_era()
         return self.config
 
     def reset(self) -> None:
@@ -227,7 +242,20 @@ class Sandbox:
         return self.urls
 
     def _gate(self, app: Any) -> S3Gate:
-        return S3Gate(app, self.stats, self.faults, self.credentials, self.archive, moto_backend)
+        self._s3_gate = S3Gate(app, self.stats, self.faults, self.credentials, self.archive, moto_backend)
+        return self._s3_gate
+
+    def _archived_keys(self) -> list[str]:
+        """Product keys that are in GLACIER in the 2018 era."""
+        return [f.name for g in self.catalogue for f in g.files if f.archived and f.bucket == PRODUCT_BUCKET]
+
+    def _apply_era(self) -> None:
+        """Give the catalogue's archived products the era's storage class (2018: GLACIER; today: STANDARD, as
+        Glacier serving was retired in 2019) and forget every retrieval."""
+        if self._s3_gate is not None and not self.config.metadata_only:
+            self._s3_gate.set_storage_class(PRODUCT_BUCKET, self._archived_keys(),
+                                            "GLACIER" if self.config.era == "2018" else "STANDARD")
+        self.archive.reset()
 
     def _load_catalogue(self) -> None:
         from moto.s3.models import get_canned_acl
@@ -240,6 +268,7 @@ class Sandbox:
             if bucket not in backend.buckets:
                 backend.create_bucket(bucket, REGION)
         self.catalogue = build_catalogue(self.config.seed, self.config.granules, self.config.archived_fraction)
+        archiving = self.config.era == "2018"  # in the 2018 era archived products start in GLACIER
         if self.config.metadata_only:
             for granule in self.catalogue:
                 for catalogue_file in granule.files:
@@ -263,7 +292,8 @@ class Sandbox:
                 try:
                     with open(built.path, "rb") as handle:
                         stored = backend.put_object(catalogue_file.bucket, catalogue_file.name, handle.read(),
-                                                    storage="GLACIER" if catalogue_file.archived else None)
+                                                    storage="GLACIER" if catalogue_file.archived and archiving
+                                                    else None)
                     if catalogue_file.bucket == BROWSE_BUCKET:  # grfn-public-prod is public, as ASF's is
                         stored.set_acl(get_canned_acl("public-read"))
                 finally:
@@ -291,6 +321,8 @@ class Sandbox:
 
         signing_key = secrets.token_bytes(32)
         directory = self._edl = edl.Directory(signing_key)
+        # ASF's application: today's auth.asf.alaska.edu/login (and TEA's /login), 2018's mod_auth_urs /door/oauth.
+        directory.redirect_uris[edl.ASF_CLIENT_ID] = {f"{self._urls().asf}/login", f"{self._urls().asf}/door/oauth"}
         self._door = asf.AsfDoor(lambda: self.config, self._urls(), directory, self.credentials, self.archive,
                                  self._storage_class, presign, self.stats, secrets.token_bytes(32))
         search = cmr.GranuleSearch(self.catalogue, self._urls(), lambda: self.config)

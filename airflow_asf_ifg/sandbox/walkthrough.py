@@ -1,4 +1,4 @@
-"""The 2018 page's command-line steps, run against the sandbox: ``python -m airflow_asf_ifg.sandbox.walkthrough``.
+"""The 2018 page's command-line steps against the sandbox's 2018 era: ``python -m airflow_asf_ifg.sandbox.walkthrough``.
 
 Search CMR over the Pasadena point, log in with a ``.netrc`` and get temporary S3 keys from the door,
 list the bucket with them, read archive status, start a retrieval and wait for it, then download a
@@ -130,7 +130,8 @@ def main() -> int:
     """Start a sandbox, walk through the steps, stop it (also on failure or Ctrl-C)."""
     with tempfile.TemporaryDirectory() as home:
         netrc_path = os.path.join(home, ".netrc")
-        with Sandbox(granules=6, archived_fraction=0.5, retrieval_seconds=3) as sandbox:
+        # The 2018 era: the page's door had /door/credentials keys, /door/status and GLACIER retrievals.
+        with Sandbox(era="2018", granules=6, archived_fraction=0.5, retrieval_seconds=3) as sandbox:
             assert sandbox.urls is not None
             edl_host = urlsplit(sandbox.urls.edl).hostname
             with open(netrc_path, "w") as netrc:

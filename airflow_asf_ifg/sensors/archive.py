@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import PokeReturnValue, conf
-from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout, AirflowSkipException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout, AirflowSkipException
 
 from airflow_asf_ifg.client.archive import ArchiveState, ProductStatus
 from airflow_asf_ifg.client.granule import checked_roles
+from airflow_asf_ifg.failing import configuration_errors_fail_the_task
 from airflow_asf_ifg.hooks import EARTHDATA_DEFAULT_CONN_ID
 from airflow_asf_ifg.sensors.base import PokeThenDeferSensor
 from airflow_asf_ifg.templates import checked_after_rendering, is_templated
@@ -97,6 +98,7 @@ class AsfArchiveStatusSensor(PokeThenDeferSensor):
         self.max_concurrency = max_concurrency
         self.max_interval = max_interval
         self._poller: ArchivePoller | None = None
+        self._explained = False
 
     def targets(self) -> list[dict[str, Any]]:
         """The products to watch (names and URLs only)."""
@@ -119,7 +121,8 @@ class AsfArchiveStatusSensor(PokeThenDeferSensor):
                 states, _ = await poller.poll(targets)
                 return states
 
-        states = asyncio.run(poll())
+        with configuration_errors_fail_the_task():  # a refused login must not be retried (EDL locks accounts)
+            states = asyncio.run(poll())
         for status in states.values():
             if status.requested:
                 self.log.info("%s: retrieval requested", status.name)
@@ -130,6 +133,8 @@ class AsfArchiveStatusSensor(PokeThenDeferSensor):
         targets = self.targets()
         if not targets:
             return PokeReturnValue(True, [])
+        if not self._explained:
+            self._explain(targets)
         states = self._poll_once(targets)
         counts = {state.value: sum(s.state is state for s in states.values()) for state in ArchiveState}
         self.log.info("%d product(s): %s", len(targets), ", ".join(f"{v} {k}" for k, v in counts.items() if v))
@@ -138,6 +143,20 @@ class AsfArchiveStatusSensor(PokeThenDeferSensor):
         if done:
             self._fail_if(outcome(products, self.fail_on_missing))
         return PokeReturnValue(done, products)
+
+    def _explain(self, targets: list[dict[str, Any]]) -> None:
+        """Say once how the states are read, so a pass in seconds under today's services is not a mystery."""
+        self._explained = True
+        methods = {self.poller.method_for(target) for target in targets}
+        if methods == {"download"}:
+            self.log.info("No archive status endpoint is configured and the products have no s3:// URL, as with "
+                          "today's ASF services, which keep no GUNW product in long-term storage: each product is "
+                          "read through its download URL (one byte), and one that answers is available")
+        elif "status" in methods:
+            self.log.info("Reading archive states from the door's status endpoint %s (the 2018 door)",
+                          self.poller.hook.earthdata.settings.archive_status_url)
+        else:
+            self.log.info("Reading archive states with S3 HeadObject (StorageClass and Restore)")
 
     def trigger(self) -> AsfArchiveStatusTrigger:
         """The trigger that waits on, knowing which retrievals the first poke requested."""
@@ -162,6 +181,8 @@ class AsfArchiveStatusSensor(PokeThenDeferSensor):
             if self.soft_fail:
                 raise AirflowSkipException(message)
             raise AirflowSensorTimeout(message)
+        if event.get("permanent"):  # a login, EULA or endpoint problem: retrying cannot help
+            raise AirflowFailException(f"the archive status trigger failed: {event.get('message')}")
         raise AirflowException(f"the archive status trigger failed: {event.get('message')}")
 
     def _fail_if(self, problem: str | None) -> None:

@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 from airflow.sdk import Asset, AssetAlias, BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_asf_ifg.client.granule import Granule, ProductFile, checked_roles
+from airflow_asf_ifg.client.destination import check_bucket
+from airflow_asf_ifg.client.granule import Granule, ProductFile, check_source, checked_roles, reads_from_s3
 from airflow_asf_ifg.exceptions import (
     AsfCredentialsError,
     ChecksumMismatchError,
@@ -20,6 +21,7 @@ from airflow_asf_ifg.exceptions import (
     ProductArchivedError,
     ProductMissingError,
 )
+from airflow_asf_ifg.failing import configuration_errors_fail_the_task
 from airflow_asf_ifg.hooks import EARTHDATA_DEFAULT_CONN_ID
 from airflow_asf_ifg.sensors.archive import outcome
 from airflow_asf_ifg.templates import checked_after_rendering, is_templated
@@ -31,7 +33,6 @@ if TYPE_CHECKING:
     from airflow_asf_ifg.client.transfer import HttpsSource, S3Source, Transfer, TransferResult
     from airflow_asf_ifg.hooks.asf import AsfHook
 
-SOURCES = ("auto", "s3", "https")
 ON_ARCHIVED = ("fail", "defer")
 DEFAULT_ASSET_ALIAS = "asf-ifg-products"
 DEFAULT_PREFIX = "{collection}/{granule_ur}/"
@@ -104,8 +105,7 @@ class AsfToS3Operator(BaseOperator):
                  part_size: int | None = None, on_archived: str = "fail", archive_timeout: float = 6 * 3600,
                  archive_poke_interval: float = 60.0, asset_alias: str = DEFAULT_ASSET_ALIAS, **kwargs: Any) -> None:
         super().__init__(outlets=alias_outlets(kwargs.pop("outlets", None), asset_alias, granule, granules), **kwargs)
-        if source not in SOURCES:
-            raise ValueError(f"source {source!r} is not one of {SOURCES}")
+        check_source(source)
         if on_archived not in ON_ARCHIVED:
             raise ValueError(f"on_archived {on_archived!r} is not one of {ON_ARCHIVED}")
         if concurrency < 1:
@@ -153,8 +153,15 @@ class AsfToS3Operator(BaseOperator):
     def execute(self, context: Context) -> list[dict[str, Any]]:
         """Copy every selected file; return one result per file."""
         self.files = checked_after_rendering(self.files, checked_roles)
+        granules = self._granule_list()
+        with configuration_errors_fail_the_task():
+            # Before any source byte is read: a missing bucket would otherwise cost a whole download.
+            check_bucket(self.transfer.destination, self.dest_bucket, self.aws_conn_id)
+            return self._copy_all(context, granules)
+
+    def _copy_all(self, context: Context, granules: list[Granule]) -> list[dict[str, Any]]:
         results = []
-        for granule in self._granule_list():
+        for granule in granules:
             prefix = destination_prefix(self.dest_prefix, granule)
             chosen = [f for f in granule.files if f.role in self.files]
             if not chosen:
@@ -179,7 +186,7 @@ class AsfToS3Operator(BaseOperator):
         from airflow_asf_ifg.client.transfer import HttpsSource, S3Source
 
         metadata = {"asf-concept-id": granule.concept_id or "", "asf-granule-ur": granule.granule_ur}
-        use_s3 = self.source == "s3" or (self.source == "auto" and product.s3_url is not None)
+        use_s3 = reads_from_s3(product.url, product.s3_url, self.source)
         if use_s3 and not product.s3_url:
             raise AirflowFailException(f"{product.name} has no s3:// URL in CMR; use source='https' or 'auto'")
         if not use_s3 and not product.url:

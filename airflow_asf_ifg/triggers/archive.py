@@ -20,6 +20,7 @@ from airflow_asf_ifg.client.archive import (
     head_status,
     request_by_download,
 )
+from airflow_asf_ifg.failing import is_permanent
 
 if TYPE_CHECKING:
     from airflow_asf_ifg.hooks.asf import AsfHook
@@ -83,6 +84,15 @@ class ArchivePoller:
         if endpoint not in self._clients:
             self._clients[endpoint] = await self._stack.enter_async_context(self.hook.get_async_s3_client(endpoint))
         return self._clients[endpoint]
+
+    def method_for(self, target: dict[str, Any]) -> str:
+        """How a product's state is read: ``status`` (the 2018 door's JSON), ``head`` (S3) or ``download``.
+
+        :param target: a product from :func:`archive_targets`.
+        """
+        if self.hook.earthdata.settings.archive_status_url:
+            return "status"
+        return "head" if target.get("s3_url") else "download"
 
     async def poll(self, targets: list[dict[str, Any]]) -> tuple[dict[str, ProductStatus], float]:
         """Read every product once (requesting retrievals); return states and the longest Retry-After.
@@ -226,7 +236,9 @@ class AsfArchiveStatusTrigger(BaseTrigger):
                 async for event in self._wait(poller, states):
                     yield event
         except Exception as error:  # a trigger reports; it never raises
-            yield TriggerEvent(self._envelope("error", states, f"{type(error).__name__}: {error}"))
+            envelope = self._envelope("error", states, f"{type(error).__name__}: {error}")
+            envelope["permanent"] = is_permanent(error)  # the task fails at once rather than retrying
+            yield TriggerEvent(envelope)
 
     async def _wait(self, poller: ArchivePoller, states: dict[str, ProductStatus]) -> AsyncIterator[TriggerEvent]:
         interval = self.poke_interval

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from airflow_asf_ifg.cli.connection import Profile, connection_fields, parse_connection
-from airflow_asf_ifg.exceptions import EarthdataLoginError
+from airflow_asf_ifg.exceptions import ConfigurationError, ConnectionFormatError, EarthdataLoginError
 
 
 class TestParseConnection:
@@ -28,13 +28,33 @@ class TestParseConnection:
     @pytest.mark.parametrize(("text", "message"), [
         pytest.param("{not json", "is not valid JSON", id="json"),
         pytest.param('{"extra": [1]}', "extra must be a JSON object", id="extra-list"),
-        pytest.param("just-a-word", "neither Airflow's JSON form nor a connection URI", id="word"),
+        pytest.param("just-a-word", "neither Airflow's JSON form nor an earthdata:// URI", id="word"),
         pytest.param("earthdata://me:pw@/?__extra__=[1]", "must be a JSON object", id="uri-extra-list"),
     ])
     def test_bad_text_names_the_source(self, text, message):
         with pytest.raises(ValueError, match=message) as error:
             parse_connection(text, "AIRFLOW_CONN_EARTHDATA_DEFAULT")
         assert "AIRFLOW_CONN_EARTHDATA_DEFAULT" in str(error.value)
+
+    @pytest.mark.parametrize(("text", "found"), [
+        pytest.param("extra:{edl_url:http://x}", "it reads as a connection of type 'extra'", id="extra-colon"),
+        pytest.param("http://me:pw@urs.example/", "it reads as a connection of type 'http'", id="http-uri"),
+        pytest.param("earthdata:me:pw@/", "neither Airflow's JSON form nor an earthdata:// URI", id="no-slashes"),
+        pytest.param('{"conn_type": "aws", "login": "KEY", "password": "pw"}', "has conn_type 'aws', not 'earthdata'",
+                     id="json-of-another-type"),
+    ])
+    def test_text_that_is_no_earthdata_connection_is_refused_with_the_two_forms(self, text, found):
+        with pytest.raises(ConnectionFormatError) as caught:
+            parse_connection(text, "AIRFLOW_CONN_EARTHDATA_DEFAULT")
+        message = str(caught.value)
+        assert isinstance(caught.value, ValueError) and isinstance(caught.value, ConfigurationError)
+        assert message.startswith("AIRFLOW_CONN_EARTHDATA_DEFAULT ") and found in message
+        assert 'give Airflow\'s JSON form {"conn_type": "earthdata", "login": ...' in message
+        assert "or a URI earthdata://LOGIN:PASSWORD@/?edl_url=" in message
+        assert "pw" not in message.replace("PASSWORD", "")  # the text itself is not echoed
+
+    def test_json_without_conn_type_is_still_read(self):
+        assert parse_connection('{"login": "me", "password": "pw"}', "X").login == "me"
 
     def test_a_uri_password_is_not_repeated_in_the_error(self):
         with pytest.raises(ValueError, match="neither Airflow's JSON form") as error:

@@ -16,6 +16,8 @@ import pytest
 from airflow_asf_ifg.sandbox.config import PRODUCT_BUCKET
 from tests.cli.conftest import exports, tool
 
+pytestmark = pytest.mark.asf_sandbox(era="2018")  # the 2018 page's commands: keys from /door/credentials
+
 UNWRAPPED = ".unw_geo.zip"
 
 

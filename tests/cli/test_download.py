@@ -10,6 +10,8 @@ import pytest
 from airflow_asf_ifg.cli.download import name_candidates
 from airflow_asf_ifg.sandbox.config import PRODUCT_BUCKET
 
+pytestmark = pytest.mark.asf_sandbox(era="2018")  # the 2018 door's archive status, retrievals and downloads
+
 
 def states(result) -> dict[str, str]:
     return {line.split()[0]: line.split()[1] for line in result.stdout.splitlines()}

@@ -13,6 +13,9 @@ import pytest
 import requests
 
 from airflow_asf_ifg.cli.main import main
+from tests.client.helpers import UNRESOLVABLE_CMR
+
+pytestmark = pytest.mark.asf_sandbox(era="2018")  # credentials from the 2018 door's /door/credentials
 
 SCRIPT = Path(sys.executable).with_name("asf-ifg")
 COMMANDS = ("search", "credentials", "status", "download")
@@ -49,6 +52,8 @@ class TestExitCodes:
         pytest.param(["search", "C1379535600-ASF", "--max", "0"], "'0' must be greater than 0", id="max-0"),
         pytest.param(["search", "C1379535600-ASF", "--aoi", "POLYGON ((0 0, 1 1, 1 0, 0 1, 0 0))"],
                      "crosses itself", id="crossing-aoi"),
+        pytest.param(["search", "C1379535600-ASF", "--aoi=-118,34,-118.3,34.3"],
+                     "bbox west -118 and east -118.3 look swapped", id="swapped-bbox"),
         pytest.param(["search", "C1379535600-ASF", "--start", "yesterday"], "'yesterday' is not an ISO 8601",
                      id="bad-start"),
         pytest.param(["search", "C1379535600-ASF", "--format", "csv"], "invalid choice: 'csv'", id="bad-format"),
@@ -81,13 +86,16 @@ class TestExitCodes:
         assert "wrong username or password" in error and "wrong-password" not in error
         assert sandbox_requests(asf_sandbox).get("edl_authorize") == 1
 
-    def test_no_identity_at_all_exits_1_with_the_ways_to_give_one(self, asf_sandbox, capsys, monkeypatch):
+    def test_no_identity_at_all_exits_2_before_any_request_with_the_ways_to_give_one(self, asf_sandbox, capsys,
+                                                                                         monkeypatch):
         for name in ("EARTHDATA_TOKEN", "EARTHDATA_USERNAME", "EARTHDATA_PASSWORD"):
             monkeypatch.delenv(name, raising=False)
         connection = asf_sandbox.earthdata_connection()
         del connection["login"], connection["password"]
-        assert main(["credentials", "--conn-uri", json.dumps(connection)]) == 1
-        assert "no Earthdata Login credentials" in capsys.readouterr().err
+        asf_sandbox.stats.reset()
+        assert main(["credentials", "--conn-uri", json.dumps(connection)]) == 2
+        assert "error: no Earthdata Login is given: add 'machine " in capsys.readouterr().err
+        assert sandbox_requests(asf_sandbox) == {}
 
     def test_environment_identity_is_used_last(self, asf_sandbox, run_cli):
         connection = asf_sandbox.earthdata_connection()
@@ -97,3 +105,56 @@ class TestExitCodes:
                               "NETRC": os.devnull})
         assert result.returncode == 0, result.stderr
         assert "export AWS_SESSION_TOKEN=" in result.stdout
+
+
+class TestNothingConfigured:
+    """``asf-ifg credentials`` says in one sentence what is missing: a login first, then an endpoint."""
+
+    @pytest.fixture(autouse=True)
+    def _no_identity(self, monkeypatch, tmp_path):
+        for name in ("EARTHDATA_TOKEN", "EARTHDATA_USERNAME", "EARTHDATA_PASSWORD", "AIRFLOW_CONN_EARTHDATA_DEFAULT"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("NETRC", str(tmp_path / "no.netrc"))
+
+    def test_no_login_says_a_login_is_missing_and_how_to_give_one(self, capsys, tmp_path):
+        assert main(["credentials"]) == 2
+        error = capsys.readouterr().err.strip()
+        assert error == (f"asf-ifg credentials: error: no Earthdata Login is given: add 'machine "
+                         f"urs.earthdata.nasa.gov login LOGIN password PASSWORD' to {tmp_path / 'no.netrc'}, set "
+                         f"EARTHDATA_USERNAME and EARTHDATA_PASSWORD or EARTHDATA_TOKEN, or pass --conn-uri "
+                         f"earthdata://LOGIN:PASSWORD@/")
+
+    @pytest.mark.parametrize(("login", "where"), [
+        pytest.param({"EARTHDATA_USERNAME": "me", "EARTHDATA_PASSWORD": "pw"}, "no connection is given", id="env"),
+        pytest.param({"EARTHDATA_TOKEN": "a-token"}, "no connection is given", id="token"),
+        pytest.param({"AIRFLOW_CONN_EARTHDATA_DEFAULT": "earthdata://me:pw@/"},
+                     "AIRFLOW_CONN_EARTHDATA_DEFAULT has no s3_credentials_url", id="connection"),
+    ])
+    def test_a_login_without_an_endpoint_lists_the_endpoints(self, login, where, monkeypatch, capsys):
+        for name, value in login.items():
+            monkeypatch.setenv(name, value)
+        assert main(["credentials"]) == 2
+        error = capsys.readouterr().err
+        assert error.startswith(f"asf-ifg credentials: error: no credentials endpoint is configured ({where}): "
+                                f"pass --endpoint URL or set s3_credentials_url in the connection. ")
+        assert "https://sentinel1.asf.alaska.edu/s3credentials (Sentinel-1 SLC" in error
+        assert "GUNW products (ARIA_S1_GUNW and the 2018 GRFN collections) have none today" in error
+        assert "no connection has no" not in error
+
+
+class TestRefusedConnections:
+    def test_text_that_is_no_connection_exits_2_naming_both_forms(self, monkeypatch, capsys):
+        monkeypatch.setenv("AIRFLOW_CONN_EARTHDATA_DEFAULT", "extra:{edl_url:http://x}")
+        assert main(["search", "C2859376221-ASF"]) == 2
+        error = capsys.readouterr().err
+        assert ("asf-ifg search: error: AIRFLOW_CONN_EARTHDATA_DEFAULT is neither Airflow's JSON form nor an "
+                "earthdata:// URI (it reads as a connection of type 'extra'); give Airflow's JSON form") in error
+        assert "earthdata://LOGIN:PASSWORD@/?edl_url=" in error
+
+    def test_an_unresolvable_cmr_exits_1_after_one_try(self, capsys, caplog):
+        connection = json.dumps({"conn_type": "earthdata", "extra": {"cmr_url": UNRESOLVABLE_CMR}})
+        assert main(["search", "C2859376221-ASF", "--conn-uri", connection]) == 1
+        error = capsys.readouterr().err
+        assert "asf-ifg search: HostNotFoundError: host 'cmr.invalid' does not resolve" in error
+        assert "check cmr_url in the earthdata connection" in error
+        assert not [r for r in caplog.records if "CMR request failed" in r.getMessage()]  # no second try

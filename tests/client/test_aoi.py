@@ -39,8 +39,13 @@ class TestAcceptedForms:
     def test_bbox(self, value):
         assert parse_aoi(value).cmr_params() == [("bounding_box", "-118.3,34,-118,34.3")]
 
-    def test_bbox_across_the_antimeridian_is_kept(self):
-        assert parse_aoi((170, -10, -170, 10)).cmr_params() == [("bounding_box", "170,-10,-170,10")]
+    @pytest.mark.parametrize(("value", "expected"), [
+        pytest.param((170, -10, -170, 10), "170,-10,-170,10", id="20-degrees"),
+        pytest.param("170,-10,-170,10", "170,-10,-170,10", id="text"),
+        pytest.param((90, -10, -90, 10), "90,-10,-90,10", id="exactly-180-degrees"),
+    ])
+    def test_bbox_across_the_antimeridian_is_kept(self, value, expected):
+        assert parse_aoi(value).cmr_params() == [("bounding_box", expected)]
 
     @pytest.mark.parametrize("value", [
         pytest.param("POLYGON ((-118.3 34, -118 34, -118 34.3, -118.3 34.3, -118.3 34))", id="wkt-ccw"),
@@ -107,3 +112,15 @@ class TestRefused:
     def test_bad_aoi(self, value, message):
         with pytest.raises(ValueError, match=re.escape(message)):
             parse_aoi(value)
+
+    @pytest.mark.parametrize(("value", "width", "fix"), [
+        pytest.param("-118,34,-118.3,34.3", "359.7", "-118.3,34,-118,34.3", id="pasadena-text"),
+        pytest.param((10, 0, -80, 5), "270", "-80,0,10,5", id="wider-than-half"),
+        pytest.param([-170.5, -10, -170.75, 10], "359.75", "-170.75,-10,-170.5,10", id="near-the-antimeridian"),
+    ])
+    def test_swapped_west_and_east_is_not_read_across_the_antimeridian(self, value, width, fix):
+        with pytest.raises(ValueError, match="look swapped") as caught:
+            parse_aoi(value)
+        message = str(caught.value)
+        assert f"span {width}° of longitude" in message and f"give {fix}," in message
+        assert "for a box across the antimeridian" in message

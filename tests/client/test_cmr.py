@@ -10,8 +10,18 @@ import pytest
 import requests
 
 from airflow_asf_ifg.client.cmr import CmrClient, RetryPolicy, granule_query, time_range
+from airflow_asf_ifg.client.earthdata import AuthPolicy, EarthdataIdentity, EarthdataSession, policy_for
 from airflow_asf_ifg.client.granule import Granule
-from airflow_asf_ifg.exceptions import CmrSearchError, IncompleteSearchError, TooManyResultsError
+from airflow_asf_ifg.client.settings import EarthdataSettings
+from airflow_asf_ifg.exceptions import (
+    CmrSearchError,
+    CollectionNotFoundError,
+    ConfigurationError,
+    HostNotFoundError,
+    IncompleteSearchError,
+    TooManyResultsError,
+)
+from tests.client.helpers import UNRESOLVABLE_CMR, closed_port_url
 
 GUNW = "C2859376221-ASF"
 ALL = ["C1379535891-ASF", "C1379522387-ASF", "C1379535600-ASF", "C1595422627-ASF", GUNW]
@@ -193,3 +203,83 @@ class TestCompleteness:
         granules = list(results)
         assert len(granules) == len({g.concept_id for g in granules}) == len(asf_sandbox.catalogue)
         assert results.duplicates >= 5
+
+
+class TestCollectionCheck:
+    def test_an_unknown_collection_is_refused_naming_it_and_the_known_ones(self, cmr, stats):
+        with pytest.raises(CollectionNotFoundError) as caught:
+            list(cmr.search(collection_concept_id=[GUNW, "C9999999999-ASF"]))
+        message = str(caught.value)
+        assert isinstance(caught.value, ConfigurationError)
+        assert "knows no collection C9999999999-ASF:" in message
+        assert all(known in message for known in ALL) and "ARIA_S1_GUNW" in message
+        snapshot = stats()["requests"]
+        assert snapshot["cmr_collections"] == 1 and "cmr_granules" not in snapshot  # refused before any page
+
+    def test_hits_checks_the_collection_too(self, cmr):
+        with pytest.raises(CollectionNotFoundError, match="C9999999999-ASF"):
+            cmr.hits(collection_concept_id="C9999999999-ASF")
+
+    def test_a_known_collection_with_nothing_in_the_window_is_an_empty_search(self, cmr, stats):
+        results = cmr.search(collection_concept_id=GUNW, temporal=("1990-01-01", "1990-12-31"))
+        assert list(results) == [] and results.hits == 0
+        assert stats()["requests"]["cmr_collections"] == 1
+
+    def test_one_check_per_search_not_per_page(self, cmr, stats):
+        results = cmr.search(collection_concept_id=ALL, page_size=7)
+        list(results)
+        assert results.pages > 1
+        snapshot = stats()["requests"]
+        assert (snapshot["cmr_collections"], snapshot["cmr_granules"]) == (1, results.pages)
+
+    def test_no_check_without_a_concept_id(self, cmr, stats):
+        assert list(cmr.search(short_name="ARIA_S1_GUNW", max_results=2))
+        assert "cmr_collections" not in stats()["requests"]
+
+    def test_the_check_is_retried_like_a_page(self, asf_sandbox, asf_sandbox_settings, stats):
+        waits: list[float] = []
+        client = CmrClient(requests.Session(), asf_sandbox.urls.cmr,
+                           retry=RetryPolicy(attempts=3, base_seconds=0.01, max_seconds=5), sleep=waits.append)
+        asf_sandbox.reset()
+        asf_sandbox_settings(fault_rate=1.0)
+        with pytest.raises(CmrSearchError, match="kept failing after 3 tries; last: HTTP 50") as caught:
+            list(client.search(collection_concept_id=GUNW))
+        assert "/search/collections.json?" in str(caught.value)
+        assert len(waits) == 2 and stats()["requests"]["cmr_collections"] == 3
+
+
+class TestHostNotFound:
+    def test_an_unresolvable_cmr_is_not_retried(self):
+        waits: list[float] = []
+        client = CmrClient(requests.Session(), UNRESOLVABLE_CMR, retry=RetryPolicy(attempts=6), sleep=waits.append)
+        with pytest.raises(HostNotFoundError) as caught:
+            list(client.search(collection_concept_id=GUNW))
+        assert waits == []  # one try: no backoff before a second
+        assert isinstance(caught.value, ConfigurationError) and caught.value.host == "cmr.invalid"
+        assert "host 'cmr.invalid' does not resolve" in str(caught.value)
+        assert "check cmr_url in the earthdata connection" in str(caught.value)
+
+    def test_through_an_earthdata_session_too(self):
+        settings = EarthdataSettings(cmr_url=UNRESOLVABLE_CMR)
+        session = EarthdataSession(policy_for(EarthdataIdentity(token="t"), settings))
+        waits: list[float] = []
+        client = CmrClient(session, settings.cmr_url, retry=RetryPolicy(attempts=6), sleep=waits.append)
+        with pytest.raises(HostNotFoundError, match="check cmr_url in the earthdata connection"):
+            client.hits(short_name="ARIA_S1_GUNW")
+        assert waits == []
+
+    def test_a_refused_connection_is_still_retried(self):
+        waits: list[float] = []
+        client = CmrClient(requests.Session(), closed_port_url(), retry=RetryPolicy(attempts=3),
+                           sleep=waits.append)
+        with pytest.raises(CmrSearchError, match="kept failing after 3 tries; last: ConnectionError") as caught:
+            client.hits(short_name="ARIA_S1_GUNW")
+        assert not isinstance(caught.value, ConfigurationError)
+        assert len(waits) == 2
+
+    def test_a_policy_without_settings_names_no_setting(self):
+        policy = AuthPolicy(EarthdataIdentity(), "https://urs.earthdata.nasa.gov")
+        with pytest.raises(HostNotFoundError, match="check where that URL came from") as caught:
+            EarthdataSession(policy).get("http://granule.invalid/file.zip?signature=secret")
+        assert "http://granule.invalid/file.zip cannot be reached" in str(caught.value)
+        assert "secret" not in str(caught.value)  # a signed URL's query stays out of the message

@@ -12,18 +12,28 @@ import requests
 
 from airflow_asf_ifg.client.credentials import (
     TemporaryCredentials,
+    afetch_credentials,
     explain_s3_error,
     fetch_credentials,
     parse_expiration,
     refresh_margin,
     refreshable_credentials,
 )
-from airflow_asf_ifg.client.earthdata import AuthPolicy, EarthdataIdentity, EarthdataSession
+from airflow_asf_ifg.client.earthdata import (
+    AsyncEarthdataSession,
+    AuthPolicy,
+    EarthdataIdentity,
+    EarthdataSession,
+    policy_for,
+)
+from airflow_asf_ifg.client.settings import EarthdataSettings
 from airflow_asf_ifg.exceptions import (
     AsfCredentialsError,
+    ConfigurationError,
     CredentialsRetiredError,
     EarthdataLoginError,
     EulaNotAcceptedError,
+    HostNotFoundError,
 )
 from airflow_asf_ifg.sandbox.config import (
     NO_EULA_PASSWORD,
@@ -32,6 +42,8 @@ from airflow_asf_ifg.sandbox.config import (
     SANDBOX_PASSWORD,
     SANDBOX_USER,
 )
+
+pytestmark = pytest.mark.asf_sandbox(era="2018")  # the 2018 door's /door/credentials and S3 keys for its buckets
 
 DOOR = {"Credentials": {"AccessKeyId": "ASIAEXAMPLE", "SecretAccessKey": "door-secret-value",
                         "SessionToken": "door-token-value", "Expiration": "2018-10-31 21:44:59+00:00"},
@@ -107,6 +119,7 @@ class TestFetch:
         assert credentials.buckets == (PRODUCT_BUCKET,)
         assert 3000 < credentials.remaining_seconds() <= 3600
 
+    @pytest.mark.asf_sandbox(tea=True)  # TEA's /s3credentials is on the door only with TEA direct access
     def test_from_tea_with_a_token(self, asf_sandbox):
         edl, auth = asf_sandbox.urls.edl, (SANDBOX_USER, SANDBOX_PASSWORD)
         token = requests.post(f"{edl}/api/users/token", auth=auth, timeout=10).json()["access_token"]
@@ -127,6 +140,7 @@ class TestFetch:
         with pytest.raises(EarthdataLoginError, match="wrong username or password"):
             fetch_credentials(session_for(asf_sandbox, password="wrong"), f"{asf_sandbox.urls.asf}/door/credentials")
 
+    @pytest.mark.asf_sandbox(tea=True)  # TEA's /s3credentials is on the door only with TEA direct access
     def test_eula(self, asf_sandbox):
         with pytest.raises(EulaNotAcceptedError, match="approve_app"):
             fetch_credentials(session_for(asf_sandbox, NO_EULA_USER, NO_EULA_PASSWORD),
@@ -138,7 +152,27 @@ class TestFetch:
             fetch_credentials(session_for(asf_sandbox), browse)
 
 
+class TestHostNotFound:
+    """An endpoint whose host does not resolve (RFC 6761 .invalid) fails at once, naming the setting."""
+
+    ENDPOINT = "https://tea.invalid/s3credentials"
+    SETTINGS = EarthdataSettings(s3_credentials_url=ENDPOINT)
+
+    def test_fetch(self):
+        session = EarthdataSession(policy_for(EarthdataIdentity(login="u", password="p"), self.SETTINGS))
+        with pytest.raises(HostNotFoundError, match="check s3_credentials_url in the earthdata connection") as caught:
+            fetch_credentials(session, self.ENDPOINT)
+        assert isinstance(caught.value, ConfigurationError) and caught.value.host == "tea.invalid"
+
+    async def test_afetch(self):
+        policy = policy_for(EarthdataIdentity(login="u", password="p"), self.SETTINGS)
+        async with AsyncEarthdataSession(policy) as session:
+            with pytest.raises(HostNotFoundError, match=r"host 'tea\.invalid' does not resolve"):
+                await afetch_credentials(session, self.ENDPOINT)
+
+
 class TestS3Refusals:
+    @pytest.mark.asf_sandbox(tea=True)  # TEA's /s3credentials is on the door only with TEA direct access
     def test_outside_the_region_is_explained(self, asf_sandbox):
         credentials = fetch_credentials(session_for(asf_sandbox), f"{asf_sandbox.urls.asf}/s3credentials")
         s3 = boto3.client("s3", endpoint_url=asf_sandbox.urls.s3, region_name="eu-central-1",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 from urllib.parse import urlsplit
 
+import aiohttp
 import pytest
 import requests
 
@@ -13,12 +15,17 @@ from airflow_asf_ifg.client.earthdata import (
     EarthdataIdentity,
     EarthdataSession,
     netrc_login,
+    policy_for,
     resolve_identity,
     token_user,
 )
-from airflow_asf_ifg.exceptions import EarthdataLoginError, EulaNotAcceptedError
+from airflow_asf_ifg.client.settings import EarthdataSettings
+from airflow_asf_ifg.exceptions import ConfigurationError, EarthdataLoginError, EulaNotAcceptedError, HostNotFoundError
 from airflow_asf_ifg.sandbox.config import NO_EULA_PASSWORD, NO_EULA_USER, SANDBOX_PASSWORD, SANDBOX_USER
 from airflow_asf_ifg.sandbox.edl import PROFILE_PASSWORD, PROFILE_USER
+from tests.client.helpers import closed_port_url
+
+pytestmark = pytest.mark.asf_sandbox(era="2018")  # the 2018 door's EDL redirect chain and TEA's /s3credentials
 
 PASSWORD = EarthdataIdentity(login=SANDBOX_USER, password=SANDBOX_PASSWORD, source="test")
 
@@ -125,8 +132,10 @@ class TestRedirectChain:
         assert [host(r.url) for r in response.history] == [host(asf_sandbox.urls.asf), host(asf_sandbox.urls.edl),
                                                            host(asf_sandbox.urls.asf)]
         authorization = stats()["authorization"]
+        # The door's own code exchange and profile lookup (mod_auth_urs), server to server.
         assert authorization == {"edl_authorize": [host(asf_sandbox.urls.edl)],
-                                 "edl_oauth_token": [host(asf_sandbox.urls.edl)]}  # the door's own code exchange
+                                 "edl_oauth_token": [host(asf_sandbox.urls.edl)],
+                                 "edl_profile": [host(asf_sandbox.urls.edl)]}
 
     def test_cookie_keeps_the_session(self, asf_sandbox, stats):
         session = EarthdataSession(policy(asf_sandbox, PASSWORD))
@@ -143,8 +152,10 @@ class TestRedirectChain:
         response = session.get_checked(product["url"])
         assert response.status_code == 200 and len(response.content) == product["size"]
         assert host(response.url) == host(asf_sandbox.urls.s3)
-        assert set(stats()["authorization"]) == {"edl_authorize", "edl_oauth_token"}  # nothing to the door or S3
+        # Nothing to the door or S3: only EDL's, and the door's own calls to EDL.
+        assert set(stats()["authorization"]) == {"edl_authorize", "edl_oauth_token", "edl_profile"}
 
+    @pytest.mark.asf_sandbox(tea=True)  # TEA's /s3credentials is on the door only with TEA direct access
     def test_tea_with_a_bearer_token_only(self, asf_sandbox, new_token, stats):
         session = EarthdataSession(policy(asf_sandbox, EarthdataIdentity(token=new_token(), source="test")))
         response = session.get_checked(f"{asf_sandbox.urls.asf}/s3credentials")
@@ -186,6 +197,7 @@ class TestLoginErrors:
         assert caught.value.resolution_url.startswith(f"{asf_sandbox.urls.edl}/approve_app?client_id=")
         assert caught.value.resolution_url in str(caught.value)
 
+    @pytest.mark.asf_sandbox(tea=True)  # TEA's /s3credentials is on the door only with TEA direct access
     def test_eula_with_a_token_through_tea(self, asf_sandbox, new_token):
         token = new_token(NO_EULA_USER, NO_EULA_PASSWORD)
         session = EarthdataSession(policy(asf_sandbox, EarthdataIdentity(token=token, source="test")))
@@ -199,6 +211,7 @@ class TestLoginErrors:
             session.get_checked(f"{asf_sandbox.urls.asf}/door/credentials")
         assert caught.value.resolution_url == f"{asf_sandbox.urls.edl}/profile"
 
+    @pytest.mark.asf_sandbox(tea=True)  # TEA's /s3credentials is on the door only with TEA direct access
     def test_revoked_token_is_refused(self, asf_sandbox, new_token):
         token = new_token()
         requests.post(f"{asf_sandbox.urls.edl}/api/users/revoke_token", params={"token": token},
@@ -225,6 +238,7 @@ class TestAsyncSession:
             with pytest.raises(EarthdataLoginError, match="wrong username or password"):
                 await session.fetch("GET", f"{asf_sandbox.urls.asf}/door/status/x.zip")
 
+    @pytest.mark.asf_sandbox(tea=True)  # TEA's /s3credentials is on the door only with TEA direct access
     async def test_tea_with_a_token(self, asf_sandbox, new_token):
         identity = EarthdataIdentity(token=new_token(), source="test")
         async with AsyncEarthdataSession(policy(asf_sandbox, identity)) as session:
@@ -236,3 +250,41 @@ class TestAsyncSession:
         async with AsyncEarthdataSession(policy(asf_sandbox, identity)) as session:
             with pytest.raises(EulaNotAcceptedError):
                 await session.fetch("GET", f"{asf_sandbox.urls.asf}/door/credentials")
+
+
+class TestHostNotFound:
+    """A host that does not resolve (RFC 6761: .invalid never does) fails at once, naming the setting."""
+
+    SETTINGS = EarthdataSettings(edl_url="http://urs.invalid", cmr_url="http://cmr.invalid")
+
+    def test_sync_names_the_host_and_setting(self):
+        session = EarthdataSession(policy_for(PASSWORD, self.SETTINGS))
+        with pytest.raises(HostNotFoundError) as caught:
+            session.get_checked("http://urs.invalid/api/users/tokens")
+        assert isinstance(caught.value, ConfigurationError) and caught.value.host == "urs.invalid"
+        assert "host 'urs.invalid' does not resolve" in str(caught.value)
+        assert "check edl_url in the earthdata connection" in str(caught.value)
+
+    async def test_async_names_the_host_and_setting(self):
+        async with AsyncEarthdataSession(policy_for(PASSWORD, self.SETTINGS)) as session:
+            with pytest.raises(HostNotFoundError, match="check cmr_url in the earthdata connection") as caught:
+                await session.fetch("GET", "http://cmr.invalid/search/collections.json")
+        assert caught.value.host == "cmr.invalid"
+
+    async def test_async_refused_connection_stays_a_connection_error(self):
+        async with AsyncEarthdataSession(policy_for(PASSWORD, self.SETTINGS)) as session:
+            with pytest.raises(aiohttp.ClientConnectorError) as caught:
+                await session.fetch("GET", closed_port_url())
+        assert not isinstance(caught.value, ConfigurationError)
+
+    def test_sync_refused_connection_stays_a_connection_error(self):
+        with pytest.raises(requests.ConnectionError):
+            EarthdataSession(policy_for(PASSWORD, self.SETTINGS)).get(closed_port_url())
+
+    @pytest.mark.parametrize(("errno", "permanent"), [(socket.EAI_NONAME, True), (socket.EAI_AGAIN, False)],
+                             ids=["name-unknown", "resolver-busy"])
+    def test_only_an_unknown_name_is_final(self, errno, permanent):
+        from airflow_asf_ifg.client.earthdata import host_not_found
+
+        failure = socket.gaierror(errno, "lookup failed")
+        assert (host_not_found(failure, "https://cmr.example.org/search") is not None) is permanent

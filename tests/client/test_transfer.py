@@ -15,6 +15,9 @@ from airflow_asf_ifg.sandbox.config import PRODUCT_BUCKET, SANDBOX_PASSWORD, SAN
 from airflow_asf_ifg.sandbox.s3 import ADMIN_ACCESS_KEY, ADMIN_SECRET_KEY
 from tests.sandbox.helpers import empty_bucket, s3_client
 
+# The 2018 buckets, read through the door or with TEA's keys (on the door only with TEA direct access).
+pytestmark = pytest.mark.asf_sandbox(era="2018", tea=True)
+
 DEST = "transfer-dest"
 BIG_KEY = "tests/big-product.bin"
 BIG = os.urandom(5 * MIB) * 2 + os.urandom(3 * MIB)  # 13 MiB: three parts of 5 MiB

@@ -7,9 +7,11 @@ import json
 import pytest
 
 from airflow_asf_ifg.client.settings import DEFAULT_CMR_URL, DEFAULT_EDL_URL
-from airflow_asf_ifg.exceptions import EarthdataLoginError
+from airflow_asf_ifg.exceptions import ConfigurationError, ConnectionFormatError, EarthdataLoginError
 from airflow_asf_ifg.hooks.earthdata import EarthdataHook
 from airflow_asf_ifg.sandbox.config import SANDBOX_PASSWORD, SANDBOX_USER
+
+pytestmark = pytest.mark.asf_sandbox(era="2018")  # sessions that log in to the 2018 door
 
 
 def redacted(value: str) -> str:
@@ -90,8 +92,37 @@ class TestEarthdataHook:
         ok, message = EarthdataHook(connection(password="wrong")).test_connection()
         assert not ok and "401" in message
 
+    def test_test_connection_names_an_unresolvable_edl(self, connection):
+        ok, message = EarthdataHook(connection(extra={"edl_url": "http://urs.invalid"})).test_connection()
+        assert not ok and "host 'urs.invalid' does not resolve" in message and "check edl_url" in message
+
     def test_bearer_policy_skips_the_door_credentials_endpoint(self, connection, asf_sandbox):
         hook = EarthdataHook(connection(login=None, password=None, extra={"token": "t"}))
         policy = hook.auth_policy()
         assert policy.authorization(f"{asf_sandbox.urls.asf}/door/credentials") is None
         assert policy.authorization(f"{asf_sandbox.urls.cmr}/search/granules.json") == "Bearer t"
+
+
+class TestConnectionType:
+    @pytest.mark.parametrize(("text", "conn_type"), [
+        pytest.param("extra:{edl_url:http://x}", "extra", id="not-json-not-a-uri"),
+        pytest.param("http://me:pw@urs.example/", "http", id="uri-of-another-type"),
+        pytest.param('{"conn_type": "aws", "login": "KEY", "password": "pw"}', "aws", id="json-of-another-type"),
+    ])
+    def test_a_connection_of_another_type_is_refused(self, text, conn_type, monkeypatch):
+        monkeypatch.setenv("AIRFLOW_CONN_EARTHDATA_TEST", text)
+        hook = EarthdataHook("earthdata_test")
+        with pytest.raises(ConnectionFormatError) as caught:
+            _ = hook.settings
+        message = str(caught.value)
+        assert isinstance(caught.value, ValueError) and isinstance(caught.value, ConfigurationError)
+        assert message.startswith(f"connection 'earthdata_test' has conn_type {conn_type!r}, not 'earthdata'")
+        assert 'give Airflow\'s JSON form {"conn_type": "earthdata", "login": ...' in message
+        assert "or a URI earthdata://LOGIN:PASSWORD@/?edl_url=" in message
+        assert hook.test_connection() == (False, message)
+
+    def test_an_earthdata_uri_and_json_without_conn_type_are_read(self, monkeypatch):
+        monkeypatch.setenv("AIRFLOW_CONN_EARTHDATA_TEST", "earthdata://me:pw@/?cmr_url=https%3A%2F%2Fcmr.example")
+        assert EarthdataHook("earthdata_test").settings.cmr_url == "https://cmr.example"
+        monkeypatch.setenv("AIRFLOW_CONN_EARTHDATA_TEST", json.dumps({"login": "me", "password": "pw"}))
+        assert EarthdataHook("earthdata_test").identity.login == "me"

@@ -106,6 +106,19 @@ class TestLimits:
         assert dag_run.state == "failed"
         assert "the run's data interval is empty" in capfd.readouterr().out
 
+    def test_an_unscheduled_dag_is_told_about_temporal_not_cron(self, dag_from_source, asf_sandbox_connections,
+                                                                 capfd):
+        source = DAG_SOURCE.replace('schedule=CronDataIntervalTimetable("@daily", timezone="UTC")', 'schedule=None')
+        dag_run = dag_from_source(source.replace("{arguments}", "")).test(logical_date=datetime(2024, 1, 2,
+                                                                                                tzinfo=UTC))
+        assert dag_run.state == "failed"
+        assert task_states(dag_run) == {"search": "failed"}  # at once, not up_for_retry
+        out = capfd.readouterr().out
+        assert "the DAG is not on a time schedule (NullTimetable)" in out and "temporal=(start, end)" in out
+        assert "a cron schedule in Airflow 3 defaults" not in out
+        # The link is computed when the task ends; it must not read an XCom the failed task never pushed.
+        assert "XCom not found" not in out and "cmr_query_url" not in out
+
 
 class TestArguments:
     @pytest.mark.parametrize(("kwargs", "message"), [

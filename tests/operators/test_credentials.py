@@ -21,6 +21,8 @@ with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1), catchup=F
     AsfS3CredentialsOperator(task_id="credentials", {arguments})
 """
 WHEN = datetime(2024, 1, 2, tzinfo=UTC)
+# The 2018 door's /door/credentials (and, where a test says so, TEA's keys).
+pytestmark = pytest.mark.asf_sandbox(era="2018")
 
 
 @pytest.fixture
@@ -90,6 +92,7 @@ class TestFailures:
         assert dag_run.state == "failed" and task_states(dag_run) == {"credentials": "failed"}
         assert "answered 410 Gone: ASF retired this endpoint" in capfd.readouterr().out
 
+    @pytest.mark.asf_sandbox(tea=True)
     def test_outside_the_region(self, run, asf_sandbox, capfd):
         dag_run = run(f"s3_credentials_url=\"{asf_sandbox.urls.asf}/s3credentials\", bucket=\"{PRODUCT_BUCKET}\", "
                       "region_name=\"eu-central-1\"")

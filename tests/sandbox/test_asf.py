@@ -1,7 +1,8 @@
-"""The sandbox's ASF door (2018) and TEA over HTTP: login redirects, credentials, status, download."""
+"""The sandbox's 2018 ASF door and TEA over HTTP: mod_auth_urs logins, credentials, status, download."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -22,6 +23,9 @@ from tests.sandbox.helpers import catalogue_file, wait_for
 
 STS_EXPIRATION = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\+00:00$")
 
+# The door as the 2018 page knew it; today's door is tested in test_eras.py.
+pytestmark = pytest.mark.asf_sandbox(era="2018")
+
 
 @pytest.fixture(autouse=True)
 def _fresh_archive(asf_sandbox):
@@ -37,18 +41,31 @@ def user_token(asf_sandbox):
     requests.post(f"{edl}/api/users/revoke_token", params={"token": token}, auth=auth, timeout=10)
 
 
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
 class TestLoginRedirect:
-    @pytest.mark.parametrize("path", ["/door/credentials", "/door/status/x.zip", "/door/download/x.zip",
-                                      "/s3credentials"])
-    def test_unauthenticated_calls_go_to_edl(self, asf_sandbox, path):
+    @pytest.mark.parametrize("path", ["/door/credentials", "/door/status/x.zip", "/door/download/x.zip"])
+    def test_unauthenticated_calls_go_to_edl_as_mod_auth_urs_sent_them(self, asf_sandbox, path):
         response = requests.get(f"{asf_sandbox.urls.asf}{path}", allow_redirects=False, timeout=10)
         assert response.status_code == 302
         location = urlsplit(response.headers["Location"])
         assert f"{location.scheme}://{location.netloc}{location.path}" == f"{asf_sandbox.urls.edl}/oauth/authorize"
+        assert location.query.startswith("app_type=401&client_id=")  # mod_auth_urs puts app_type first
         query = parse_qs(location.query)
-        assert query["app_type"] == ["401"]
-        assert query["state"] == [f"{asf_sandbox.urls.asf}{path}"]
-        assert query["redirect_uri"] == [f"{asf_sandbox.urls.asf}/login"]
+        assert query["state"] == [b64(f"{asf_sandbox.urls.asf}{path}")]  # mod_auth_urs: base64 of the URL
+        assert query["redirect_uri"] == [f"{asf_sandbox.urls.asf}/door/oauth"]
+
+    def test_head_without_session_is_401(self, asf_sandbox):
+        # mod_auth_urs cannot send a HEAD request through the login, so it refuses it.
+        response = requests.head(f"{asf_sandbox.urls.asf}/door/download/x.zip", allow_redirects=False, timeout=10)
+        assert response.status_code == 401
+
+    def test_no_tea_and_no_asf_login_on_the_2018_door(self, asf_sandbox):
+        for path in ("/s3credentials", "/login?code=x&state=y"):
+            response = requests.get(f"{asf_sandbox.urls.asf}{path}", allow_redirects=False, timeout=10)
+            assert response.status_code == 404, path
 
     def test_browsers_are_not_sent_app_type(self, asf_sandbox):
         response = requests.get(f"{asf_sandbox.urls.asf}/door/credentials", allow_redirects=False, timeout=10,
@@ -64,24 +81,29 @@ class TestLoginRedirect:
         asf_sandbox.stats.reset()
         response = door_session.get(f"{asf_sandbox.urls.asf}/door/credentials", timeout=10)
         assert response.status_code == 200
-        assert [r.status_code for r in response.history] == [302, 302, 307]
-        assert "asf-urs" in door_session.cookies
+        assert [r.status_code for r in response.history] == [302, 302, 302]  # door, EDL, /door/oauth
+        assert urlsplit(response.history[2].url).path == "/door/oauth"
+        assert "GRFNDoor" in door_session.cookies  # mod_auth_urs names the cookie after UrsAuthGroup
         snapshot = stats()
         edl_host = urlsplit(asf_sandbox.urls.edl).netloc
         assert snapshot["authorization"]["edl_authorize"] == [edl_host]
-        for route in ("credentials", "asf_login"):
+        for route in ("credentials", "door_oauth"):
             assert route not in snapshot["authorization"]
         assert snapshot["requests"]["edl_authorize"] == 1
 
-    def test_login_error_is_401_with_edl_message(self, asf_sandbox):
-        response = requests.get(f"{asf_sandbox.urls.asf}/login", params={
-            "error": "access_denied", "error_msg": "Please update your profile", "state": "x"}, timeout=10)
-        assert response.status_code == 401 and "Please update your profile" in response.text
+    def test_login_error_is_403_with_edl_message(self, asf_sandbox):
+        response = requests.get(f"{asf_sandbox.urls.asf}/door/oauth", params={
+            "error": "access_denied", "error_msg": "Please update your profile", "state": b64("x")}, timeout=10)
+        assert response.status_code == 403 and "Please update your profile" in response.text
+
+    def test_callback_without_state_is_403(self, asf_sandbox):
+        response = requests.get(f"{asf_sandbox.urls.asf}/door/oauth", params={"code": "x"}, timeout=10)
+        assert response.status_code == 403
 
     def test_login_with_a_forged_code_is_refused(self, asf_sandbox):
-        response = requests.get(f"{asf_sandbox.urls.asf}/login", params={"code": "forged", "state": "x"},
+        response = requests.get(f"{asf_sandbox.urls.asf}/door/oauth", params={"code": "forged", "state": b64("x")},
                                 allow_redirects=False, timeout=10)
-        assert response.status_code == 401
+        assert response.status_code == 400  # EDL's invalid_grant, passed through as mod_auth_urs did
 
 
 class TestDoorCredentials:
@@ -161,6 +183,7 @@ class TestDoorStatusAndDownload:
         assert hashlib.md5(download.content, usedforsecurity=False).hexdigest() == item["md5"]
 
 
+@pytest.mark.asf_sandbox(era="today", tea=True)
 class TestTeaCredentials:
     KEYS = ["accessKeyId", "secretAccessKey", "sessionToken", "expiration"]
 

@@ -15,6 +15,9 @@ class TestSandboxConfig:
         ({"retrieval_seconds": -1}, "retrieval_seconds -1 must be greater than 0 seconds"),
         ({"archived_fraction": 1.5}, "archived_fraction 1.5 must be between 0 and 1"),
         ({"latency_ms": -5}, "latency_ms -5 must not be negative"),
+        ({"era": "2019"}, "era '2019' is not one the sandbox knows; accepted: today, 2018"),
+        ({"era": "Today"}, "era 'Today' is not one the sandbox knows; accepted: today, 2018"),
+        ({"tea": "yes"}, "tea 'yes' must be true or false"),
     ])
     def test_invalid_values(self, changes, message):
         with pytest.raises(ValueError, match=message.replace("(", r"\(")):
@@ -28,3 +31,11 @@ class TestSandboxConfig:
             config.updated({"seed": 1})
         with pytest.raises(ValueError, match="reset_rate 2 must be between 0 and 1"):
             config.updated({"reset_rate": 2})
+
+    def test_eras(self):
+        assert (SandboxConfig().era, SandboxConfig().tea) == ("today", False)
+        assert SandboxConfig(era=2018).era == "2018"  # as JSON or a marker may give it
+        changed = SandboxConfig().updated({"era": "2018", "tea": True})
+        assert (changed.era, changed.tea) == ("2018", True)
+        with pytest.raises(ValueError, match="era 'x' is not one the sandbox knows"):
+            SandboxConfig().updated({"era": "x"})

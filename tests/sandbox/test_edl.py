@@ -82,6 +82,23 @@ class TestAuthorize:
             again = session.get(authorize_url(), allow_redirects=False, timeout=10)
         assert again.status_code == 302 and "code=" in again.headers["Location"]
 
+    @pytest.mark.parametrize("callback", ["/login", "/door/oauth"])
+    def test_both_asf_redirect_uris_are_registered(self, asf_sandbox, callback):
+        # Today's auth.asf.alaska.edu/login (and TEA's /login), and 2018's mod_auth_urs /door/oauth.
+        params = {"client_id": ASF_CLIENT_ID, "response_type": "code",
+                  "redirect_uri": f"{asf_sandbox.urls.asf}{callback}", "state": "s"}
+        response = requests.get(f"{asf_sandbox.urls.edl}/oauth/authorize", params=params,
+                                auth=(SANDBOX_USER, SANDBOX_PASSWORD), allow_redirects=False, timeout=10)
+        assert response.status_code == 302
+        assert response.headers["Location"].startswith(f"{asf_sandbox.urls.asf}{callback}?code=")
+
+    def test_unregistered_redirect_uri_is_400(self, asf_sandbox):
+        params = {"client_id": ASF_CLIENT_ID, "response_type": "code", "redirect_uri": "http://evil.invalid/login"}
+        response = requests.get(f"{asf_sandbox.urls.edl}/oauth/authorize", params=params,
+                                auth=(SANDBOX_USER, SANDBOX_PASSWORD), allow_redirects=False, timeout=10)
+        assert response.status_code == 400
+        assert "redirect_uri 'http://evil.invalid/login' is not registered" in response.json()["error_description"]
+
     def test_unknown_client_is_400(self, asf_sandbox):
         response = requests.get(f"{asf_sandbox.urls.edl}/oauth/authorize",
                                 params={"client_id": "nope", "response_type": "code", "redirect_uri": "x"},

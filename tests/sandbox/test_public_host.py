@@ -8,6 +8,7 @@ import socket
 from urllib.parse import urlsplit
 
 import boto3
+import pytest
 import requests
 
 from airflow_asf_ifg.sandbox.config import SANDBOX_PASSWORD, SANDBOX_USER, USER_ACCESS_KEY, USER_SECRET_KEY
@@ -47,16 +48,21 @@ def user_s3(s3_url: str):
 
 
 class TestPublicHost:
-    def test_every_url_handed_out_names_the_public_host_and_works(self):
+    @pytest.mark.parametrize("era", ["today", "2018"])
+    def test_every_url_handed_out_names_the_public_host_and_works(self, era):
         # Bound on 127.0.0.1, handed out as "localhost": the names differ, as 0.0.0.0 and "sandbox" do in compose.
-        with serve("--host", "127.0.0.1", "--public-host", "localhost", "--granules", "2",
+        with serve("--host", "127.0.0.1", "--public-host", "localhost", "--granules", "2", "--era", era,
                    "--archived-fraction", "0") as (_, printed, _):
             urls = [urlsplit(printed[name]) for name in SERVICES]
             assert {url.hostname for url in urls} == {"localhost"}
             assert len({url.port for url in urls}) == 4, "one address, so each service needs its own port"
             earthdata = json.loads(printed["AIRFLOW_CONN_EARTHDATA_DEFAULT"])["extra"]
             assert earthdata["cmr_url"] == printed["CMR_URL"] and earthdata["edl_url"] == printed["EDL_URL"]
-            assert earthdata["s3_credentials_url"] == printed["ASF_URL"] + "/door/credentials"
+            assert {urlsplit(url).hostname for url in earthdata.values()} == {"localhost"}
+            if era == "2018":
+                assert earthdata["s3_credentials_url"] == printed["ASF_URL"] + "/door/credentials"
+            else:
+                assert "s3_credentials_url" not in earthdata and "archive_status_url" not in earthdata
             assert earthdata["s3_endpoint_url"] == printed["S3_URL"]
             assert json.loads(printed["AIRFLOW_CONN_AWS_DEFAULT"])["extra"]["endpoint_url"] == printed["S3_URL"]
 

@@ -39,6 +39,7 @@ def error_code(call) -> str:
     return caught.value.response["Error"]["Code"]
 
 
+@pytest.mark.asf_sandbox(era="2018")  # the door's STS keys are the 2018 door's
 class TestTemporaryKeys:
     def test_door_keys_list_and_read_the_product_bucket(self, asf_sandbox, door_session):
         s3 = s3_client(asf_sandbox, **door_keys(asf_sandbox, door_session))
@@ -79,6 +80,7 @@ class TestTemporaryKeys:
 
         assert wait_for(refused, timeout=10, what="the keys to expire") == "ExpiredToken"
 
+    @pytest.mark.asf_sandbox(era="today", tea=True)
     def test_tea_keys_work_only_in_region(self, asf_sandbox, door_session):
         keys = tea_keys(asf_sandbox, door_session)
         in_region = s3_client(asf_sandbox, region="us-west-2", **keys)
@@ -109,6 +111,7 @@ class TestOtherIdentities:
 
 
 class TestGlacier:
+    @pytest.mark.asf_sandbox(era="2018")
     def test_archived_product_reads_as_glacier_until_retrieved(self, asf_sandbox, door_session, asf_sandbox_settings):
         asf_sandbox_settings(retrieval_seconds=1.0)
         item = catalogue_file(asf_sandbox, archived=True)
@@ -145,6 +148,43 @@ class TestGlacier:
         assert s3.get_object(Bucket="lifecycle-bucket", Key="old.nc")["Body"].read() == b"x" * 100
         again = s3.restore_object(Bucket="lifecycle-bucket", Key="old.nc", RestoreRequest={"Days": 2})
         assert again["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+class TestMissingBucket:
+    """A bucket that does not exist is S3's 404 NoSuchBucket for every caller (moto raised it as a 500)."""
+
+    @pytest.mark.parametrize("identity", ["admin", "user", "door"])
+    def test_every_call_is_404_no_such_bucket(self, asf_sandbox, identity, asf_sandbox_settings, door_session):
+        if identity == "door":
+            asf_sandbox_settings(era="2018")
+            keys = door_keys(asf_sandbox, door_session)
+        elif identity == "admin":
+            keys = {"aws_access_key_id": ADMIN_ACCESS_KEY, "aws_secret_access_key": ADMIN_SECRET_KEY}
+        else:
+            connection = asf_sandbox.aws_connection()
+            keys = {"aws_access_key_id": connection["login"], "aws_secret_access_key": connection["password"]}
+        s3 = s3_client(asf_sandbox, **keys)
+        for call in (lambda: s3.head_object(Bucket="no-such-bucket", Key="k"),
+                     lambda: s3.head_bucket(Bucket="no-such-bucket")):
+            with pytest.raises(botocore.exceptions.ClientError) as caught:
+                call()
+            assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+        assert error_code(lambda: s3.get_object(Bucket="no-such-bucket", Key="k")) == "NoSuchBucket"
+        assert error_code(lambda: s3.list_objects_v2(Bucket="no-such-bucket")) == "NoSuchBucket"
+        assert error_code(lambda: s3.restore_object(Bucket="no-such-bucket", Key="k",
+                                                    RestoreRequest={"Days": 1})) == "NoSuchBucket"
+
+    def test_head_has_no_body_and_get_names_the_bucket(self, asf_sandbox):
+        head = requests.head(f"{asf_sandbox.urls.s3}/no-such-bucket/k", timeout=10)
+        assert head.status_code == 404 and head.content == b""
+        get = requests.get(f"{asf_sandbox.urls.s3}/no-such-bucket/k", timeout=10)
+        assert get.status_code == 404
+        assert "<Code>NoSuchBucket</Code>" in get.text and "<BucketName>no-such-bucket</BucketName>" in get.text
+
+    def test_creating_it_still_works(self, asf_sandbox):
+        s3 = user_s3(asf_sandbox)
+        s3.create_bucket(Bucket="made-after-a-404")
+        assert s3.head_bucket(Bucket="made-after-a-404")["ResponseMetadata"]["HTTPStatusCode"] == 200
 
 
 class TestPresignedUrls:

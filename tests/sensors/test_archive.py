@@ -10,6 +10,8 @@ from airflow_asf_ifg.sensors.archive import AsfArchiveStatusSensor
 from tests.conftest import task_states, xcom_value
 
 WHEN = datetime(2024, 1, 2, tzinfo=UTC)
+# The 2018 door's /door/status, 202 retrievals and GLACIER objects (today nothing is archived).
+pytestmark = pytest.mark.asf_sandbox(era="2018")
 DAG_SOURCE = """
 from datetime import datetime
 from airflow.sdk import DAG
@@ -71,3 +73,22 @@ class TestSensor:
     def test_arguments(self):
         with pytest.raises(ValueError, match="give granules="):
             AsfArchiveStatusSensor(task_id="x")
+
+
+class TestTriggerErrors:
+    def test_a_permanent_error_fails_the_task_without_retries(self):
+        from airflow.sdk.exceptions import AirflowFailException
+
+        sensor = AsfArchiveStatusSensor(task_id="archive", names=["x.nc"])
+        with pytest.raises(AirflowFailException, match="wrong username or password"):
+            sensor.execute_complete({}, {"status": "error", "permanent": True, "products": [],
+                                         "message": "EarthdataLoginError: wrong username or password"})
+
+    def test_a_transient_error_is_left_to_airflows_retries(self):
+        from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+        sensor = AsfArchiveStatusSensor(task_id="archive", names=["x.nc"])
+        with pytest.raises(AirflowException) as raised:
+            sensor.execute_complete({}, {"status": "error", "permanent": False, "products": [],
+                                         "message": "ClientConnectorError: reset"})
+        assert not isinstance(raised.value, AirflowFailException)

@@ -66,6 +66,7 @@ def asset_events(dag_run) -> list:
 
 
 class TestMappedCopy:
+    @pytest.mark.asf_sandbox(tea=True)  # the s3:// links and /s3credentials of TEA direct access
     def test_gunw_over_s3_then_rerun_copies_nothing(self, run, asf_sandbox, destination):
         restore_everything(asf_sandbox)
         dag_run = run("C2859376221-ASF")
@@ -121,6 +122,7 @@ with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1), catchup=F
         assert "credentials_issued" not in stats()["events"]  # ASF's keys were not needed
 
 
+@pytest.mark.asf_sandbox(era="2018")  # the 2018 door's GLACIER objects (today nothing is archived)
 class TestArchived:
     def test_defer_mode_waits_in_the_triggerer_then_copies(self, run, asf_sandbox, destination,
                                                             asf_sandbox_settings, stats):

@@ -13,6 +13,9 @@ from airflow_asf_ifg.triggers.archive import AsfArchiveStatusTrigger, archive_ta
 
 GUNW, UNWRAPPED = "C2859376221-ASF", "C1379535600-ASF"
 
+# The 2018 door's /door/status, 202 retrievals and GLACIER objects (today nothing is archived).
+pytestmark = pytest.mark.asf_sandbox(era="2018")
+
 
 def granules(collection: str) -> list[dict]:
     return [compact(g) for g in CmrHook().search(collection_concept_id=collection)]
@@ -72,6 +75,7 @@ class TestRun:
         restored = [p for p in payload["products"] if p["name"] in archived]
         assert all(p["expires"] for p in restored)
 
+    @pytest.mark.asf_sandbox(tea=True)  # the s3:// links and /s3credentials of TEA direct access
     async def test_head_object_path(self, conn, asf_sandbox, stats):
         targets = archive_targets(granules(GUNW))
         assert all(t["s3_url"] for t in targets)
@@ -120,3 +124,12 @@ class TestRun:
         payload = await event_of(trigger([{"name": "x.nc", "url": None, "s3_url": None, "s3_credentials_url": None}],
                                          "earthdata_broken"))
         assert payload["status"] == "error" and "cmr_url 'nope' is not an http(s) URL" in payload["message"]
+        assert payload["permanent"] is True  # a bad setting: the sensor fails at once, no retries
+
+    async def test_a_refused_login_is_a_permanent_error(self, conn, asf_sandbox, monkeypatch):
+        document = asf_sandbox.earthdata_connection()
+        document["password"] = "not-the-password"
+        monkeypatch.setenv("AIRFLOW_CONN_EARTHDATA_WRONG", json.dumps(document))
+        payload = await event_of(trigger(archive_targets(granules(GUNW))[:1], "earthdata_wrong"))
+        assert payload["status"] == "error" and payload["permanent"] is True, payload
+        assert "EarthdataLoginError" in payload["message"] and "not-the-password" not in json.dumps(payload)
