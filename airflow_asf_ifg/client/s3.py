@@ -1,0 +1,88 @@
+"""What every piece says about S3 in one place: ``s3://`` URLs, which errors mean "not found" or "try again",
+archive storage classes, and aborting an upload. Plain functions over boto3/aiobotocore errors; no Airflow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "ARCHIVE_STORAGE_CLASSES",
+    "RETRYABLE_CODES",
+    "abort_upload",
+    "error_code",
+    "error_status",
+    "is_not_found",
+    "is_retryable",
+    "parse_s3_url",
+]
+
+#: Storage classes whose objects must be restored before a GET (S3 "Working with archived objects").
+ARCHIVE_STORAGE_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
+#: S3 error codes after which the same request may succeed: throttling, S3's own faults, and keys that lapsed
+#: while the request travelled (a refreshing client signs the retry anew).
+RETRYABLE_CODES = frozenset({"SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout", "Throttling",
+                             "ThrottlingException", "RequestTimeTooSkewed", "500", "503", "ExpiredToken",
+                             "TokenRefreshRequired"})
+#: Codes of a missing object or bucket; HeadObject has no body, so it says only "404" or "NotFound".
+_NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchBucket"})
+
+
+def parse_s3_url(url: str) -> tuple[str, str]:
+    """(bucket, key) of ``s3://bucket/key``; a ValueError naming the URL for anything else.
+
+    :param url: the URL.
+    """
+    if not isinstance(url, str) or not url.startswith("s3://"):
+        raise ValueError(f"{url!r} is not an s3:// URL; give s3://bucket/key")
+    bucket, _, key = url.removeprefix("s3://").partition("/")
+    if not bucket or not key:
+        raise ValueError(f"{url!r} names no {'bucket' if not bucket else 'key'}; give s3://bucket/key")
+    return bucket, key
+
+
+def error_code(error: BaseException) -> str:
+    """The S3 error code of a botocore ``ClientError`` ('' for other errors).
+
+    :param error: the error.
+    """
+    return str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))
+
+
+def error_status(error: BaseException) -> int:
+    """The HTTP status of a botocore ``ClientError`` (0 for other errors).
+
+    :param error: the error.
+    """
+    return int(getattr(error, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+
+
+def is_not_found(error: BaseException) -> bool:
+    """Whether S3 said the object or bucket does not exist (by code, or by status where HEAD has no body).
+
+    :param error: a botocore ``ClientError``.
+    """
+    return error_code(error) in _NOT_FOUND_CODES or error_status(error) == 404
+
+
+def is_retryable(error: BaseException) -> bool:
+    """Whether the same S3 request may succeed later (throttling, 5xx, lapsed keys).
+
+    :param error: a botocore ``ClientError``.
+    """
+    status = error_status(error)
+    return error_code(error) in RETRYABLE_CODES or status == 429 or status >= 500
+
+
+def abort_upload(client: Any, bucket: str, key: str, upload_id: str) -> None:
+    """Abort a multipart upload so its parts are not billed; an upload already gone is fine.
+
+    :param client: a boto3 S3 client.
+    :param bucket: the bucket.
+    :param key: the key.
+    :param upload_id: the upload.
+    """
+    try:
+        client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+    except Exception as error:  # only "already gone" is swallowed
+        if error_code(error) != "NoSuchUpload":
+            raise
