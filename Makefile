@@ -43,8 +43,11 @@ $(AWS_CLI): $(INSTALLED)
 	$(AWSCLI_VENV)/bin/python -m pip install --quiet awscli
 	test -x $(AWS_CLI)
 
+## lint: ruff's linter and formatter check, and mypy over the package
 lint: $(INSTALLED)
 	$(BIN)/ruff check airflow_asf_ifg tests dags benchmarks
+	$(BIN)/ruff format --check airflow_asf_ifg tests dags benchmarks
+	$(BIN)/mypy
 
 ## sandbox: run the sandbox in the foreground (Ctrl-C stops it); ERA=2018 for the 2018 page's door
 sandbox: $(INSTALLED)

@@ -1,10 +1,26 @@
-"""Errors a user can act on, each saying what went wrong and what to do. Free of Airflow imports."""
+"""Errors a user can act on, each saying what went wrong and what to do. Free of Airflow imports.
+
+Each error says whether it is ``permanent`` (retrying cannot fix it): Airflow tasks then fail at once
+(``airflow_asf_ifg.failing``), and the command line exits 2 for :class:`InvalidInputError` (refused before
+any request) and 1 for everything else.
+"""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class AsfIfgError(Exception):
-    """Base of the provider's errors."""
+    """Base of the provider's errors; ``permanent`` says whether retrying could help."""
+
+    #: The answer of :attr:`permanent` for every error of the class; classes whose answer depends on the
+    #: error (its HTTP status) override the property instead.
+    _permanent: ClassVar[bool] = False
+
+    @property
+    def permanent(self) -> bool:
+        """Whether retrying cannot fix this error (tasks fail at once; see ``airflow_asf_ifg.failing``)."""
+        return self._permanent
 
 
 class ConfigurationError(AsfIfgError):
@@ -13,12 +29,18 @@ class ConfigurationError(AsfIfgError):
     Login refused, EULA not accepted, a retired or missing endpoint, an unknown collection, a bad argument.
     """
 
+    _permanent = True
 
-class InvalidSettingError(ConfigurationError, ValueError):
+
+class InvalidInputError(ConfigurationError, ValueError):
+    """An argument, a setting or an input was refused before any request (the command line's exit 2)."""
+
+
+class InvalidSettingError(InvalidInputError):
     """A connection's field or extra has a value that cannot work (not a URL, not a boolean, unknown name)."""
 
 
-class EndpointNotConfiguredError(ConfigurationError, ValueError):
+class EndpointNotConfiguredError(InvalidInputError):
     """A service endpoint the work needs has no default and none was configured.
 
     :param message: which endpoint is missing, where it can be set, and which exist.
@@ -51,16 +73,37 @@ class EulaNotAcceptedError(EarthdataLoginError):
     """
 
 
-class CmrSearchError(AsfIfgError):
-    """CMR refused a query or kept failing after retries.
+class ServiceError(AsfIfgError):
+    """A service's answer, with its HTTP status when there was one; permanent when the service refused the
+    request itself (4xx but 429), which a retry would send again unchanged.
 
-    :param message: what happened, with CMR's own error messages.
+    :param message: what happened, with the service's own words.
     :param status: the HTTP status, when there was one.
     """
+
+    #: Whether an error without a status (the service was never reached, or gave no answer) is permanent.
+    _permanent_without_status: ClassVar[bool] = False
 
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+    @property
+    def permanent(self) -> bool:
+        """Whether retrying cannot help: the class says so, or the service refused the request (4xx but 429)."""
+        if self._permanent:
+            return True
+        if self.status is None:
+            return self._permanent_without_status
+        return 400 <= self.status < 500 and self.status != 429
+
+
+class CmrSearchError(ServiceError):
+    """CMR refused a query (permanent) or kept failing after retries (not).
+
+    :param message: what happened, with CMR's own error messages.
+    :param status: the HTTP status, when there was one.
+    """
 
 
 class IncompleteSearchError(CmrSearchError):
@@ -80,14 +123,18 @@ class IncompleteSearchError(CmrSearchError):
 class CollectionNotFoundError(CmrSearchError, ConfigurationError):
     """CMR does not know the collection concept id a search names (a typo, or a collection from another CMR)."""
 
+    _permanent = True  # whatever the status: the id itself is wrong
+
 
 class TooManyResultsError(CmrSearchError):
-    """A search matched more granules than the caller allowed.
+    """A search matched more granules than the caller allowed (permanent: the same search matches as many).
 
     :param message: what happened and what to do.
     :param hits: granules CMR counted.
     :param max_results: the limit.
     """
+
+    _permanent = True  # the same search matches as many granules again
 
     def __init__(self, message: str, hits: int, max_results: int) -> None:
         super().__init__(message)
@@ -95,20 +142,21 @@ class TooManyResultsError(CmrSearchError):
         self.max_results = max_results
 
 
-class AsfCredentialsError(AsfIfgError):
-    """ASF's temporary S3 credentials could not be had, or S3 refused them.
+class AsfCredentialsError(ServiceError):
+    """ASF's temporary S3 credentials could not be had, or S3 refused them; permanent unless the service failed
+    for now (429, 5xx): refused keys (out of region, unknown) are refused again on every retry.
 
     :param message: what happened and what to do.
     :param status: the HTTP status, when there was one.
     """
 
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
+    _permanent_without_status = True
 
 
 class CredentialsRetiredError(AsfCredentialsError, ConfigurationError):
     """The credentials endpoint answered 410 Gone: ASF retired it (``/door/credentials`` since 2020)."""
+
+    _permanent = True  # a retired endpoint stays retired
 
 
 class ProductArchivedError(AsfIfgError):
@@ -124,7 +172,9 @@ class ProductArchivedError(AsfIfgError):
 
 
 class ProductMissingError(AsfIfgError):
-    """The product is not where its URL says (404)."""
+    """The product is not where its URL says (404); permanent: search again for its current name."""
+
+    _permanent = True
 
 
 class TransferError(AsfIfgError):
@@ -132,10 +182,16 @@ class TransferError(AsfIfgError):
 
 
 class ChecksumMismatchError(TransferError):
-    """The bytes read do not match the size or checksum CMR publishes; the upload was aborted."""
+    """The bytes read do not match the size or checksum CMR publishes; the upload was aborted.
+
+    Permanent: the bytes came through TLS and matched what the server sent, so the product differs from its
+    CMR record (reprocessed, or a wrong record), and a retry reads the same bytes again.
+    """
+
+    _permanent = True
 
 
-class ConnectionFormatError(ConfigurationError, ValueError):
+class ConnectionFormatError(InvalidInputError):
     """A connection is not an ``earthdata`` one: neither Airflow's JSON form nor an ``earthdata://`` URI.
 
     Airflow reads any ``AIRFLOW_CONN_*`` text that is not JSON as a URI whose scheme is the conn_type, so a
@@ -143,7 +199,7 @@ class ConnectionFormatError(ConfigurationError, ValueError):
     """
 
 
-class LoginNotConfiguredError(EarthdataLoginError, ValueError):
+class LoginNotConfiguredError(EarthdataLoginError, InvalidInputError):
     """No Earthdata Login identity anywhere it is looked for (connection, ``.netrc``, ``EARTHDATA_*``)."""
 
 

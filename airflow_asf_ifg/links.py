@@ -25,7 +25,7 @@ class CmrQueryLink(BaseOperatorLink):
         :param operator: the operator that ran the query.
         :param url: the CMR query URL.
         """
-        operator.cmr_query_url = url  # type: ignore[attr-defined]
+        operator.cmr_query_url = url
         context["ti"].xcom_push(key=cls.key, value=url)
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:

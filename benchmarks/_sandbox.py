@@ -13,8 +13,11 @@ def start_sandbox(*arguments: str) -> tuple[subprocess.Popen[str], dict[str, str
     :param arguments: ``serve`` options.
     """
     # --format env: plain NAME=value lines for a machine to read (the default prints shell exports).
-    process = subprocess.Popen([sys.executable, "-m", "airflow_asf_ifg.sandbox", "serve", "--format", "env",
-                                *arguments], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "airflow_asf_ifg.sandbox", "serve", "--format", "env", *arguments],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     printed: dict[str, str] = {}
     for line in process.stdout:  # type: ignore[union-attr]
         if line.strip() == "READY":

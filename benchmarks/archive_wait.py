@@ -29,15 +29,22 @@ COLLECTIONS = 5
 def run_scenario(printed: dict[str, str], groups: int) -> dict[str, float]:
     """Run ``groups`` triggers over all products in one event loop; return the process's figures."""
     os.environ["AIRFLOW_CONN_EARTHDATA_DEFAULT"] = printed["AIRFLOW_CONN_EARTHDATA_DEFAULT"]
+    from airflow_asf_ifg.client.archive_poll import ArchiveTarget
     from airflow_asf_ifg.triggers.archive import AsfArchiveStatusTrigger
 
     catalogue = requests.get(f"{printed['SANDBOX_URL']}/__sandbox__/catalogue", timeout=60).json()
-    targets = [{"name": f["name"], "url": f["url"], "s3_url": None, "s3_credentials_url": None}
-               for g in catalogue for f in g["files"] if f["role"] == "data"]
+    targets = [ArchiveTarget(f["name"], f["url"]) for g in catalogue for f in g["files"] if f["role"] == "data"]
     size = len(targets) // groups
-    triggers = [AsfArchiveStatusTrigger(targets=targets[i * size:(i + 1) * size], earthdata_conn_id="earthdata_default",
-                                        poke_interval=5.0, max_interval=10.0, deadline=time.time() + 600)
-                for i in range(groups)]
+    triggers = [
+        AsfArchiveStatusTrigger(
+            targets=targets[i * size : (i + 1) * size],
+            earthdata_conn_id="earthdata_default",
+            poke_interval=5.0,
+            max_interval=10.0,
+            deadline=time.time() + 600,
+        )
+        for i in range(groups)
+    ]
 
     async def first_event(trigger: AsfArchiveStatusTrigger) -> dict:
         async for event in trigger.run():
@@ -53,8 +60,14 @@ def run_scenario(printed: dict[str, str], groups: int) -> dict[str, float]:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     statuses = {p["status"] for p in payloads}
     available = sum(p["counts"].get("available", 0) for p in payloads)
-    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "peak": usage.ru_maxrss / 1024,
-            "products": len(targets), "available": available, "ok": statuses == {"success"}}
+    return {
+        "wall": wall,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "peak": usage.ru_maxrss / 1024,
+        "products": len(targets),
+        "available": available,
+        "ok": statuses == {"success"},
+    }
 
 
 def main() -> None:
@@ -73,14 +86,27 @@ def main() -> None:
         return
 
     # The 2018 era: today nothing of GRFN is in Glacier and the door has no status endpoint.
-    sandbox, printed = start_sandbox("--era", "2018", "--granules", str(args.products // COLLECTIONS),
-                                     "--product-bytes", "1024", "--archived-fraction", "1", "--retrieval-seconds",
-                                     str(args.retrieval_seconds))
+    sandbox, printed = start_sandbox(
+        "--era",
+        "2018",
+        "--granules",
+        str(args.products // COLLECTIONS),
+        "--product-bytes",
+        "1024",
+        "--archived-fraction",
+        "1",
+        "--retrieval-seconds",
+        str(args.retrieval_seconds),
+    )
     try:
-        print(f"Waiting for {args.products} archived products (retrieval takes {args.retrieval_seconds:.0f} s) "
-              f"in one asyncio loop, as the triggerer does")
-        print(f"{'scenario':<20} {'wall s':>7} {'CPU s':>6} {'peak MiB':>9} {'requests/product':>17} "
-              f"{'poke-mode worker slots':>23}")
+        print(
+            f"Waiting for {args.products} archived products (retrieval takes {args.retrieval_seconds:.0f} s) "
+            f"in one asyncio loop, as the triggerer does"
+        )
+        print(
+            f"{'scenario':<20} {'wall s':>7} {'CPU s':>6} {'peak MiB':>9} {'requests/product':>17} "
+            f"{'poke-mode worker slots':>23}"
+        )
         for groups in (1, 100):
             requests.post(f"{printed['SANDBOX_URL']}/__sandbox__/reset", timeout=30)
             job = json.dumps({"printed": printed, "groups": groups})
@@ -95,10 +121,15 @@ def main() -> None:
             if not figures["ok"] or figures["available"] != figures["products"]:
                 label += " (INCOMPLETE)"
             slots = f"{groups} x {figures['wall']:.0f} s"
-            print(f"{label:<20} {figures['wall']:>7.1f} {figures['cpu']:>6.1f} {figures['peak']:>9.0f} "
-                  f"{per_product:>17.1f} {slots:>23}", flush=True)
-        print("Deferred, the same waits hold 0 worker slots: the sensor's first poke takes one slot for "
-              "about a second, then the triggerer does the rest.")
+            print(
+                f"{label:<20} {figures['wall']:>7.1f} {figures['cpu']:>6.1f} {figures['peak']:>9.0f} "
+                f"{per_product:>17.1f} {slots:>23}",
+                flush=True,
+            )
+        print(
+            "Deferred, the same waits hold 0 worker slots: the sensor's first poke takes one slot for "
+            "about a second, then the triggerer does the rest."
+        )
     finally:
         stop_sandbox(sandbox)
 

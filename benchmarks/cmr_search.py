@@ -35,8 +35,7 @@ def enumerate_ours(cmr_url: str) -> dict[str, float]:
 
     :param cmr_url: the sandbox's CMR URL.
     """
-    os.environ["AIRFLOW_CONN_EARTHDATA_DEFAULT"] = json.dumps({"conn_type": "earthdata",
-                                                                "extra": {"cmr_url": cmr_url}})
+    os.environ["AIRFLOW_CONN_EARTHDATA_DEFAULT"] = json.dumps({"conn_type": "earthdata", "extra": {"cmr_url": cmr_url}})
     from airflow_asf_ifg.hooks.cmr import CmrHook
 
     hook = CmrHook()
@@ -68,8 +67,9 @@ def measure(client: str, cmr_url: str) -> dict[str, float]:
     :param client: ``ours`` or ``python-cmr``.
     :param cmr_url: the sandbox's CMR URL.
     """
-    result = subprocess.run([sys.executable, __file__, "--client", client, "--cmr-url", cmr_url],
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, __file__, "--client", client, "--cmr-url", cmr_url], capture_output=True, text=True, check=True
+    )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -87,8 +87,10 @@ def main() -> None:
         return
 
     print(f"CMR enumeration through the sandbox, median of {args.runs} runs, each in a fresh process")
-    print(f"{'granules':>9} {'client':<11} {'seconds':>8} {'granules/s':>11} {'ratio':>6} "
-          f"{'peak MiB':>9} {'search MiB':>11}")
+    print(
+        f"{'granules':>9} {'client':<11} {'seconds':>8} {'granules/s':>11} {'ratio':>6} "
+        f"{'peak MiB':>9} {'search MiB':>11}"
+    )
     for size in (int(s) for s in args.sizes.split(",")):
         sandbox, printed = start_sandbox("--metadata-only", "--granules", str(size // len(COLLECTIONS)))
         cmr_url = printed["CMR_URL"]
@@ -101,9 +103,11 @@ def main() -> None:
                 medians[client] = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
             for client, figures in medians.items():
                 ratio = figures["seconds"] / medians["python-cmr"]["seconds"]
-                print(f"{size:>9} {client:<11} {figures['seconds']:>8.2f} {size / figures['seconds']:>11.0f} "
-                      f"{ratio:>6.2f} {figures['peak']:>9.0f} {figures['peak'] - figures['baseline']:>11.0f}",
-                      flush=True)
+                print(
+                    f"{size:>9} {client:<11} {figures['seconds']:>8.2f} {size / figures['seconds']:>11.0f} "
+                    f"{ratio:>6.2f} {figures['peak']:>9.0f} {figures['peak'] - figures['baseline']:>11.0f}",
+                    flush=True,
+                )
         finally:
             stop_sandbox(sandbox)
 

@@ -86,7 +86,7 @@ class PatternReader:
         out = bytearray()
         while len(out) < amount:
             take = min(amount - len(out), len(self.block) - self.offset)
-            out += self.block[self.offset:self.offset + take]
+            out += self.block[self.offset : self.offset + take]
             self.offset = (self.offset + take) % len(self.block)
         self.remaining -= len(out)
         self.md5.update(out)
@@ -98,10 +98,20 @@ def clients(printed: dict[str, str]) -> tuple[Any, Any]:
     from airflow_asf_ifg.sandbox.s3 import ADMIN_ACCESS_KEY, ADMIN_SECRET_KEY
 
     aws = json.loads(printed["AIRFLOW_CONN_AWS_DEFAULT"])
-    admin = boto3.client("s3", endpoint_url=printed["S3_URL"], region_name="us-east-1",
-                         aws_access_key_id=ADMIN_ACCESS_KEY, aws_secret_access_key=ADMIN_SECRET_KEY)
-    user = boto3.client("s3", endpoint_url=printed["S3_URL"], region_name="us-east-1",
-                        aws_access_key_id=aws["login"], aws_secret_access_key=aws["password"])
+    admin = boto3.client(
+        "s3",
+        endpoint_url=printed["S3_URL"],
+        region_name="us-east-1",
+        aws_access_key_id=ADMIN_ACCESS_KEY,
+        aws_secret_access_key=ADMIN_SECRET_KEY,
+    )
+    user = boto3.client(
+        "s3",
+        endpoint_url=printed["S3_URL"],
+        region_name="us-east-1",
+        aws_access_key_id=aws["login"],
+        aws_secret_access_key=aws["password"],
+    )
     return admin, user
 
 
@@ -125,10 +135,14 @@ def copy_baseline(printed: dict[str, str], key: str) -> dict[str, float]:
 
     credentials = fetch_credentials(earthdata_session(printed), credentials_url(printed))
     _, user = clients(printed)
-    source = boto3.client("s3", endpoint_url=printed["S3_URL"], region_name="us-east-1",
-                          aws_access_key_id=credentials.access_key_id,
-                          aws_secret_access_key=credentials.secret_access_key,
-                          aws_session_token=credentials.session_token)
+    source = boto3.client(
+        "s3",
+        endpoint_url=printed["S3_URL"],
+        region_name="us-east-1",
+        aws_access_key_id=credentials.access_key_id,
+        aws_secret_access_key=credentials.secret_access_key,
+        aws_session_token=credentials.session_token,
+    )
     started, cpu = time.perf_counter(), cpu_seconds()
     body = source.get_object(Bucket=PRODUCT_BUCKET, Key=key)["Body"]
     user.upload_fileobj(body, DEST, f"baseline/{key}")
@@ -162,7 +176,8 @@ def https_rereads(printed: dict[str, str], key: str, size: int, md5: str, reset_
     _, user = clients(printed)
     url = f"{printed['ASF_URL']}/door/download/{key}"
     result = Transfer(user, part_size=16 * MIB, max_resumes=1000, sleep=lambda _: None).copy(
-        HttpsSource(earthdata_session(printed), url), DEST, f"https/{key}", size=size, checksum=md5)
+        HttpsSource(earthdata_session(printed), url), DEST, f"https/{key}", size=size, checksum=md5
+    )
     # The plain way: download again from the first byte whenever the connection breaks.
     session, wasted, attempts = earthdata_session(printed), 0, 0
     while True:
@@ -178,15 +193,19 @@ def https_rereads(printed: dict[str, str], key: str, size: int, md5: str, reset_
             pass
         wasted += got
     configure(printed, reset_rate=0.0)
-    return {"ours_reread": result.reread_bytes, "ours_resumes": result.resumes,
-            "restart_reread": wasted, "restart_attempts": attempts}
+    return {
+        "ours_reread": result.reread_bytes,
+        "ours_resumes": result.resumes,
+        "restart_reread": wasted,
+        "restart_attempts": attempts,
+    }
 
 
-def child(kind: str, printed: dict[str, str], key: str, size: int, md5: str, options: dict[str, int],
-          sandbox_pid: int) -> dict[str, float]:
+def child(
+    kind: str, printed: dict[str, str], key: str, size: int, md5: str, options: dict[str, int], sandbox_pid: int
+) -> dict[str, float]:
     """Run one copy in a fresh process and return its figures, with the S3 server's CPU seconds meanwhile."""
-    arguments = json.dumps({"kind": kind, "printed": printed, "key": key, "size": size, "md5": md5,
-                            "options": options})
+    arguments = json.dumps({"kind": kind, "printed": printed, "key": key, "size": size, "md5": md5, "options": options})
     server_cpu = cpu_seconds(sandbox_pid)
     result = subprocess.run([sys.executable, __file__, "--child", arguments], capture_output=True, text=True)
     if result.returncode:
@@ -218,16 +237,19 @@ def configure(printed: dict[str, str], **settings: float) -> None:
     requests.post(f"{printed['SANDBOX_URL']}/__sandbox__/config", json=settings, timeout=10).raise_for_status()
 
 
-def compare(printed: dict[str, str], sandbox_pid: int, size_mib: int, key: str, md5: str, runs: int,
-            options: dict[str, int]) -> dict[str, dict[str, float]]:
+def compare(
+    printed: dict[str, str], sandbox_pid: int, size_mib: int, key: str, md5: str, runs: int, options: dict[str, int]
+) -> dict[str, dict[str, float]]:
     """Median figures of each copier over ``runs``, the copiers taking turns so drift hits both alike."""
     size = size_mib * MIB
     samples: dict[str, list[dict[str, float]]] = {"baseline": [], "ours": []}
     for _ in range(runs):
         for copier in samples:
             samples[copier].append(child(copier, printed, key, size, md5, options, sandbox_pid))
-    return {copier: {name: statistics.median(run[name] for run in found) for name in found[0]}
-            for copier, found in samples.items()}
+    return {
+        copier: {name: statistics.median(run[name] for run in found) for name in found[0]}
+        for copier, found in samples.items()
+    }
 
 
 def main() -> None:
@@ -235,11 +257,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes-mib", default="1024,4096", help="object sizes in MiB, comma-separated")
     parser.add_argument("--runs", type=int, default=3, help="runs per copier and size (median reported)")
-    parser.add_argument("--connection-mib-s", default="0,64",
-                        help="S3 bandwidth per connection to measure at with the S3 server on its own core, MiB/s, "
-                             "comma-separated (0: unpaced)")
-    parser.add_argument("--no-shared", action="store_true",
-                        help="skip the unpaced run with the S3 server and the copier sharing every core")
+    parser.add_argument(
+        "--connection-mib-s",
+        default="0,64",
+        help="S3 bandwidth per connection to measure at with the S3 server on its own core, MiB/s, "
+        "comma-separated (0: unpaced)",
+    )
+    parser.add_argument(
+        "--no-shared",
+        action="store_true",
+        help="skip the unpaced run with the S3 server and the copier sharing every core",
+    )
     parser.add_argument("--concurrency", type=int, default=8, help="the engine's parts at once")
     parser.add_argument("--part-mib", type=int, default=8, help="the engine's part size in MiB")
     parser.add_argument("--reset-rate", type=float, default=0.5, help="reset rate of the HTTPS run")
@@ -261,10 +289,14 @@ def main() -> None:
     try:
         admin, user = clients(printed)
         user.create_bucket(Bucket=DEST)
-        print(f"S3 to S3 copy through the sandbox, median of {args.runs} runs, each copy in a fresh process "
-              f"(ours: {args.concurrency} parts of {args.part_mib} MiB at once)")
-        print(f"{'size':>9} {'S3 server':>9} {'per conn':>9} {'copier':<9} {'seconds':>8} {'MiB/s':>7} {'ratio':>6} "
-              f"{'copier CPU s':>12} {'S3 CPU s':>9} {'peak RSS MiB':>13}")
+        print(
+            f"S3 to S3 copy through the sandbox, median of {args.runs} runs, each copy in a fresh process "
+            f"(ours: {args.concurrency} parts of {args.part_mib} MiB at once)"
+        )
+        print(
+            f"{'size':>9} {'S3 server':>9} {'per conn':>9} {'copier':<9} {'seconds':>8} {'MiB/s':>7} {'ratio':>6} "
+            f"{'copier CPU s':>12} {'S3 CPU s':>9} {'peak RSS MiB':>13}"
+        )
         setups = [(True, float(pace)) for pace in args.connection_mib_s.split(",")]
         if (os.cpu_count() or 1) < 2:
             print("(one core: the S3 server cannot have a core of its own; every setup shares it)")
@@ -287,24 +319,39 @@ def main() -> None:
                     rate = size_mib / result["seconds"]
                     ratio = figures["baseline"]["seconds"] / result["seconds"]
                     paced = f"{pace:.0f} MiB/s" if pace else "unpaced"
-                    print(f"{size_mib:>5} MiB {where:>9} {paced:>9} {copier:<9} {result['seconds']:>8.1f} "
-                          f"{rate:>7.1f} {ratio:>6.2f} {result['cpu']:>12.1f} {result['server_cpu']:>9.1f} "
-                          f"{result['peak']:>13.0f}", flush=True)
+                    print(
+                        f"{size_mib:>5} MiB {where:>9} {paced:>9} {copier:<9} {result['seconds']:>8.1f} "
+                        f"{rate:>7.1f} {ratio:>6.2f} {result['cpu']:>12.1f} {result['server_cpu']:>9.1f} "
+                        f"{result['peak']:>13.0f}",
+                        flush=True,
+                    )
             configure(printed, s3_connection_mib_s=0)
             place(sandbox.pid, own_cores=False)
             for prefix in ("baseline/", "ours/"):
                 user.delete_object(Bucket=DEST, Key=prefix + key)
-        job = json.dumps({"kind": "https", "printed": printed, "key": https_key, "size": https_size,
-                          "md5": https_md5, "reset": args.reset_rate})
+        job = json.dumps(
+            {
+                "kind": "https",
+                "printed": printed,
+                "key": https_key,
+                "size": https_size,
+                "md5": https_md5,
+                "reset": args.reset_rate,
+            }
+        )
         result = subprocess.run([sys.executable, __file__, "--child", job], capture_output=True, text=True)
         if result.returncode:
             raise RuntimeError(result.stderr[-2000:])
         rereads = json.loads(result.stdout.strip().splitlines()[-1])
         print(f"\nHTTPS through the door, {https_size // MIB} MiB, reset rate {args.reset_rate}:")
-        print(f"  ours (Range resume):   {rereads['ours_resumes']} resumes, "
-              f"{rereads['ours_reread'] / MIB:.1f} MiB read twice")
-        print(f"  restart from byte 0:   {rereads['restart_attempts']} attempts, "
-              f"{rereads['restart_reread'] / MIB:.1f} MiB read twice")
+        print(
+            f"  ours (Range resume):   {rereads['ours_resumes']} resumes, "
+            f"{rereads['ours_reread'] / MIB:.1f} MiB read twice"
+        )
+        print(
+            f"  restart from byte 0:   {rereads['restart_attempts']} attempts, "
+            f"{rereads['restart_reread'] / MIB:.1f} MiB read twice"
+        )
     finally:
         stop_sandbox(sandbox)
 

@@ -18,12 +18,12 @@ import textwrap
 from pathlib import Path
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "dags" / "asf_ifg_aoi_ingest.py"
-EMPTY_DAG = '''
+EMPTY_DAG = """
 from airflow.sdk import DAG
 
 with DAG("empty", schedule=None):
     pass
-'''
+"""
 PROBE = textwrap.dedent("""
     import json, sys, time
     import airflow.sdk
@@ -46,8 +46,14 @@ def parse_once(path: Path, home: str) -> dict:
     :param home: an AIRFLOW_HOME for the probe.
     """
     environment = {"AIRFLOW_HOME": home, "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "-c", PROBE, str(path)], capture_output=True, text=True, check=True,
-                          env=environment, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=environment,
+        timeout=300,
+    )
     result = json.loads(done.stdout.strip().splitlines()[-1])
     if result["errors"] or not result["dags"]:
         raise RuntimeError(f"{path} did not parse: {result}")
@@ -71,11 +77,15 @@ def main() -> int:
     medians = {}
     for name, rows in results.items():
         medians[name] = statistics.median(r["seconds"] for r in rows) * 1000
-        print(f"{name:<24}{medians[name]:>9.1f}{statistics.median(r['modules'] for r in rows):>15.0f}  "
-              f"{rows[0]['heavy'] or 'none'}")
+        print(
+            f"{name:<24}{medians[name]:>9.1f}{statistics.median(r['modules'] for r in rows):>15.0f}  "
+            f"{rows[0]['heavy'] or 'none'}"
+        )
     extra = medians["asf_ifg_aoi_ingest.py"] - medians["empty DAG file"]
-    print(f"the example costs {extra:.1f} ms more than an empty DAG file "
-          f"({medians['asf_ifg_aoi_ingest.py'] / medians['empty DAG file']:.2f}x)")
+    print(
+        f"the example costs {extra:.1f} ms more than an empty DAG file "
+        f"({medians['asf_ifg_aoi_ingest.py'] / medians['empty DAG file']:.2f}x)"
+    )
     return 0
 
 

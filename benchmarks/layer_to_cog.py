@@ -53,8 +53,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     # The 2018 era: GDAL reads s3:// with the door's /door/credentials keys, gone (410) today.
-    process, printed = start_sandbox("--era", "2018", "--granules", "1", "--archived-fraction", "0",
-                                     "--product-bytes", str(args.product_mib * MIB))
+    process, printed = start_sandbox(
+        "--era", "2018", "--granules", "1", "--archived-fraction", "0", "--product-bytes", str(args.product_mib * MIB)
+    )
     try:
         urls = printed["SANDBOX_URL"]
         catalogue = requests.get(f"{urls}/__sandbox__/catalogue", timeout=30).json()
@@ -66,17 +67,22 @@ def main() -> None:
         # GDAL caches /vsis3/ reads per process: without this, runs after the first would read nothing.
         options = {**gdal_options(keys, settings, "us-east-1"), "CPL_VSIL_CURL_NON_CACHED": f"/vsis3/{BUCKET}"}
         member, band = layer_member(product["name"], LAYER)
-        s3 = boto3.client("s3", endpoint_url=printed["S3_URL"], region_name="us-east-1",
-                          aws_access_key_id=keys.access_key_id, aws_secret_access_key=keys.secret_access_key,
-                          aws_session_token=keys.session_token, config=Config(s3={"addressing_style": "path"}))
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=printed["S3_URL"],
+            region_name="us-east-1",
+            aws_access_key_id=keys.access_key_id,
+            aws_secret_access_key=keys.secret_access_key,
+            aws_session_token=keys.session_token,
+            config=Config(s3={"addressing_style": "path"}),
+        )
         timings: dict[str, list[float]] = {"in place": [], "download + extract": []}
         read: dict[str, list[int]] = {"in place": [], "download + extract": []}
         for _ in range(args.runs):
             with tempfile.TemporaryDirectory() as folder:
                 reset(urls)
                 started = time.perf_counter()
-                write_cog(f"/vsizip//vsis3/{BUCKET}/{product['name']}/{member}", band, Path(folder) / "a.tif",
-                          options)
+                write_cog(f"/vsizip//vsis3/{BUCKET}/{product['name']}/{member}", band, Path(folder) / "a.tif", options)
                 timings["in place"].append(time.perf_counter() - started)
                 read["in place"].append(served(urls, product["name"]))
 
@@ -99,8 +105,10 @@ def main() -> None:
         seconds, count = statistics.median(timings[method]), statistics.median(read[method])
         print(f"{method:<22}{seconds:>10.2f}{count / MIB:>12.2f}{count / size:>11.1%}")
     ours, baseline = statistics.median(timings["in place"]), statistics.median(timings["download + extract"])
-    print(f"in place reads {statistics.median(read['download + extract']) / statistics.median(read['in place']):.1f}x "
-          f"fewer bytes and takes {ours / baseline:.2f}x the time of download + extract")
+    print(
+        f"in place reads {statistics.median(read['download + extract']) / statistics.median(read['in place']):.1f}x "
+        f"fewer bytes and takes {ours / baseline:.2f}x the time of download + extract"
+    )
 
 
 if __name__ == "__main__":

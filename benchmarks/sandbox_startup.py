@@ -33,8 +33,9 @@ def time_to_ready(args: list[str]) -> tuple[float, float]:
     :param args: extra ``serve`` arguments.
     """
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "airflow_asf_ifg.sandbox", "serve", *args],
-                               stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "airflow_asf_ifg.sandbox", "serve", *args], stdout=subprocess.PIPE, text=True
+    )
     try:
         for line in process.stdout:  # type: ignore[union-attr]
             if line.strip() == "READY":

@@ -19,12 +19,11 @@ import yaml
 from airflow.sdk import DAG, AssetAlias, CronDataIntervalTimetable, Param, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_asf_ifg.client.aoi import parse_aoi
-from airflow_asf_ifg.client.granule import ROLES, checked_roles
-from airflow_asf_ifg.operators.cmr import WINDOWS, CmrSearchOperator
+from airflow_asf_ifg.operators.cmr import CmrSearchOperator
 from airflow_asf_ifg.operators.preflight import AsfPreflightOperator
 from airflow_asf_ifg.sensors.archive import AsfArchiveStatusSensor
 from airflow_asf_ifg.transfers.asf_to_s3 import DEFAULT_ASSET_ALIAS, AsfToS3Operator
+from airflow_asf_ifg.validation import FILE_ROLES, WINDOWS, check_aoi, check_files, check_window
 
 AOIS_FILE = Path(__file__).with_name("aois.yaml")
 ARIA_S1_GUNW = "C2859376221-ASF"
@@ -64,8 +63,10 @@ def load_aois(path: Path = AOIS_FILE) -> list[dict[str, Any]]:
         unknown = sorted(set(entry) - set(DEFAULTS) - set(REQUIRED))
         missing = [key for key in REQUIRED if not entry.get(key)]
         if unknown or missing:
-            raise ValueError(f"{where}: unknown keys {unknown}, missing keys {missing}; the keys are listed at the "
-                             f"top of {path.name}")
+            raise ValueError(
+                f"{where}: unknown keys {unknown}, missing keys {missing}; the keys are listed at the "
+                f"top of {path.name}"
+            )
         aoi = {**DEFAULTS, **entry}
         try:
             _check(aoi, seen)
@@ -79,15 +80,16 @@ def load_aois(path: Path = AOIS_FILE) -> list[dict[str, Any]]:
 def _check(aoi: dict[str, Any], seen: set[str]) -> None:
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", str(aoi["dag_id"])) or aoi["dag_id"] in seen:
         raise ValueError(f"dag_id {aoi['dag_id']!r} must be unique and use only letters, digits, '_', '.', '-'")
-    parse_aoi(aoi["aoi"])
-    aoi["files"] = list(checked_roles(aoi["files"]))
-    if aoi["window"] not in WINDOWS:
-        raise ValueError(f"window {aoi['window']!r} is not one of {list(WINDOWS)}")
+    check_aoi(aoi["aoi"])
+    aoi["files"] = check_files(aoi["files"])
+    check_window(aoi["window"])
     if not re.fullmatch(BUCKET_PATTERN, str(aoi["dest_bucket"])):
         raise ValueError(f"dest_bucket {aoi['dest_bucket']!r} is not a valid S3 bucket name")
     if not re.fullmatch(CONCEPT_ID_PATTERN, str(aoi["collection_concept_id"])):
-        raise ValueError(f"collection_concept_id {aoi['collection_concept_id']!r} is not a CMR collection concept "
-                         f"id such as {ARIA_S1_GUNW}")
+        raise ValueError(
+            f"collection_concept_id {aoi['collection_concept_id']!r} is not a CMR collection concept "
+            f"id such as {ARIA_S1_GUNW}"
+        )
     aoi["start_date"] = dt.datetime.fromisoformat(str(aoi["start_date"])).replace(tzinfo=dt.UTC)
     if not isinstance(aoi["archive_timeout_hours"], int | float) or aoi["archive_timeout_hours"] <= 0:
         raise ValueError(f"archive_timeout_hours {aoi['archive_timeout_hours']!r} must be a positive number")
@@ -99,20 +101,43 @@ def run_params(aoi: dict[str, Any]) -> dict[str, Param]:
     :param aoi: a checked ``aois.yaml`` entry.
     """
     return {
-        "aoi": Param(aoi["aoi"], type=["string", "array", "object"], title="Area of interest",
-                     description='WKT, GeoJSON, "lon,lat", [lon, lat] or [west, south, east, north]'),
+        "aoi": Param(
+            aoi["aoi"],
+            type=["string", "array", "object"],
+            title="Area of interest",
+            description='WKT, GeoJSON, "lon,lat", [lon, lat] or [west, south, east, north]',
+        ),
         "collection_concept_id": Param(
-            aoi["collection_concept_id"], type="string", pattern=CONCEPT_ID_PATTERN, title="CMR collection",
+            aoi["collection_concept_id"],
+            type="string",
+            pattern=CONCEPT_ID_PATTERN,
+            title="CMR collection",
             description=f"{ARIA_S1_GUNW} (ARIA_S1_GUNW); 2018 GRFN BETA: C1379535891-ASF, C1379522387-ASF, "
-                        f"C1379535600-ASF"),
+            f"C1379535600-ASF",
+        ),
         "dest_bucket": Param(aoi["dest_bucket"], type="string", pattern=BUCKET_PATTERN, title="Destination bucket"),
-        "dest_prefix": Param(aoi["dest_prefix"], type="string", title="Key prefix",
-                             description="{collection}, {granule_ur} and {concept_id} are filled in"),
-        "files": Param(aoi["files"], type="array", items={"type": "string", "enum": list(ROLES)}, minItems=1,
-                       uniqueItems=True, title="Files of each granule"),
-        "window": Param(aoi["window"], type="string", enum=list(WINDOWS), title="Time window",
-                        description="acquisition: acquired in the data interval; revision: added or "
-                                    "reprocessed in CMR in the data interval"),
+        "dest_prefix": Param(
+            aoi["dest_prefix"],
+            type="string",
+            title="Key prefix",
+            description="{collection}, {granule_ur} and {concept_id} are filled in",
+        ),
+        "files": Param(
+            aoi["files"],
+            type="array",
+            items={"type": "string", "enum": list(FILE_ROLES)},
+            minItems=1,
+            uniqueItems=True,
+            title="Files of each granule",
+        ),
+        "window": Param(
+            aoi["window"],
+            type="string",
+            enum=list(WINDOWS),
+            title="Time window",
+            description="acquisition: acquired in the data interval; revision: added or "
+            "reprocessed in CMR in the data interval",
+        ),
     }
 
 
@@ -141,14 +166,21 @@ def summarize(**context: Any) -> dict[str, Any]:
         "granules_failed": failed,
         "written": [f"s3://{result['bucket']}/{result['key']}" for result in files],
     }
-    log.info("Found %d granule(s): %d file(s) copied (%d bytes), %d already there, %d granule(s) failed",
-             summary["granules_found"], summary["files_copied"], summary["bytes_copied"], summary["files_skipped"],
-             len(failed))
+    log.info(
+        "Found %d granule(s): %d file(s) copied (%d bytes), %d already there, %d granule(s) failed",
+        summary["granules_found"],
+        summary["files_copied"],
+        summary["bytes_copied"],
+        summary["files_skipped"],
+        len(failed),
+    )
     for url in summary["written"]:
         log.info("  %s", url)
     if failed:
-        raise AirflowFailException(f"{len(failed)} granule(s) were not copied: {', '.join(failed)}; the first failed "
-                                   f"task of this run says why (re-running copies only what is missing)")
+        raise AirflowFailException(
+            f"{len(failed)} granule(s) were not copied: {', '.join(failed)}; the first failed "
+            f"task of this run says why (re-running copies only what is missing)"
+        )
     return summary
 
 
@@ -172,19 +204,34 @@ def build_dag(aoi: dict[str, Any]) -> DAG:
         doc_md=__doc__,
     ) as dag:
         search = CmrSearchOperator(
-            task_id="search", collection_concept_id="{{ params.collection_concept_id }}",
-            aoi="{{ params.aoi }}", window="{{ params.window }}")
+            task_id="search",
+            collection_concept_id="{{ params.collection_concept_id }}",
+            aoi="{{ params.aoi }}",
+            window="{{ params.window }}",
+        )
         # One check of the login, the first product's path and the bucket, so a mistake fails once, not per copy.
         preflight = AsfPreflightOperator(
-            task_id="preflight", granules=search.output, files="{{ params.files }}",
-            dest_bucket="{{ params.dest_bucket }}")
+            task_id="preflight",
+            granules=search.output,
+            files="{{ params.files }}",
+            dest_bucket="{{ params.dest_bucket }}",
+        )
         # Only products go to long-term storage; browse images and metadata are always at hand.
         wait = AsfArchiveStatusSensor(
-            task_id="wait_for_archive", granules=search.output, files=["data"], deferrable=True,
-            poke_interval=30, timeout=aoi["archive_timeout_hours"] * 3600)
+            task_id="wait_for_archive",
+            granules=search.output,
+            files=["data"],
+            deferrable=True,
+            poke_interval=30,
+            timeout=aoi["archive_timeout_hours"] * 3600,
+        )
         copy = AsfToS3Operator.partial(
-            task_id="copy", dest_bucket="{{ params.dest_bucket }}", dest_prefix="{{ params.dest_prefix }}",
-            files="{{ params.files }}", on_archived="defer", max_active_tis_per_dagrun=4,
+            task_id="copy",
+            dest_bucket="{{ params.dest_bucket }}",
+            dest_prefix="{{ params.dest_prefix }}",
+            files="{{ params.files }}",
+            on_archived="defer",
+            max_active_tis_per_dagrun=4,
             outlets=[AssetAlias(DEFAULT_ASSET_ALIAS)],
         ).expand(granule=search.output)
         found_products(search.output) >> preflight >> wait >> copy

@@ -24,13 +24,26 @@ TEST_DAGS.mkdir()
 os.environ["AIRFLOW_HOME"] = _HOME
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(_EXAMPLE_DAGS)
-os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps([
-    {"name": name, "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle", "kwargs": {"path": str(path)}}
-    for name, path in (("examples", _EXAMPLE_DAGS), ("tests", TEST_DAGS))
-])
+os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
+    [
+        {
+            "name": name,
+            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+            "kwargs": {"path": str(path)},
+        }
+        for name, path in (("examples", _EXAMPLE_DAGS), ("tests", TEST_DAGS))
+    ]
+)
 os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
-for _name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-              "AIRFLOW_CONN_EARTHDATA_DEFAULT", "AIRFLOW_CONN_AWS_DEFAULT", "NETRC"):
+for _name in (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AIRFLOW_CONN_EARTHDATA_DEFAULT",
+    "AIRFLOW_CONN_AWS_DEFAULT",
+    "NETRC",
+):
     os.environ.pop(_name, None)
 # A test must never find the developer's own ~/.netrc.
 os.environ["NETRC"] = str(Path(_HOME) / "no.netrc")
@@ -86,16 +99,10 @@ def dag_from_source(airflow_db, request) -> Callable[[str], object]:
 
 
 def xcom_value(dag_run, task_id: str, key: str = "return_value", map_index: int = -1):
-    """A task's XCom value from the metadata database after ``dag.test()``."""
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
+    """A task's XCom value from the metadata database after ``dag.test()`` (the demo's own reader)."""
+    from airflow_asf_ifg.sandbox.demo import task_result
 
-    with create_session() as session:
-        row = session.scalars(select(XComModel).where(
-            XComModel.dag_id == dag_run.dag_id, XComModel.run_id == dag_run.run_id, XComModel.task_id == task_id,
-            XComModel.key == key, XComModel.map_index == map_index)).first()
-        return None if row is None else XComModel.deserialize_value(row)
+    return task_result(dag_run, task_id, key, map_index)
 
 
 def task_states(dag_run) -> dict[str, str]:
@@ -105,6 +112,7 @@ def task_states(dag_run) -> dict[str, str]:
     from sqlalchemy import select
 
     with create_session() as session:
-        rows = session.scalars(select(TaskInstance).where(TaskInstance.dag_id == dag_run.dag_id,
-                                                          TaskInstance.run_id == dag_run.run_id)).all()
+        rows = session.scalars(
+            select(TaskInstance).where(TaskInstance.dag_id == dag_run.dag_id, TaskInstance.run_id == dag_run.run_id)
+        ).all()
         return {(t.task_id if t.map_index < 0 else f"{t.task_id}[{t.map_index}]"): str(t.state) for t in rows}

@@ -19,7 +19,7 @@ PACKAGE = "airflow_asf_ifg"
 ENTRY_POINTS = {
     "apache_airflow_provider": {"provider_info": "airflow_asf_ifg:get_provider_info"},
     "console_scripts": {"asf-ifg": "airflow_asf_ifg.cli.main:entry_point"},
-    "pytest11": {"airflow_asf_ifg_sandbox": "airflow_asf_ifg.sandbox.pytest_plugin"},
+    "pytest11": {"airflow_asf_ifg_sandbox": "airflow_asf_ifg.sandbox.pytest_entry"},
 }
 
 
@@ -31,8 +31,12 @@ def wheel(tmp_path_factory) -> Iterator[zipfile.ZipFile]:
         shutil.copy2(REPO / name, source / name)
     shutil.copytree(REPO / PACKAGE, source / PACKAGE, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     out = tmp_path_factory.mktemp("wheel")
-    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out),
-                             str(source)], capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
     (path,) = out.glob("airflow_asf_ifg-*.whl")
     with zipfile.ZipFile(path) as archive:
@@ -72,7 +76,8 @@ class TestWheel:
 
 class TestMakefile:
     def test_dist_builds_sdist_and_wheel_into_dist(self):
-        result = subprocess.run(["make", "-n", "dist"], cwd=REPO, capture_output=True, text=True, timeout=60,
-                                check=True)
+        result = subprocess.run(
+            ["make", "-n", "dist"], cwd=REPO, capture_output=True, text=True, timeout=60, check=True
+        )
         assert "-m pip install --quiet build" in result.stdout
         assert "-m build --outdir dist ." in result.stdout  # both an sdist and a wheel: no --wheel or --sdist

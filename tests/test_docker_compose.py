@@ -20,9 +20,13 @@ from tests.sandbox.test_cli import serve
 from tests.sandbox.test_public_host import consecutive_free_ports
 
 ROOT = Path(__file__).resolve().parent.parent
-AIRFLOW_COMMANDS = {"airflow-apiserver": "api-server", "airflow-scheduler": "scheduler",
-                    "airflow-dag-processor": "dag-processor", "airflow-triggerer": "triggerer",
-                    "airflow-worker": "celery worker"}
+AIRFLOW_COMMANDS = {
+    "airflow-apiserver": "api-server",
+    "airflow-scheduler": "scheduler",
+    "airflow-dag-processor": "dag-processor",
+    "airflow-triggerer": "triggerer",
+    "airflow-worker": "celery worker",
+}
 AIRFLOW_SERVICES = (*AIRFLOW_COMMANDS, "airflow-init")
 CONNECTIONS = ("AIRFLOW_CONN_EARTHDATA_DEFAULT", "AIRFLOW_CONN_AWS_DEFAULT")
 ENV_EXAMPLE_LINE = re.compile(r"^#\s*(AIRFLOW_CONN_[A-Z_]+)='(.*)'$")
@@ -54,8 +58,10 @@ def env_examples() -> dict[str, list[dict[str, Any]]]:
 
 def mentions_sandbox(connection: dict[str, Any]) -> bool:
     """Whether any URL of a connection's extra names the compose service ``sandbox``."""
-    return any(isinstance(value, str) and urlsplit(value).hostname == "sandbox"
-               for value in connection.get("extra", {}).values())
+    return any(
+        isinstance(value, str) and urlsplit(value).hostname == "sandbox"
+        for value in connection.get("extra", {}).values()
+    )
 
 
 class TestServices:
@@ -92,7 +98,10 @@ class TestServices:
         assert environment["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
         postgres = services["postgres"]["environment"]
         assert (database.username, database.password, database.path) == (
-            postgres["POSTGRES_USER"], postgres["POSTGRES_PASSWORD"], "/" + postgres["POSTGRES_DB"])
+            postgres["POSTGRES_USER"],
+            postgres["POSTGRES_PASSWORD"],
+            "/" + postgres["POSTGRES_DB"],
+        )
 
     def test_dependencies_wait_for_health_and_init(self, services):
         for name in AIRFLOW_SERVICES:
@@ -181,8 +190,10 @@ class TestSandboxProfile:
     def test_sandbox_runs_only_under_its_profile_from_the_same_image(self, compose, services):
         sandbox = services["sandbox"]
         assert sandbox["profiles"] == ["sandbox"]
-        assert (sandbox["build"], sandbox["image"]) == (compose["x-airflow-common"]["build"],
-                                                       compose["x-airflow-common"]["image"])
+        assert (sandbox["build"], sandbox["image"]) == (
+            compose["x-airflow-common"]["build"],
+            compose["x-airflow-common"]["image"],
+        )
         assert sandbox["entrypoint"] == ["python", "-m", "airflow_asf_ifg.sandbox", "serve"]
         for name in ("postgres", "redis", *AIRFLOW_SERVICES):
             assert "profiles" not in services[name], name

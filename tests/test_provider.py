@@ -47,10 +47,12 @@ class TestProviderInfo:
         info = get_provider_info()
         modules = [m for section in ("operators", "sensors") for e in info[section] for m in e["python-modules"]]
         modules += [entry["python-module"] for entry in info["transfers"]]
-        probe = (f"import json, sys; import airflow.sdk; before = set(sys.modules); "
-                 f"[__import__(m) for m in {modules!r}]; "
-                 f"print(json.dumps(sorted(m for m in set(sys.modules) - before "
-                 f"if m.split('.')[0] in ('boto3', 'botocore', 'aiobotocore', 'aiohttp', 'requests', 'rasterio'))))")
+        probe = (
+            f"import json, sys; import airflow.sdk; before = set(sys.modules); "
+            f"[__import__(m) for m in {modules!r}]; "
+            f"print(json.dumps(sorted(m for m in set(sys.modules) - before "
+            f"if m.split('.')[0] in ('boto3', 'botocore', 'aiobotocore', 'aiohttp', 'requests', 'rasterio'))))"
+        )
         done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
         assert len(modules) >= 6
         assert done.stdout.strip().splitlines()[-1] == "[]"
@@ -63,9 +65,13 @@ class TestProvidersManager:
         manager = ProvidersManager()
         assert "airflow-asf-ifg" in manager.providers
         assert {c.connection_type: c.hook_class_name for c in manager.iter_connection_type_hook_ui_metadata()}[
-            "earthdata"] == "airflow_asf_ifg.hooks.earthdata.EarthdataHook"
-        widgets = {name: widget for name, widget in manager.connection_form_widgets.items()
-                   if name.startswith("extra__earthdata__")}
+            "earthdata"
+        ] == "airflow_asf_ifg.hooks.earthdata.EarthdataHook"
+        widgets = {
+            name: widget
+            for name, widget in manager.connection_form_widgets.items()
+            if name.startswith("extra__earthdata__")
+        }
         assert {name.removeprefix("extra__earthdata__") for name in widgets} >= EXTRA_FIELDS
         assert widgets["extra__earthdata__token"].is_sensitive
         assert not widgets["extra__earthdata__cmr_url"].is_sensitive
@@ -86,7 +92,12 @@ class TestProvidersManager:
 
     def test_airflow_providers_list_shows_it(self):
         airflow = Path(sys.executable).with_name("airflow")
-        result = subprocess.run([str(airflow), "providers", "list", "--output", "plain"], capture_output=True,
-                                text=True, timeout=300, env={**os.environ})
+        result = subprocess.run(
+            [str(airflow), "providers", "list", "--output", "plain"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ},
+        )
         assert result.returncode == 0, result.stderr
         assert "airflow-asf-ifg" in result.stdout

@@ -22,8 +22,13 @@ from airflow_asf_ifg.client.earthdata import (
     policy_for,
     resolve_identity,
 )
-from airflow_asf_ifg.client.settings import EarthdataSettings
-from airflow_asf_ifg.exceptions import ConnectionFormatError, EarthdataLoginError, LoginNotConfiguredError
+from airflow_asf_ifg.client.settings import EarthdataSettings, plain_extra
+from airflow_asf_ifg.exceptions import (
+    ConnectionFormatError,
+    EarthdataLoginError,
+    InvalidSettingError,
+    LoginNotConfiguredError,
+)
 
 
 @dataclass(frozen=True)
@@ -52,32 +57,38 @@ def parse_connection(text: str, source: str) -> ConnectionFields:
     if text.startswith("{"):
         try:
             document = json.loads(text)
-        except ValueError as error:
-            raise ConnectionFormatError(f"{source} is not valid JSON ({error.msg} at character {error.pos}); give "
-                                        f"{CONNECTION_FORMS}") from None
+        except json.JSONDecodeError as error:
+            raise ConnectionFormatError(
+                f"{source} is not valid JSON ({error.msg} at character {error.pos}); give {CONNECTION_FORMS}"
+            ) from None
         conn_type = document.get("conn_type")
         if conn_type not in (None, "", EARTHDATA_CONN_TYPE):
-            raise ConnectionFormatError(f"{source} has conn_type {conn_type!r}, not {EARTHDATA_CONN_TYPE!r}; give "
-                                        f"{CONNECTION_FORMS}")
-        extra = document.get("extra") or {}
-        if isinstance(extra, str):
-            extra = _json_object(extra, f"{source} extra")
-        if not isinstance(extra, dict):
-            raise ConnectionFormatError(f"{source}: extra must be a JSON object, not {type(extra).__name__}")
-        return ConnectionFields(document.get("login"), document.get("password"), extra, source)
+            raise ConnectionFormatError(
+                f"{source} has conn_type {conn_type!r}, not {EARTHDATA_CONN_TYPE!r}; give {CONNECTION_FORMS}"
+            )
+        given = document.get("extra") or {}
+        if isinstance(given, str):
+            given = _json_object(given, f"{source} extra")
+        if not isinstance(given, dict):
+            raise ConnectionFormatError(f"{source}: extra must be a JSON object, not {type(given).__name__}")
+        return ConnectionFields(document.get("login"), document.get("password"), given, source)
     parts = urlsplit(text)
     # Airflow takes any text that is not JSON as a URI whose scheme is the conn_type (so 'extra:{...}' is a
     # connection of type 'extra' with no fields): only an earthdata:// URI is one. The text is not echoed: it
     # may hold a password; the scheme is what comes before the first ':', never the password.
-    if parts.scheme != EARTHDATA_CONN_TYPE or not text[len(parts.scheme):].startswith("://"):
-        found = f" (it reads as a connection of type {parts.scheme!r})" \
-            if parts.scheme and parts.scheme != EARTHDATA_CONN_TYPE else ""
-        raise ConnectionFormatError(f"{source} is neither Airflow's JSON form nor an {EARTHDATA_CONN_TYPE}:// URI"
-                                    f"{found}; give {CONNECTION_FORMS}")
+    if parts.scheme != EARTHDATA_CONN_TYPE or not text[len(parts.scheme) :].startswith("://"):
+        found = (
+            f" (it reads as a connection of type {parts.scheme!r})"
+            if parts.scheme and parts.scheme != EARTHDATA_CONN_TYPE
+            else ""
+        )
+        raise ConnectionFormatError(
+            f"{source} is neither Airflow's JSON form nor an {EARTHDATA_CONN_TYPE}:// URI"
+            f"{found}; give {CONNECTION_FORMS}"
+        )
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
     # Airflow's URI form: the query holds the extra, or one __extra__ parameter holds it as JSON.
-    extra: dict[str, Any] = _json_object(query["__extra__"], f"{source} __extra__") if "__extra__" in query \
-        else query
+    extra: dict[str, Any] = _json_object(query["__extra__"], f"{source} __extra__") if "__extra__" in query else query
     login = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password else None
     return ConnectionFields(login, password, extra, source)
@@ -128,21 +139,26 @@ class Profile:
         try:
             settings = EarthdataSettings.from_extra(fields.extra)
         except ValueError as error:
-            raise ValueError(f"{fields.source}: {error}") from None
+            raise InvalidSettingError(f"{fields.source}: {error}") from None
         return cls(settings, fields)
 
     def identity(self) -> EarthdataIdentity:
         """The EDL identity: the connection, then ``.netrc``, then the ``EARTHDATA_*`` variables."""
-        extra = {k.removeprefix("extra__earthdata__"): v for k, v in self.fields.extra.items()}
-        identity = resolve_identity(token=extra.get("token"), login=self.fields.login,
-                                    password=self.fields.password, edl_url=self.settings.edl_url)
+        extra = plain_extra(self.fields.extra)
+        identity = resolve_identity(
+            token=extra.get("token"),
+            login=self.fields.login,
+            password=self.fields.password,
+            edl_url=self.settings.edl_url,
+        )
         if identity.source != "none":
             return identity
         token = os.environ.get("EARTHDATA_TOKEN") or None
         login, password = os.environ.get("EARTHDATA_USERNAME"), os.environ.get("EARTHDATA_PASSWORD")
         if login and not password:
-            raise EarthdataLoginError("EARTHDATA_USERNAME is set but EARTHDATA_PASSWORD is not; set both, or "
-                                      "EARTHDATA_TOKEN")
+            raise EarthdataLoginError(
+                "EARTHDATA_USERNAME is set but EARTHDATA_PASSWORD is not; set both, or EARTHDATA_TOKEN"
+            )
         if login or token:
             return EarthdataIdentity(token=token, login=login, password=password, source="EARTHDATA_* variables")
         return identity
@@ -157,7 +173,8 @@ class Profile:
         raise LoginNotConfiguredError(
             f"no Earthdata Login is given: add 'machine {host} login LOGIN password PASSWORD' to {netrc}, set "
             f"EARTHDATA_USERNAME and EARTHDATA_PASSWORD or EARTHDATA_TOKEN, or pass --conn-uri "
-            f"earthdata://LOGIN:PASSWORD@/")
+            f"earthdata://LOGIN:PASSWORD@/"
+        )
 
     def session(self) -> EarthdataSession:
         """A ``requests`` session that logs in through EDL where a service asks for it."""

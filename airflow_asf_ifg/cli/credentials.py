@@ -28,17 +28,30 @@ def run(args: argparse.Namespace) -> int:
     # gaps are reported before any request, the login first (it is needed whatever the endpoint).
     profile.login_identity()
     if not endpoint:
-        where = "no connection is given" if profile.fields.source == "no connection" else \
-            f"{profile.fields.source} has no s3_credentials_url"
+        where = (
+            "no connection is given"
+            if profile.fields.source == "no connection"
+            else f"{profile.fields.source} has no s3_credentials_url"
+        )
         raise EndpointNotConfiguredError(
             f"no credentials endpoint is configured ({where}): pass --endpoint URL or set s3_credentials_url in the "
-            f"connection. {credentials_endpoints_text()}")
+            f"connection. {credentials_endpoints_text()}"
+        )
     credentials = fetch_credentials(profile.session(), endpoint, APP_NAME)
     region = args.region or region_for(profile.settings, endpoint)
     if args.format == "json":
-        json.dump({"accessKeyId": credentials.access_key_id, "secretAccessKey": credentials.secret_access_key,
-                   "sessionToken": credentials.session_token, "expiration": credentials.expiration.isoformat(),
-                   "region": region, "s3_endpoint_url": profile.settings.s3_endpoint_url}, sys.stdout, indent=2)
+        json.dump(
+            {
+                "accessKeyId": credentials.access_key_id,
+                "secretAccessKey": credentials.secret_access_key,
+                "sessionToken": credentials.session_token,
+                "expiration": credentials.expiration.isoformat(),
+                "region": region,
+                "s3_endpoint_url": profile.settings.s3_endpoint_url,
+            },
+            sys.stdout,
+            indent=2,
+        )
         sys.stdout.write("\n")
     elif args.format == "gdal":
         sys.stdout.write(shell_exports(gdal_options(credentials, profile.settings, region)))
@@ -46,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
         variables = credentials.environment(region)
         variables.pop("AWS_REGION", None)  # the page's three keys plus the region they are valid in
         sys.stdout.write(shell_exports(variables))
-    print(f"# temporary S3 credentials from {endpoint}, valid until {credentials.expiration.isoformat()} "
-          f"in {region}", file=sys.stderr)
+    print(
+        f"# temporary S3 credentials from {endpoint}, valid until {credentials.expiration.isoformat()} in {region}",
+        file=sys.stderr,
+    )
     return 0

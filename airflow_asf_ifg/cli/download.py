@@ -15,17 +15,24 @@ from collections import Counter
 from pathlib import Path
 
 from airflow_asf_ifg.cli.connection import Profile
-from airflow_asf_ifg.client.archive import ProductStatus, door_download_template, retrieve
+from airflow_asf_ifg.client.archive import door_download_template
+from airflow_asf_ifg.client.archive_poll import retrieve
 from airflow_asf_ifg.client.cmr import CmrClient
 from airflow_asf_ifg.client.download import download
 from airflow_asf_ifg.client.granule import ProductFile, file_name
+from airflow_asf_ifg.client.polling import PollRound
 from airflow_asf_ifg.client.settings import check_url
 from airflow_asf_ifg.client.transfer import HttpsSource
-from airflow_asf_ifg.exceptions import AsfIfgError
+from airflow_asf_ifg.exceptions import AsfIfgError, InvalidInputError
 
 #: The 2018 page's three GRFN BETA collections, SENTINEL-1_INTERFEROGRAMS and ARIA_S1_GUNW.
-INTERFEROGRAM_COLLECTIONS = ("C1379535891-ASF", "C1379522387-ASF", "C1379535600-ASF", "C1595422627-ASF",
-                             "C2859376221-ASF")
+INTERFEROGRAM_COLLECTIONS = (
+    "C1379535891-ASF",
+    "C1379522387-ASF",
+    "C1379535600-ASF",
+    "C1595422627-ASF",
+    "C2859376221-ASF",
+)
 
 
 def name_candidates(name: str) -> list[str]:
@@ -55,14 +62,17 @@ def targets(files: list[str], profile: Profile) -> dict[str, str]:
             url = check_url("URL", item)
             name = file_name(url)
         elif "/" in item or not item.strip():
-            raise ValueError(f"{item!r} is neither a file name nor an http(s) URL")
+            raise InvalidInputError(f"{item!r} is neither a file name nor an http(s) URL")
         elif template is None:
-            raise ValueError(f"{item}: {profile.fields.source} has no door archive_status_url to derive a download "
-                             f"URL from; give the file's https URL (from `asf-ifg search --format jsonl`)")
+            raise InvalidInputError(
+                f"{item}: {profile.fields.source} has no door archive_status_url to derive a "
+                f"download URL from; give the file's https URL (from `asf-ifg search --format "
+                f"jsonl`)"
+            )
         else:
             name, url = item, template.format(name=item)
         if not name:
-            raise ValueError(f"{item!r} names no file")
+            raise InvalidInputError(f"{item!r} names no file")
         found[name] = url
     return found
 
@@ -77,13 +87,19 @@ def lookup(names: list[str], profile: Profile, collections: list[str]) -> dict[s
     wanted = sorted({c for name in names for c in name_candidates(name)})
     client = CmrClient(profile.session(), profile.settings.cmr_url)
     files: dict[str, ProductFile] = {}
-    for granule in client.search(collection_concept_id=collections, readable_granule_name=wanted,
-                                 max_results=10 * len(names) + 10, on_incomplete="warn"):
+    for granule in client.search(
+        collection_concept_id=collections,
+        readable_granule_name=wanted,
+        limit=10 * len(names) + 10,
+        on_incomplete="warn",
+    ):
         files.update({f.name: f for f in granule.files if f.name in names})
     unknown = [name for name in names if name not in files]
     if unknown:
-        raise AsfIfgError(f"CMR knows no file {', '.join(unknown)} in {', '.join(collections)}, so its size and MD5 "
-                          f"cannot be checked; pass --collection ID, or --no-verify to download it unchecked")
+        raise AsfIfgError(
+            f"CMR knows no file {', '.join(unknown)} in {', '.join(collections)}, so its size and MD5 "
+            f"cannot be checked; pass --collection ID, or --no-verify to download it unchecked"
+        )
     return files
 
 
@@ -97,20 +113,20 @@ class RetrievalDisplay:
         self.every = every
         self._last: tuple[str, float] | None = None
 
-    def __call__(self, statuses: list[ProductStatus], elapsed: float) -> None:
+    def __call__(self, poll_round: PollRound) -> None:
         """Report the states after one round of polls.
 
-        :param statuses: each file's state.
-        :param elapsed: seconds waited so far.
+        :param poll_round: each file's state and the seconds waited so far.
         """
-        counts = Counter(s.state.value for s in statuses)
-        text = ", ".join(f"{counts[state]} {state}" for state in ("available", "retrieving", "archived", "missing")
-                         if counts[state])
+        counts = Counter(s.state.value for s in poll_round.states.values())
+        text = ", ".join(
+            f"{counts[state]} {state}" for state in ("available", "retrieving", "archived", "missing") if counts[state]
+        )
         now = time.monotonic()
         if self._last and self._last[0] == text and now - self._last[1] < self.every:
             return
         self._last = (text, now)
-        print(f"retrieval: {text} ({elapsed:.0f} s)", file=sys.stderr, flush=True)
+        print(f"retrieval: {text} ({poll_round.elapsed:.0f} s)", file=sys.stderr, flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -121,22 +137,30 @@ def run(args: argparse.Namespace) -> int:
     profile = Profile.load(args.conn_uri, args.conn_id)
     output = Path(args.output_dir)
     if output.exists() and not output.is_dir():
-        raise ValueError(f"--output-dir {output} exists and is not a directory")
+        raise InvalidInputError(f"--output-dir {output} exists and is not a directory")
     urls = targets(args.files, profile)
     checked = {} if args.no_verify else lookup(list(urls), profile, args.collection or list(INTERFEROGRAM_COLLECTIONS))
 
-    async def wait() -> list[ProductStatus]:
-        async with profile.async_session() as session:
-            return await retrieve(session, urls, status_template=profile.settings.archive_status_url,
-                                  poll_interval=args.poll, timeout=args.timeout, report=RetrievalDisplay())
-
-    asyncio.run(wait())
+    asyncio.run(
+        retrieve(
+            profile.async_session,
+            urls,
+            status_template=profile.settings.archive_status_url,
+            poll_interval=args.poll,
+            timeout=args.timeout,
+            report=RetrievalDisplay(),
+        )
+    )
     session = profile.session()
     for name, url in urls.items():
         known = checked.get(name)
-        result = download(HttpsSource(session, url), output / name, size=known.size_bytes if known else None,
-                          checksum=known.checksum if known else None,
-                          algorithm=known.checksum_algorithm if known else "MD5")
+        result = download(
+            HttpsSource(session, url),
+            output / name,
+            size=known.size_bytes if known else None,
+            checksum=known.checksum if known else None,
+            algorithm=known.checksum_algorithm if known else "MD5",
+        )
         verified = "size and MD5 match CMR" if known else "not verified"
         sys.stdout.write(f"{result.path}  {result.size} bytes  {result.checksum}  {result.status}, {verified}\n")
     return 0

@@ -26,8 +26,12 @@ def query_arguments(args: argparse.Namespace) -> dict[str, Any]:
     concept_ids = [c for c in args.collection if _CONCEPT_ID.match(c)]
     short_names = [c for c in args.collection if not _CONCEPT_ID.match(c)]
     temporal = (args.start, args.end) if args.start or args.end else None
-    return {"collection_concept_id": concept_ids or None, "short_name": short_names or None,
-            "aoi": args.aoi, "temporal": temporal}
+    return {
+        "collection_concept_id": concept_ids or None,
+        "short_name": short_names or None,
+        "aoi": args.aoi,
+        "temporal": temporal,
+    }
 
 
 def feature(granule: Granule) -> dict[str, Any]:
@@ -37,8 +41,12 @@ def feature(granule: Granule) -> dict[str, Any]:
     """
     properties = granule.to_dict()
     geometry = properties.pop("footprint")
-    return {"type": "Feature", "id": granule.concept_id or granule.granule_ur, "geometry": geometry,
-            "properties": properties}
+    return {
+        "type": "Feature",
+        "id": granule.concept_id or granule.granule_ur,
+        "geometry": geometry,
+        "properties": properties,
+    }
 
 
 def write_table(granules: list[Granule], out: TextIO) -> None:
@@ -67,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     session = requests.Session()  # CMR's public search needs no login
     session.headers["User-Agent"] = USER_AGENT
     session.verify = profile.settings.verify
-    results = CmrClient(session, profile.settings.cmr_url).search(max_results=args.max, on_incomplete="warn", **query)
+    results = CmrClient(session, profile.settings.cmr_url).search(limit=args.max, on_incomplete="warn", **query)
     granules = list(results)
     if args.format == "jsonl":
         for granule in granules:

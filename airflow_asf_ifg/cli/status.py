@@ -7,23 +7,17 @@ import asyncio
 import json
 import sys
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from airflow_asf_ifg.cli.connection import Profile
 from airflow_asf_ifg.cli.credentials import APP_NAME
-from airflow_asf_ifg.client.archive import ProductStatus, door_status, state_from_head
+from airflow_asf_ifg.client.archive import ProductStatus, door_status
+from airflow_asf_ifg.client.asf_buckets import asf_s3_client
 from airflow_asf_ifg.client.credentials import explain_s3_error, fetch_credentials, region_for
 from airflow_asf_ifg.client.granule import file_name
-from airflow_asf_ifg.exceptions import AsfIfgError
-
-
-def _s3_parts(target: str) -> tuple[str, str]:
-    bucket, _, key = target.removeprefix("s3://").partition("/")
-    if not bucket or not key:
-        raise ValueError(f"{target!r} is not an s3://bucket/key URL")
-    return bucket, key
+from airflow_asf_ifg.client.s3 import parse_s3_url
+from airflow_asf_ifg.client.s3_restore import object_state
+from airflow_asf_ifg.exceptions import AsfIfgError, InvalidInputError
 
 
 def check_targets(targets: list[str], profile: Profile) -> None:
@@ -34,46 +28,43 @@ def check_targets(targets: list[str], profile: Profile) -> None:
     """
     for target in targets:
         if target.startswith("s3://"):
-            _s3_parts(target)
+            parse_s3_url(target)
             if not profile.settings.s3_credentials_url:
-                raise ValueError(f"{target}: reading an s3:// state needs temporary keys, but "
-                                 f"{profile.fields.source} has no s3_credentials_url")
+                raise InvalidInputError(
+                    f"{target}: reading an s3:// state needs temporary keys, but "
+                    f"{profile.fields.source} has no s3_credentials_url"
+                )
         elif not profile.settings.archive_status_url:
-            raise ValueError(f"{target}: {profile.fields.source} has no archive_status_url (the 2018 door's "
-                             f"/door/status/{{name}}); set it, or give s3://bucket/key to read the state with "
-                             f"S3 HeadObject")
+            raise InvalidInputError(
+                f"{target}: {profile.fields.source} has no archive_status_url (the 2018 door's "
+                f"/door/status/{{name}}); set it, or give s3://bucket/key to read the state with "
+                f"S3 HeadObject"
+            )
 
 
 async def _door_states(profile: Profile, names: list[str]) -> list[ProductStatus]:
     async with profile.async_session() as session:
-        return list(await asyncio.gather(*(door_status(session, profile.settings.archive_status_url or "", name)
-                                           for name in names)))
+        return list(
+            await asyncio.gather(
+                *(door_status(session, profile.settings.archive_status_url or "", name) for name in names)
+            )
+        )
 
 
 def _head_states(profile: Profile, targets: list[str]) -> list[ProductStatus]:
     settings = profile.settings
     endpoint = settings.s3_credentials_url or ""
-    credentials = fetch_credentials(profile.session(), endpoint, APP_NAME)
-    region = region_for(settings, endpoint)
-    options = {"endpoint_url": settings.s3_endpoint_url, "verify": settings.verify,
-               "config": Config(s3={"addressing_style": "path"}) if settings.s3_endpoint_url else None}
-    client = boto3.Session(aws_access_key_id=credentials.access_key_id,
-                           aws_secret_access_key=credentials.secret_access_key,
-                           aws_session_token=credentials.session_token, region_name=region).client("s3", **options)
+    client = asf_s3_client(settings, endpoint, lambda: fetch_credentials(profile.session(), endpoint, APP_NAME))
     states = []
     for target in targets:
-        bucket, key = _s3_parts(target)
+        bucket, key = parse_s3_url(target)
         try:
-            head = client.head_object(Bucket=bucket, Key=key)
+            states.append(object_state(client, bucket, key))
         except ClientError as error:
-            if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
-                states.append(state_from_head(key, None))
-                continue
-            explained = explain_s3_error(error, region, bucket)
+            explained = explain_s3_error(error, region_for(settings, endpoint), bucket)
             raise explained if isinstance(explained, AsfIfgError) else AsfIfgError(str(error)) from error
         except BotoCoreError as error:
             raise AsfIfgError(f"{target}: {error}") from error
-        states.append(state_from_head(key, head))
     return states
 
 
@@ -87,8 +78,11 @@ def run(args: argparse.Namespace) -> int:
     in_s3 = [t for t in args.files if t.startswith("s3://")]
     named = [file_name(t) for t in args.files if not t.startswith("s3://")]
     found = {s.name: s for s in asyncio.run(_door_states(profile, named))} if named else {}
-    found.update({f"s3://{_s3_parts(t)[0]}/{s.name}": s for t, s in zip(in_s3, _head_states(profile, in_s3),
-                                                                         strict=True)} if in_s3 else {})
+    found.update(
+        {f"s3://{parse_s3_url(t)[0]}/{s.name}": s for t, s in zip(in_s3, _head_states(profile, in_s3), strict=True)}
+        if in_s3
+        else {}
+    )
     states = [found[t if t.startswith("s3://") else file_name(t)] for t in args.files]
     if args.format == "json":
         for target, state in zip(args.files, states, strict=True):

@@ -15,10 +15,22 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_asf_ifg.exceptions import InvalidInputError
+
+__all__ = [
+    "ACCEPTED",
+    "Aoi",
+    "Shape",
+    "parse_aoi",
+    "polygon_ring",
+]
+
 Point = tuple[float, float]  # (lon, lat)
 
-ACCEPTED = ("WKT (POINT, POLYGON, MULTIPOLYGON), GeoJSON (a geometry, Feature or FeatureCollection of Points, "
-            "Polygons or MultiPolygons), a (west, south, east, north) bbox, or a (lon, lat) point")
+ACCEPTED = (
+    "WKT (POINT, POLYGON, MULTIPOLYGON), GeoJSON (a geometry, Feature or FeatureCollection of Points, "
+    "Polygons or MultiPolygons), a (west, south, east, north) bbox, or a (lon, lat) point"
+)
 
 
 @dataclass(frozen=True)
@@ -85,17 +97,19 @@ def _number(value: float) -> str:
 
 def _coordinate(value: Any, where: str) -> Point:
     if not isinstance(value, Sequence) or isinstance(value, str) or len(value) < 2:
-        raise ValueError(f"{where}: expected a [lon, lat] pair, got {value!r}")
+        raise InvalidInputError(f"{where}: expected a [lon, lat] pair, got {value!r}")
     try:
         lon, lat = float(value[0]), float(value[1])
     except (TypeError, ValueError):
-        raise ValueError(f"{where}: coordinates must be numbers, got {value!r}") from None
+        raise InvalidInputError(f"{where}: coordinates must be numbers, got {value!r}") from None
     if not (math.isfinite(lon) and math.isfinite(lat)):
-        raise ValueError(f"{where}: coordinates must be finite, got {value!r}")
+        raise InvalidInputError(f"{where}: coordinates must be finite, got {value!r}")
     if not -180.0 <= lon <= 180.0:
-        raise ValueError(f"{where}: longitude {lon} is out of range; longitudes are -180 to 180 (lon comes first)")
+        raise InvalidInputError(
+            f"{where}: longitude {lon} is out of range; longitudes are -180 to 180 (lon comes first)"
+        )
     if not -90.0 <= lat <= 90.0:
-        raise ValueError(f"{where}: latitude {lat} is out of range; latitudes are -90 to 90 (lat comes second)")
+        raise InvalidInputError(f"{where}: latitude {lat} is out of range; latitudes are -90 to 90 (lat comes second)")
     return lon, lat
 
 
@@ -109,16 +123,23 @@ def _cross(a: Point, b: Point, c: Point) -> float:
 
 def _crossing_point(a: Point, b: Point, c: Point, d: Point) -> Point | None:
     """Where segments a-b and c-d meet (touching counts), or None."""
-    if max(a[0], b[0]) < min(c[0], d[0]) or max(c[0], d[0]) < min(a[0], b[0]) or \
-            max(a[1], b[1]) < min(c[1], d[1]) or max(c[1], d[1]) < min(a[1], b[1]):
+    if (
+        max(a[0], b[0]) < min(c[0], d[0])
+        or max(c[0], d[0]) < min(a[0], b[0])
+        or max(a[1], b[1]) < min(c[1], d[1])
+        or max(c[1], d[1]) < min(a[1], b[1])
+    ):
         return None
     d1, d2, d3, d4 = _cross(a, b, c), _cross(a, b, d), _cross(c, d, a), _cross(c, d, b)
     if ((d1 > 0 > d2) or (d1 < 0 < d2)) and ((d3 > 0 > d4) or (d3 < 0 < d4)):
         t = d3 / (d3 - d4)
         return a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])
     for value, point, (p, q) in ((d1, c, (a, b)), (d2, d, (a, b)), (d3, a, (c, d)), (d4, b, (c, d))):
-        if value == 0 and min(p[0], q[0]) <= point[0] <= max(p[0], q[0]) and \
-                min(p[1], q[1]) <= point[1] <= max(p[1], q[1]):
+        if (
+            value == 0
+            and min(p[0], q[0]) <= point[0] <= max(p[0], q[0])
+            and min(p[1], q[1]) <= point[1] <= max(p[1], q[1])
+        ):
             return point
     return None
 
@@ -137,7 +158,7 @@ def polygon_ring(points: Iterable[Any], where: str = "polygon") -> tuple[Point, 
     if len(ring) > 1 and ring[0] == ring[-1]:
         ring.pop()
     if len(ring) < 3:
-        raise ValueError(f"{where} has {len(ring)} distinct point(s); a polygon needs at least 3 corners")
+        raise InvalidInputError(f"{where} has {len(ring)} distinct point(s); a polygon needs at least 3 corners")
     ring.append(ring[0])
     edges = list(itertools.pairwise(ring))
     for i, j in itertools.combinations(range(len(edges)), 2):
@@ -145,11 +166,13 @@ def polygon_ring(points: Iterable[Any], where: str = "polygon") -> tuple[Point, 
             continue  # neighbouring edges share a corner
         crossing = _crossing_point(*edges[i], *edges[j])
         if crossing is not None:
-            raise ValueError(f"{where} ring crosses itself at ({crossing[0]:.5f}, {crossing[1]:.5f}); give a "
-                             f"simple polygon (WKT POLYGON or GeoJSON)")
+            raise InvalidInputError(
+                f"{where} ring crosses itself at ({crossing[0]:.5f}, {crossing[1]:.5f}); give a "
+                f"simple polygon (WKT POLYGON or GeoJSON)"
+            )
     area = _signed_area(ring)
     if area == 0:
-        raise ValueError(f"{where} has no area (its points lie on one line)")
+        raise InvalidInputError(f"{where} has no area (its points lie on one line)")
     return tuple(ring if area > 0 else reversed(ring))
 
 
@@ -157,25 +180,28 @@ def _bbox(values: Sequence[Any]) -> Shape:
     west, south = _coordinate(values[:2], "bbox (west, south)")
     east, north = _coordinate(values[2:], "bbox (east, north)")
     if south > north:
-        raise ValueError(f"bbox south {south} is north of north {north}; give (west, south, east, north)")
+        raise InvalidInputError(f"bbox south {south} is north of north {north}; give (west, south, east, north)")
     if south == north or west == east:
-        raise ValueError(f"bbox {tuple(values)} has no area; give (west, south, east, north)")
+        raise InvalidInputError(f"bbox {tuple(values)} has no area; give (west, south, east, north)")
     if west > east:
         # CMR reads west > east as a box across the antimeridian (CMR api.md "Bounding Box"); one wider than
         # half the globe is almost always a west/east swap, and would match nearly every granule.
         width = 360.0 - (west - east)
         if width > 180.0:
             swapped = ",".join(_number(v) for v in (east, south, west, north))
-            raise ValueError(
+            raise InvalidInputError(
                 f"bbox west {_number(west)} and east {_number(east)} look swapped: read as a box across the "
                 f"antimeridian it would span {_number(round(width, 6))}° of longitude; give {swapped}, or keep west "
-                f"> east only for a box across the antimeridian narrower than 180° (e.g. 170,-10,-170,10)")
+                f"> east only for a box across the antimeridian narrower than 180° (e.g. 170,-10,-170,10)"
+            )
     return Shape("bounding_box", (west, south, east, north))
 
 
 # ---------------------------------------------------------------------------------------------- WKT
-_TOKEN = re.compile(r"\s*(?:(?P<open>\()|(?P<close>\))|(?P<comma>,)|(?P<word>[A-Za-z]+)|"
-                    r"(?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?))")
+_TOKEN = re.compile(
+    r"\s*(?:(?P<open>\()|(?P<close>\))|(?P<comma>,)|(?P<word>[A-Za-z]+)|"
+    r"(?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?))"
+)
 
 
 def _wkt_tokens(text: str) -> list[str]:
@@ -184,7 +210,7 @@ def _wkt_tokens(text: str) -> list[str]:
     while position < len(text):
         match = _TOKEN.match(text, position)
         if not match or match.end() == position:
-            raise ValueError(f"WKT {text[:60]!r}: cannot read {text[position:position + 20]!r}")
+            raise InvalidInputError(f"WKT {text[:60]!r}: cannot read {text[position : position + 20]!r}")
         tokens.append(match.group(match.lastgroup or "word"))
         position = match.end()
     return tokens
@@ -193,7 +219,7 @@ def _wkt_tokens(text: str) -> list[str]:
 def _wkt_nested(tokens: list[str], position: int) -> tuple[Any, int]:
     """Read a parenthesised list: numbers become coordinate tuples, parentheses nest."""
     if tokens[position] != "(":
-        raise ValueError("WKT: expected '('")
+        raise InvalidInputError("WKT: expected '('")
     items: list[Any] = []
     position += 1
     current: list[float] = []
@@ -214,37 +240,39 @@ def _wkt_nested(tokens: list[str], position: int) -> tuple[Any, int]:
         try:
             current.append(float(token))
         except ValueError:
-            raise ValueError(f"WKT: unexpected {token!r} inside coordinates") from None
+            raise InvalidInputError(f"WKT: unexpected {token!r} inside coordinates") from None
         position += 1
-    raise ValueError("WKT: a parenthesis is not closed")
+    raise InvalidInputError("WKT: a parenthesis is not closed")
 
 
 def _from_wkt(text: str) -> list[Shape]:
     body = re.sub(r"^\s*SRID=\d+;", "", text, flags=re.IGNORECASE)
     tokens = _wkt_tokens(body)
     if not tokens:
-        raise ValueError("the AOI is empty")
+        raise InvalidInputError("the AOI is empty")
     kind = tokens[0].upper()
     position = 1
     while position < len(tokens) and tokens[position].upper() in ("Z", "M", "ZM"):
         position += 1
     if position < len(tokens) and tokens[position].upper() == "EMPTY":
-        raise ValueError(f"WKT {kind} EMPTY has no coordinates; give a non-empty geometry")
+        raise InvalidInputError(f"WKT {kind} EMPTY has no coordinates; give a non-empty geometry")
     if position >= len(tokens):
-        raise ValueError(f"WKT {text[:60]!r} has no coordinates")
+        raise InvalidInputError(f"WKT {text[:60]!r} has no coordinates")
     coordinates, end = _wkt_nested(tokens, position)
     if end != len(tokens):
-        raise ValueError(f"WKT {text[:60]!r}: unexpected text after the geometry")
+        raise InvalidInputError(f"WKT {text[:60]!r}: unexpected text after the geometry")
     if kind == "POINT":
         if len(coordinates) != 1:
-            raise ValueError(f"WKT POINT needs one coordinate pair, got {len(coordinates)}")
+            raise InvalidInputError(f"WKT POINT needs one coordinate pair, got {len(coordinates)}")
         return [Shape("point", _coordinate(coordinates[0], "WKT POINT"))]
     if kind == "POLYGON":
         return [Shape("polygon", polygon_ring(coordinates[0], "WKT POLYGON"))]
     if kind == "MULTIPOLYGON":
-        return [Shape("polygon", polygon_ring(polygon[0], f"WKT MULTIPOLYGON part {index + 1}"))
-                for index, polygon in enumerate(coordinates)]
-    raise ValueError(f"WKT type {kind} is not supported; accepted: {ACCEPTED}")
+        return [
+            Shape("polygon", polygon_ring(polygon[0], f"WKT MULTIPOLYGON part {index + 1}"))
+            for index, polygon in enumerate(coordinates)
+        ]
+    raise InvalidInputError(f"WKT type {kind} is not supported; accepted: {ACCEPTED}")
 
 
 # ------------------------------------------------------------------------------------------ GeoJSON
@@ -252,22 +280,28 @@ def _from_geojson(document: dict[str, Any], where: str = "GeoJSON") -> list[Shap
     kind = document.get("type")
     if kind == "FeatureCollection":
         features = document.get("features") or []
-        shapes = [shape for index, feature in enumerate(features)
-                  for shape in _from_geojson(feature, f"{where} feature {index + 1}")]
+        shapes = [
+            shape
+            for index, feature in enumerate(features)
+            for shape in _from_geojson(feature, f"{where} feature {index + 1}")
+        ]
         if not shapes:
-            raise ValueError(f"{where} FeatureCollection has no features")
+            raise InvalidInputError(f"{where} FeatureCollection has no features")
         return shapes
     if kind == "Feature":
         geometry = document.get("geometry")
         if not geometry:
-            raise ValueError(f"{where} Feature has no geometry")
+            raise InvalidInputError(f"{where} Feature has no geometry")
         return _from_geojson(geometry, where)
     if kind == "GeometryCollection":
-        return [shape for index, geometry in enumerate(document.get("geometries") or [])
-                for shape in _from_geojson(geometry, f"{where} geometry {index + 1}")]
+        return [
+            shape
+            for index, geometry in enumerate(document.get("geometries") or [])
+            for shape in _from_geojson(geometry, f"{where} geometry {index + 1}")
+        ]
     coordinates = document.get("coordinates")
     if not coordinates:
-        raise ValueError(f"{where} {kind or 'object'} has no coordinates; accepted: {ACCEPTED}")
+        raise InvalidInputError(f"{where} {kind or 'object'} has no coordinates; accepted: {ACCEPTED}")
     if kind == "Point":
         return [Shape("point", _coordinate(coordinates, f"{where} Point"))]
     if kind == "MultiPoint":
@@ -275,9 +309,11 @@ def _from_geojson(document: dict[str, Any], where: str = "GeoJSON") -> list[Shap
     if kind == "Polygon":
         return [Shape("polygon", polygon_ring(coordinates[0], f"{where} Polygon"))]
     if kind == "MultiPolygon":
-        return [Shape("polygon", polygon_ring(polygon[0], f"{where} MultiPolygon part {index + 1}"))
-                for index, polygon in enumerate(coordinates)]
-    raise ValueError(f"{where} type {kind!r} is not supported; accepted: {ACCEPTED}")
+        return [
+            Shape("polygon", polygon_ring(polygon[0], f"{where} MultiPolygon part {index + 1}"))
+            for index, polygon in enumerate(coordinates)
+        ]
+    raise InvalidInputError(f"{where} type {kind!r} is not supported; accepted: {ACCEPTED}")
 
 
 def parse_aoi(value: Any) -> Aoi:
@@ -289,14 +325,14 @@ def parse_aoi(value: Any) -> Aoi:
     if isinstance(value, Aoi):
         return value
     if value is None or (isinstance(value, str | Sequence | dict) and not value):
-        raise ValueError(f"the AOI is empty; give {ACCEPTED}")
+        raise InvalidInputError(f"the AOI is empty; give {ACCEPTED}")
     if isinstance(value, str):
         text = value.strip()
         if text.startswith(("{", "[")):  # GeoJSON, or a templated list rendered as text
             try:
                 value = json.loads(text)
             except ValueError as error:
-                raise ValueError(f"the AOI looks like JSON but is not valid JSON: {error}") from None
+                raise InvalidInputError(f"the AOI looks like JSON but is not valid JSON: {error}") from None
         elif re.fullmatch(r"[-+0-9.eE\s,]+", text):
             value = [v for v in text.replace(" ", "").split(",") if v]
         else:
@@ -308,6 +344,8 @@ def parse_aoi(value: Any) -> Aoi:
             return Aoi((Shape("point", _coordinate(value, "point (lon, lat)")),))
         if len(value) == 4:
             return Aoi((_bbox(value),))
-        raise ValueError(f"an AOI sequence needs 2 numbers (lon, lat) or 4 (west, south, east, north), got "
-                         f"{len(value)}: {list(value)[:6]}")
-    raise ValueError(f"cannot use {type(value).__name__} {value!r} as an AOI; give {ACCEPTED}")
+        raise InvalidInputError(
+            f"an AOI sequence needs 2 numbers (lon, lat) or 4 (west, south, east, north), got "
+            f"{len(value)}: {list(value)[:6]}"
+        )
+    raise InvalidInputError(f"cannot use {type(value).__name__} {value!r} as an AOI; give {ACCEPTED}")

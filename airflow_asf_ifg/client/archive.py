@@ -13,16 +13,29 @@ import asyncio
 import email.utils
 import enum
 import re
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from airflow_asf_ifg.exceptions import AsfIfgError, ProductArchivedError, ProductMissingError
+from airflow_asf_ifg.client.s3 import ARCHIVE_STORAGE_CLASSES, is_not_found, is_retryable
+from airflow_asf_ifg.exceptions import AsfIfgError
 
 if TYPE_CHECKING:
     from airflow_asf_ifg.client.earthdata import AsyncEarthdataSession
+
+__all__ = [
+    "ArchiveState",
+    "ProductStatus",
+    "Throttled",
+    "door_download_template",
+    "door_status",
+    "gather_bounded",
+    "head_status",
+    "request_by_download",
+    "state_from_door",
+    "state_from_download",
+    "state_from_head",
+]
 
 _EXPIRY = re.compile(r'expiry-date="([^"]+)"')
 
@@ -64,8 +77,12 @@ class ProductStatus:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (for trigger events and XCom)."""
-        return {"name": self.name, "state": self.state.value,
-                "expires": self.expires.isoformat() if self.expires else None, "requested": self.requested}
+        return {
+            "name": self.name,
+            "state": self.state.value,
+            "expires": self.expires.isoformat() if self.expires else None,
+            "requested": self.requested,
+        }
 
 
 def _retry_after(headers: Any) -> float:
@@ -91,7 +108,14 @@ def state_from_door(name: str, status: int, document: Any, headers: Any = None) 
         raise Throttled(_retry_after(headers))
     if status != 200 or not isinstance(document, dict) or "status" not in document:
         raise AsfIfgError(f"the archive status of {name} answered {status}: {str(document)[:200]}")
-    state = ArchiveState(document["status"])
+    try:
+        state = ArchiveState(document["status"])
+    except ValueError:
+        raise AsfIfgError(
+            f"the archive status of {name} is {document['status']!r}, which is none of "
+            f"{[s.value for s in ArchiveState if s is not ArchiveState.MISSING]}: is "
+            f"archive_status_url the door's /door/status/{{name}}?"
+        ) from None
     expires = None
     if document.get("expiration_date"):  # the door writes naive UTC ("2018-05-15 00:00:00")
         expires = datetime.fromisoformat(document["expiration_date"]).replace(tzinfo=UTC)
@@ -108,7 +132,7 @@ def state_from_head(name: str, head: dict[str, Any] | None) -> ProductStatus:
         return ProductStatus(name, ArchiveState.MISSING)
     storage = head.get("StorageClass") or "STANDARD"
     restore = head.get("Restore") or ""
-    if storage not in ("GLACIER", "DEEP_ARCHIVE"):
+    if storage not in ARCHIVE_STORAGE_CLASSES:
         return ProductStatus(name, ArchiveState.AVAILABLE)
     if 'ongoing-request="true"' in restore:
         return ProductStatus(name, ArchiveState.RETRIEVING)
@@ -176,36 +200,12 @@ async def head_status(client: Any, bucket: str, key: str) -> ProductStatus:
     try:
         head = await client.head_object(Bucket=bucket, Key=key)
     except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        if code in ("404", "NoSuchKey", "NotFound") or status == 404:
+        if is_not_found(error):
             return state_from_head(key, None)
-        if code in ("SlowDown", "503", "500", "InternalError", "ServiceUnavailable") or status == 429 or \
-                status >= 500:
+        if is_retryable(error):
             raise Throttled(1.0) from error
         raise
     return state_from_head(key, head)
-
-
-async def restore_object(client: Any, bucket: str, key: str, days: int = 7, tier: str = "Standard") -> bool:
-    """Ask S3 to restore an archived object; return whether a new restore was started.
-
-    :param client: an aiobotocore S3 client allowed ``s3:RestoreObject``.
-    :param bucket: the bucket.
-    :param key: the key.
-    :param days: how long the restored copy stays.
-    :param tier: ``Expedited``, ``Standard`` or ``Bulk``.
-    """
-    from botocore.exceptions import ClientError
-
-    try:
-        response = await client.restore_object(Bucket=bucket, Key=key, RestoreRequest={
-            "Days": days, "GlacierJobParameters": {"Tier": tier}})
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "RestoreAlreadyInProgress":
-            return False
-        raise
-    return response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 202
 
 
 async def gather_bounded(limit: int, coroutines: list[Any]) -> list[Any]:
@@ -231,48 +231,3 @@ def door_download_template(status_template: str | None) -> str | None:
     if not status_template or "/door/status/" not in status_template:
         return None
     return status_template.replace("/door/status/", "/door/download/")
-
-
-async def retrieve(session: AsyncEarthdataSession, products: dict[str, str], *, status_template: str | None,
-                   poll_interval: float = 30.0, timeout: float = 6 * 3600.0,
-                   report: Callable[[list[ProductStatus], float], None] = lambda statuses, elapsed: None,
-                   ) -> list[ProductStatus]:
-    """Ask for archived products (one GET of each download URL) and wait until every one is available.
-
-    As the 2018 scripts did: a 202 from the download URL starts the retrieval; then the door's status (or,
-    without one, the download URL again) is polled until ``available``.
-
-    :param session: an open asyncio Earthdata session.
-    :param products: file name → download URL.
-    :param status_template: the door's ``archive_status_url`` with ``{name}``, or None.
-    :param poll_interval: seconds between polls.
-    :param timeout: seconds to wait in all before giving up.
-    :param report: called after each round with the states and the seconds waited.
-    """
-    started = time.monotonic()
-    states = {name: await request_by_download(session, url, name) for name, url in products.items()}
-    while True:
-        elapsed = time.monotonic() - started
-        report(list(states.values()), elapsed)
-        missing = [s.name for s in states.values() if s.state is ArchiveState.MISSING]
-        if missing:
-            raise ProductMissingError(f"not found (404): {', '.join(missing)}; check the names against a search")
-        waiting = [name for name, s in states.items() if s.state is not ArchiveState.AVAILABLE]
-        if not waiting:
-            return list(states.values())
-        if elapsed >= timeout:
-            raise ProductArchivedError(f"{len(waiting)} file(s) still in long-term storage after {elapsed:.0f} s: "
-                                       f"{', '.join(waiting)}; run again later (the retrieval goes on)", waiting[0])
-        delay = min(poll_interval, max(0.0, timeout - elapsed))
-        for name in waiting:
-            try:
-                if status_template:
-                    fresh = await door_status(session, status_template, name)
-                else:
-                    fresh = await request_by_download(session, products[name], name)
-            except Throttled as throttled:
-                delay = max(delay, throttled.retry_after)
-                continue
-            states[name] = ProductStatus(name, fresh.state, fresh.expires, states[name].requested or fresh.requested)
-        if any(s.state is not ArchiveState.AVAILABLE for s in states.values()):
-            await asyncio.sleep(delay)

@@ -25,14 +25,26 @@ import requests
 from airflow_asf_ifg.client.aoi import parse_aoi
 from airflow_asf_ifg.client.earthdata import USER_AGENT, host_not_found
 from airflow_asf_ifg.client.granule import Granule, format_time
-from airflow_asf_ifg.client.limits import MAX_PAGE_SIZE
+from airflow_asf_ifg.client.limits import MAX_PAGE_SIZE, check_search_options
 from airflow_asf_ifg.client.settings import DEFAULT_CMR_URL
 from airflow_asf_ifg.exceptions import (
     CmrSearchError,
     CollectionNotFoundError,
     IncompleteSearchError,
+    InvalidInputError,
     TooManyResultsError,
 )
+
+__all__ = [
+    "GUNW_COLLECTIONS",
+    "MAX_GET_URL",
+    "CmrClient",
+    "CmrPage",
+    "RetryPolicy",
+    "SearchResults",
+    "granule_query",
+    "time_range",
+]
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +56,13 @@ _RETRY_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions
 TimeBound = datetime | date | str | None
 T = TypeVar("T")
 #: ASF's interferogram (GUNW) collections: today's, the 2019-2024 BETA one, and the three of the 2018 page.
-GUNW_COLLECTIONS = (("C2859376221-ASF", "ARIA_S1_GUNW"), ("C1595422627-ASF", "SENTINEL-1_INTERFEROGRAMS"),
-                    ("C1379535891-ASF", "2018 GRFN BETA, all products"),
-                    ("C1379522387-ASF", "2018 GRFN BETA, wrapped interferograms"),
-                    ("C1379535600-ASF", "2018 GRFN BETA, unwrapped interferograms"))
+GUNW_COLLECTIONS = (
+    ("C2859376221-ASF", "ARIA_S1_GUNW"),
+    ("C1595422627-ASF", "SENTINEL-1_INTERFEROGRAMS"),
+    ("C1379535891-ASF", "2018 GRFN BETA, all products"),
+    ("C1379522387-ASF", "2018 GRFN BETA, wrapped interferograms"),
+    ("C1379535600-ASF", "2018 GRFN BETA, unwrapped interferograms"),
+)
 
 
 class CmrPage(msgspec.Struct):
@@ -126,8 +141,9 @@ def _time_text(value: TimeBound, what: str) -> str:
         try:
             value = datetime.fromisoformat(value.strip())
         except ValueError:
-            raise ValueError(f"{what} {value!r} is not an ISO 8601 date or datetime "
-                             f"(e.g. 2018-04-22 or 2018-04-22T13:03:37Z)") from None
+            raise InvalidInputError(
+                f"{what} {value!r} is not an ISO 8601 date or datetime (e.g. 2018-04-22 or 2018-04-22T13:03:37Z)"
+            ) from None
     if isinstance(value, date) and not isinstance(value, datetime):
         value = datetime(value.year, value.month, value.day, tzinfo=UTC)
     if value.tzinfo is None:
@@ -144,10 +160,10 @@ def time_range(value: Sequence[TimeBound] | None, what: str) -> str | None:
     if value is None:
         return None
     if isinstance(value, str) or len(value) != 2:
-        raise ValueError(f"{what} must be a (start, end) pair, either end may be None; got {value!r}")
+        raise InvalidInputError(f"{what} must be a (start, end) pair, either end may be None; got {value!r}")
     start, end = _time_text(value[0], f"{what} start"), _time_text(value[1], f"{what} end")
     if start and end and datetime.fromisoformat(start) > datetime.fromisoformat(end):
-        raise ValueError(f"{what} start {start} is after its end {end}")
+        raise InvalidInputError(f"{what} start {start} is after its end {end}")
     if not start and not end:
         return None
     return f"{start},{end}"
@@ -163,23 +179,33 @@ def _attribute_filters(attributes: Mapping[str, Any] | Sequence[str] | None) -> 
     for name, value in attributes.items():
         values = value if isinstance(value, tuple | list) else (value,)
         if len(values) not in (1, 2):
-            raise ValueError(f"attribute {name} must be a value or a (min, max) pair, got {value!r}")
+            raise InvalidInputError(f"attribute {name} must be a value or a (min, max) pair, got {value!r}")
         known = [v for v in values if v is not None]
         if all(isinstance(v, bool) for v in known) and known:
-            raise ValueError(f"attribute {name}: booleans are not CMR attribute values; give a string")
-        kind = "int" if all(isinstance(v, int) for v in known) else \
-            "float" if all(isinstance(v, int | float) for v in known) else "string"
+            raise InvalidInputError(f"attribute {name}: booleans are not CMR attribute values; give a string")
+        kind = (
+            "int"
+            if all(isinstance(v, int) for v in known)
+            else "float"
+            if all(isinstance(v, int | float) for v in known)
+            else "string"
+        )
         text = ",".join("" if v is None else str(v) for v in values)
         filters.append(f"{kind},{name},{text}")
     return filters
 
 
-def granule_query(*, collection_concept_id: str | Sequence[str] | None = None,
-                  short_name: str | Sequence[str] | None = None, aoi: Any = None,
-                  temporal: Sequence[TimeBound] | None = None, revision_date: Sequence[TimeBound] | None = None,
-                  attributes: Mapping[str, Any] | Sequence[str] | None = None,
-                  sort_key: str | Sequence[str] | None = None,
-                  readable_granule_name: str | Sequence[str] | None = None) -> list[tuple[str, str]]:
+def granule_query(
+    *,
+    collection_concept_id: str | Sequence[str] | None = None,
+    short_name: str | Sequence[str] | None = None,
+    aoi: Any = None,
+    temporal: Sequence[TimeBound] | None = None,
+    revision_date: Sequence[TimeBound] | None = None,
+    attributes: Mapping[str, Any] | Sequence[str] | None = None,
+    sort_key: str | Sequence[str] | None = None,
+    readable_granule_name: str | Sequence[str] | None = None,
+) -> list[tuple[str, str]]:
     """Build and check the parameters of a granule search; raise ValueError before any request.
 
     :param collection_concept_id: one or several collection concept ids.
@@ -196,11 +222,13 @@ def granule_query(*, collection_concept_id: str | Sequence[str] | None = None,
         values = [value] if isinstance(value, str) else list(value or [])
         for item in values:
             if not isinstance(item, str) or not item.strip():
-                raise ValueError(f"{name.rstrip('[]')} {item!r} must be a non-empty string")
+                raise InvalidInputError(f"{name.rstrip('[]')} {item!r} must be a non-empty string")
             params.append((name, item.strip()))
     if not params:
-        raise ValueError("CMR searches granules within collections: give collection_concept_id (e.g. "
-                         "C2859376221-ASF for ARIA_S1_GUNW) or short_name")
+        raise InvalidInputError(
+            "CMR searches granules within collections: give collection_concept_id (e.g. "
+            "C2859376221-ASF for ARIA_S1_GUNW) or short_name"
+        )
     if aoi is not None and aoi != "":
         params += parse_aoi(aoi).cmr_params()
     temporal_text = time_range(temporal, "temporal")
@@ -225,16 +253,25 @@ class SearchResults:
     :param client: the CMR client.
     :param params: the query parameters.
     :param page_size: granules per page.
-    :param max_results: stop after this many (None: all).
+    :param limit: stop after this many (None: all).
+    :param max_hits: raise when CMR counts more than this many (None: no such check).
     :param on_incomplete: ``raise`` or ``warn`` when fewer arrive than CMR counted.
     """
 
-    def __init__(self, client: CmrClient, params: list[tuple[str, str]], page_size: int, max_results: int | None,
-                 on_incomplete: str) -> None:
+    def __init__(
+        self,
+        client: CmrClient,
+        params: list[tuple[str, str]],
+        page_size: int,
+        limit: int | None,
+        max_hits: int | None,
+        on_incomplete: str,
+    ) -> None:
         self._client = client
         self._params = params
         self._page_size = page_size
-        self._max_results = max_results
+        self._limit = limit
+        self._max_hits = max_hits
         self._on_incomplete = on_incomplete
         self.hits: int | None = None
         self.received = 0
@@ -262,39 +299,60 @@ class SearchResults:
                 self._iterator = iter(())
         return self
 
+    def _check_hits(self) -> None:
+        if self._max_hits is not None and self.hits is not None and self.hits > self._max_hits:
+            raise TooManyResultsError(
+                f"the search matched {self.hits} granules, more than max_results={self._max_hits}: narrow the AOI "
+                f"or time window, raise max_results, or pass truncate=True to take the first {self._max_hits}. "
+                f"Query: {self.query_url}",
+                hits=self.hits,
+                max_results=self._max_hits,
+            )
+
     def _granules(self) -> Iterator[Granule]:
         # Once per search, not per page: CMR answers an unknown collection with zero hits, not an error.
         self._client.check_collections([value for name, value in self._params if name == "collection_concept_id[]"])
         params = [*self._params, ("page_size", str(self._page_size))]
         seen: set[str] = set()
-        limit = self._max_results
+        limit = self._limit
         # One page is fetched ahead while the current one is parsed: the wait for CMR overlaps the
         # parsing, and memory stays at two pages whatever the number of results.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cmr-page") as fetcher:
             pending: Future[tuple[CmrPage, Mapping[str, str]]] | None = fetcher.submit(
-                self._client.fetch_page, params, None)
+                self._client.fetch_page, params, None
+            )
             try:
                 while pending is not None:
                     page, headers = pending.result()
                     pending = None
                     self.pages += 1
                     self.hits = int(headers.get("CMR-Hits", page.hits))
-                    items: list[msgspec.Raw | None] = page.items  # type: ignore[assignment]
+                    if self.pages == 1:
+                        self._check_hits()
+                    # A list of its own (of references only), whose slots are emptied as each record is parsed.
+                    items: list[msgspec.Raw | None] = list(page.items)
                     del page
                     search_after = headers.get("CMR-Search-After")
                     expected_after = self.received + len(items)
-                    more = bool(items and search_after and expected_after < self.hits and
-                                (limit is None or expected_after < limit))
-                    log.info("CMR page %d: %d granules (%d of %d so far)", self.pages, len(items), expected_after,
-                             self.hits)
+                    more = bool(
+                        items
+                        and search_after
+                        and expected_after < self.hits
+                        and (limit is None or expected_after < limit)
+                    )
+                    log.info(
+                        "CMR page %d: %d granules (%d of %d so far)", self.pages, len(items), expected_after, self.hits
+                    )
                     if headers.get("CMR-Timed-Out", "").lower() == "true":
-                        self._incomplete(f"CMR says its search timed out (CMR-Timed-Out: true) on page "
-                                         f"{self.pages}: the results are partial")
+                        self._incomplete(
+                            f"CMR says its search timed out (CMR-Timed-Out: true) on page "
+                            f"{self.pages}: the results are partial"
+                        )
                     for index in range(len(items)):
                         if index == 1 and more:  # the caller wants more than the first: fetch ahead
                             pending, more = fetcher.submit(self._client.fetch_page, params, search_after), False
                         raw, items[index] = items[index], None  # let each record go once parsed
-                        granule = Granule.from_umm(msgspec.json.decode(raw))  # type: ignore[arg-type]
+                        granule = Granule.from_umm(msgspec.json.decode(raw or b"null"))
                         key = granule.concept_id or granule.granule_ur
                         if key in seen:
                             self.duplicates += 1  # paging is not point-in-time: a granule may move across pages
@@ -310,16 +368,21 @@ class SearchResults:
                 if pending is not None:
                     pending.cancel()
         if self.received < (self.hits or 0):
-            self._incomplete(f"CMR counted {self.hits} granules but {self.received} arrived in {self.pages} "
-                             f"pages ({self.duplicates} duplicates dropped); results changed while paging or CMR "
-                             f"dropped some")
+            self._incomplete(
+                f"CMR counted {self.hits} granules but {self.received} arrived in {self.pages} "
+                f"pages ({self.duplicates} duplicates dropped); results changed while paging or CMR "
+                f"dropped some"
+            )
 
     def _incomplete(self, message: str) -> None:
         if self._on_incomplete == "warn":
             log.warning("%s; continuing because on_incomplete='warn'", message)
             return
-        raise IncompleteSearchError(f"{message}. Run the search again; pass on_incomplete='warn' to accept "
-                                    f"partial results", received=self.received, hits=self.hits or 0)
+        raise IncompleteSearchError(
+            f"{message}. Run the search again; pass on_incomplete='warn' to accept partial results",
+            received=self.received,
+            hits=self.hits or 0,
+        )
 
 
 class CmrClient:
@@ -334,9 +397,16 @@ class CmrClient:
     :param sleep: how to wait between tries.
     """
 
-    def __init__(self, session: requests.Session, cmr_url: str = DEFAULT_CMR_URL, *,
-                 client_id: str = "airflow-asf-ifg", timeout: tuple[float, float] = (10.0, 180.0),
-                 retry: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        session: requests.Session,
+        cmr_url: str = DEFAULT_CMR_URL,
+        *,
+        client_id: str = "airflow-asf-ifg",
+        timeout: tuple[float, float] = (10.0, 180.0),
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.session = session
         self.cmr_url = cmr_url.rstrip("/")
         self.headers = {"Client-Id": client_id, "User-Agent": USER_AGENT, "Accept": "application/json"}
@@ -361,24 +431,28 @@ class CmrClient:
         """
         return f"{self.granules_url}?{urlencode(params)}"
 
-    def search(self, *, page_size: int = MAX_PAGE_SIZE, max_results: int | None = None,
-               on_incomplete: str = "raise", **query: Any) -> SearchResults:
+    def search(
+        self,
+        *,
+        page_size: int = MAX_PAGE_SIZE,
+        limit: int | None = None,
+        max_hits: int | None = None,
+        on_incomplete: str = "raise",
+        **query: Any,
+    ) -> SearchResults:
         """Search granules; iterate the result to fetch them page by page.
 
         :param page_size: granules per page (1-2000).
-        :param max_results: stop after this many granules.
+        :param limit: stop after this many granules (the rest are not fetched).
+        :param max_hits: raise :class:`~airflow_asf_ifg.exceptions.TooManyResultsError` before handing out any
+            granule when CMR counts more than this many.
         :param on_incomplete: ``raise`` (default) or ``warn`` when CMR delivers fewer than it counted.
         :param query: arguments of :func:`granule_query`.
         """
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ValueError(f"page_size {page_size} must be between 1 and {MAX_PAGE_SIZE}")
-        if max_results is not None and max_results < 1:
-            raise ValueError(f"max_results {max_results} must be at least 1")
-        if on_incomplete not in ("raise", "warn"):
-            raise ValueError(f"on_incomplete {on_incomplete!r} must be 'raise' or 'warn'")
-        if max_results is not None:
-            page_size = min(page_size, max_results)
-        return SearchResults(self, granule_query(**query), page_size, max_results, on_incomplete)
+        check_search_options(page_size, on_incomplete, limit=limit, max_hits=max_hits)
+        if limit is not None:
+            page_size = min(page_size, limit)
+        return SearchResults(self, granule_query(**query), page_size, limit, max_hits, on_incomplete)
 
     def hits(self, **query: Any) -> int:
         """How many granules match (CMR's ``CMR-Hits`` for ``page_size=0``).
@@ -402,7 +476,7 @@ class CmrClient:
             return
         known: set[str] = set()
         for start in range(0, len(wanted), MAX_PAGE_SIZE):
-            chunk = wanted[start: start + MAX_PAGE_SIZE]
+            chunk = wanted[start : start + MAX_PAGE_SIZE]
             params = [*(("concept_id[]", concept_id) for concept_id in chunk), ("page_size", str(len(chunk)))]
             feed, _ = self._send(self.collections_url, params, dict(self.headers), _COLLECTION_FEED_DECODER.decode)
             known.update(entry.id.upper() for entry in feed.feed.entry)
@@ -411,22 +485,10 @@ class CmrClient:
             gunw = ", ".join(f"{concept_id} ({name})" for concept_id, name in GUNW_COLLECTIONS)
             raise CollectionNotFoundError(
                 f"CMR at {self.cmr_url} knows no collection {', '.join(unknown)}: a typo, or a collection of another "
-                f"CMR (cmr_url). The interferogram collections are {gunw}")
+                f"CMR (cmr_url). The interferogram collections are {gunw}"
+            )
 
-    def limit(self, results: SearchResults, max_results: int) -> None:
-        """Raise when a started search matched more granules than ``max_results``.
-
-        :param results: a search whose first page was fetched (``results.start()``).
-        :param max_results: the most granules allowed.
-        """
-        if results.hits is not None and results.hits > max_results:
-            raise TooManyResultsError(
-                f"the search matched {results.hits} granules, more than max_results={max_results}: narrow the "
-                f"AOI or time window, raise max_results, or pass truncate=True to take the first {max_results}. "
-                f"Query: {results.query_url}", hits=results.hits, max_results=max_results)
-
-    def fetch_page(self, params: list[tuple[str, str]], search_after: str | None) -> tuple[CmrPage,
-                                                                                         Mapping[str, str]]:
+    def fetch_page(self, params: list[tuple[str, str]], search_after: str | None) -> tuple[CmrPage, Mapping[str, str]]:
         """Fetch one page, retrying what is worth retrying; return (the page, its headers).
 
         :param params: query parameters, ``page_size`` included.
@@ -437,8 +499,9 @@ class CmrClient:
             headers["CMR-Search-After"] = search_after
         return self._send(self.granules_url, params, headers, _PAGE_DECODER.decode)
 
-    def _send(self, url: str, params: list[tuple[str, str]], headers: dict[str, str],
-              decode: Callable[[bytes], T]) -> tuple[T, Mapping[str, str]]:
+    def _send(
+        self, url: str, params: list[tuple[str, str]], headers: dict[str, str], decode: Callable[[bytes], T]
+    ) -> tuple[T, Mapping[str, str]]:
         """GET (or POST, when the URL is too long) with retries; return (the decoded 200 body, its headers).
 
         :param url: the search URL.
@@ -460,8 +523,9 @@ class CmrClient:
                     return decode(response.content), response.headers
                 last_error = f"HTTP {response.status_code}: {_cmr_errors(response)}"
                 if response.status_code not in _RETRY_STATUS:
-                    raise CmrSearchError(f"CMR refused the search ({last_error}). Query: {query_url}",
-                                         status=response.status_code)
+                    raise CmrSearchError(
+                        f"CMR refused the search ({last_error}). Query: {query_url}", status=response.status_code
+                    )
                 retry_after = response.headers.get("Retry-After")
             except requests.ConnectionError as error:
                 # A host that does not resolve is a setting to fix, not a fault to wait out (six tries and a
@@ -474,11 +538,17 @@ class CmrClient:
                 last_error = f"{type(error).__name__}: {error}"
             if attempt < self.retry.attempts:
                 delay = self.retry.delay(attempt, retry_after)
-                log.warning("CMR request failed (%s); try %d of %d in %.1f s", last_error, attempt + 1,
-                            self.retry.attempts, delay)
+                log.warning(
+                    "CMR request failed (%s); try %d of %d in %.1f s",
+                    last_error,
+                    attempt + 1,
+                    self.retry.attempts,
+                    delay,
+                )
                 self._sleep(delay)
-        raise CmrSearchError(f"CMR kept failing after {self.retry.attempts} tries; last: {last_error}. "
-                             f"Query: {query_url}")
+        raise CmrSearchError(
+            f"CMR kept failing after {self.retry.attempts} tries; last: {last_error}. Query: {query_url}"
+        )
 
 
 def _cmr_errors(response: requests.Response) -> str:

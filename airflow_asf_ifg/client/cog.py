@@ -11,6 +11,18 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from airflow_asf_ifg.exceptions import InvalidInputError
+
+__all__ = [
+    "GRFN_BUCKET",
+    "LAYERS",
+    "ZIP_SUFFIXES",
+    "CogResult",
+    "layer_member",
+    "rasterio_env",
+    "write_cog",
+]
+
 #: Layers of the 2018 unwrapped products: (member under ``<product>/merged/``, band).
 LAYERS = {
     "amplitude": ("filt_topophase.unw.geo.vrt", 1),
@@ -30,11 +42,13 @@ def layer_member(zip_name: str, layer: str) -> tuple[str, int]:
     :param layer: one of :data:`LAYERS`.
     """
     if layer not in LAYERS:
-        raise ValueError(f"layer {layer!r} is not one of {sorted(LAYERS)}")
+        raise InvalidInputError(f"layer {layer!r} is not one of {sorted(LAYERS)}")
     suffix = next((s for s in ZIP_SUFFIXES if zip_name.endswith(s)), None)
     if suffix is None:
-        raise ValueError(f"{zip_name!r} is not a GRFN product zip (ends with none of {ZIP_SUFFIXES}); layers are read "
-                         f"from the 2018 GRFN BETA products")
+        raise InvalidInputError(
+            f"{zip_name!r} is not a GRFN product zip (ends with none of {ZIP_SUFFIXES}); "
+            f"layers are read from the 2018 GRFN BETA products"
+        )
     member, band = LAYERS[layer]
     return f"{zip_name.removesuffix(suffix)}/merged/{member}", band
 
@@ -83,10 +97,13 @@ def rasterio_env(gdal_options: dict[str, str], session: Any = None) -> Any:
     if session is not None:
         aws = AWSSession(session=session, endpoint_url=endpoint)
     else:
-        aws = AWSSession(aws_access_key_id=gdal_options.get("AWS_ACCESS_KEY_ID"),
-                         aws_secret_access_key=gdal_options.get("AWS_SECRET_ACCESS_KEY"),
-                         aws_session_token=gdal_options.get("AWS_SESSION_TOKEN"),
-                         region_name=gdal_options.get("AWS_REGION"), endpoint_url=endpoint)
+        aws = AWSSession(
+            aws_access_key_id=gdal_options.get("AWS_ACCESS_KEY_ID"),
+            aws_secret_access_key=gdal_options.get("AWS_SECRET_ACCESS_KEY"),
+            aws_session_token=gdal_options.get("AWS_SESSION_TOKEN"),
+            region_name=gdal_options.get("AWS_REGION"),
+            endpoint_url=endpoint,
+        )
     return rasterio.Env(session=aws, **{k: v for k, v in gdal_options.items() if k not in _SESSION_OPTIONS})
 
 
@@ -110,9 +127,16 @@ def write_cog(source: str, band: int, out: Path, gdal_options: dict[str, str], s
         if not 1 <= band <= dataset.count:
             raise ValueError(f"band {band} is not in {source}, which has {dataset.count}")
         data = dataset.read(band)
-        profile = {"driver": "GTiff", "width": dataset.width, "height": dataset.height, "count": 1,
-                   "dtype": dataset.dtypes[band - 1], "crs": dataset.crs, "transform": dataset.transform,
-                   "nodata": dataset.nodatavals[band - 1]}
+        profile = {
+            "driver": "GTiff",
+            "width": dataset.width,
+            "height": dataset.height,
+            "count": 1,
+            "dtype": dataset.dtypes[band - 1],
+            "crs": dataset.crs,
+            "transform": dataset.transform,
+            "nodata": dataset.nodatavals[band - 1],
+        }
         description = dataset.descriptions[band - 1]
     # The COG driver only copies (GDAL CreateCopy): build the one-band dataset in memory, then copy it.
     with MemoryFile() as memory:
@@ -121,7 +145,13 @@ def write_cog(source: str, band: int, out: Path, gdal_options: dict[str, str], s
             if description:
                 single.set_band_description(1, description)
         with memory.open() as single:
-            rasterio.shutil.copy(single, str(out), driver="COG", COMPRESS="DEFLATE", PREDICTOR="YES",
-                                 OVERVIEWS="AUTO")
-    return CogResult(str(out), profile["width"], profile["height"], str(profile["crs"]),
-                     tuple(profile["transform"].to_gdal()), description, out.stat().st_size)
+            rasterio.shutil.copy(single, str(out), driver="COG", COMPRESS="DEFLATE", PREDICTOR="YES", OVERVIEWS="AUTO")
+    return CogResult(
+        str(out),
+        profile["width"],
+        profile["height"],
+        str(profile["crs"]),
+        tuple(profile["transform"].to_gdal()),
+        description,
+        out.stat().st_size,
+    )

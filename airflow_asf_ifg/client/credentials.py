@@ -21,8 +21,31 @@ import botocore.session
 from botocore.credentials import RefreshableCredentials
 
 from airflow_asf_ifg.client.earthdata import AsyncEarthdataSession, EarthdataSession
+from airflow_asf_ifg.client.s3 import error_code, error_status
 from airflow_asf_ifg.client.settings import EarthdataSettings
 from airflow_asf_ifg.exceptions import AsfCredentialsError, CredentialsRetiredError
+
+__all__ = [
+    "DEFAULT_MARGIN_SECONDS",
+    "EARTHDATA_CLOUD_REGION",
+    "GRFN_REGION",
+    "SHORT_LIFETIME_FRACTION",
+    "TemporaryCredentials",
+    "afetch_credentials",
+    "aiobotocore_session",
+    "arefreshable_credentials",
+    "boto3_session",
+    "endpoint_host",
+    "explain_s3_error",
+    "fetch_credentials",
+    "gdal_endpoint_options",
+    "gdal_options",
+    "parse_expiration",
+    "refresh_margin",
+    "refreshable_credentials",
+    "region_for",
+    "shell_exports",
+]
 
 #: Refresh this long before expiry (botocore's own advisory window is 15 minutes of a 1 h lifetime).
 DEFAULT_MARGIN_SECONDS = 300.0
@@ -45,8 +68,10 @@ def parse_expiration(value: Any) -> datetime:
     try:
         moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
     except ValueError:
-        raise AsfCredentialsError(f"the credentials' expiration {value!r} is not a date and time "
-                                  f"(expected 'YYYY-MM-DD HH:MM:SS+00:00' or ISO 8601)") from None
+        raise AsfCredentialsError(
+            f"the credentials' expiration {value!r} is not a date and time "
+            f"(expected 'YYYY-MM-DD HH:MM:SS+00:00' or ISO 8601)"
+        ) from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
@@ -98,10 +123,16 @@ class TemporaryCredentials:
             # Field names only: the values may be secrets.
             raise AsfCredentialsError(
                 f"the credentials{where} lack {missing}; got fields {sorted(body)}. Expected the door's "
-                f"{{'Credentials': {{{', '.join(_DOOR_FIELDS)}}}}} or TEA's {{{', '.join(_TEA_FIELDS)}}}")
-        return cls(access_key_id=str(body[names[0]]), secret_access_key=str(body[names[1]]),
-                   session_token=str(body[names[2]]), expiration=parse_expiration(body[names[3]]),
-                   buckets=_policy_buckets(document.get("PolicyDocument")), endpoint=endpoint)
+                f"{{'Credentials': {{{', '.join(_DOOR_FIELDS)}}}}} or TEA's {{{', '.join(_TEA_FIELDS)}}}"
+            )
+        return cls(
+            access_key_id=str(body[names[0]]),
+            secret_access_key=str(body[names[1]]),
+            session_token=str(body[names[2]]),
+            expiration=parse_expiration(body[names[3]]),
+            buckets=_policy_buckets(document.get("PolicyDocument")),
+            endpoint=endpoint,
+        )
 
     def remaining_seconds(self, now: datetime | None = None) -> float:
         """Seconds until expiry.
@@ -112,16 +143,23 @@ class TemporaryCredentials:
 
     def botocore_metadata(self) -> dict[str, str]:
         """The dict botocore's RefreshableCredentials reads."""
-        return {"access_key": self.access_key_id, "secret_key": self.secret_access_key,
-                "token": self.session_token, "expiry_time": self.expiration.isoformat()}
+        return {
+            "access_key": self.access_key_id,
+            "secret_key": self.secret_access_key,
+            "token": self.session_token,
+            "expiry_time": self.expiration.isoformat(),
+        }
 
     def environment(self, region_name: str | None = None) -> dict[str, str]:
         """``AWS_*`` variables for the AWS CLI, boto3 and GDAL.
 
         :param region_name: region to sign for.
         """
-        variables = {"AWS_ACCESS_KEY_ID": self.access_key_id, "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
-                     "AWS_SESSION_TOKEN": self.session_token}
+        variables = {
+            "AWS_ACCESS_KEY_ID": self.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
+            "AWS_SESSION_TOKEN": self.session_token,
+        }
         if region_name:
             variables.update(AWS_REGION=region_name, AWS_DEFAULT_REGION=region_name)
         return variables
@@ -148,7 +186,9 @@ def _check_answer(endpoint: str, status: int, content_type: str, text: str) -> N
             f"{endpoint} answered 410 Gone: ASF retired this endpoint (the 2018 /door/credentials has answered 410 "
             f"since 2020). Set s3_credentials_url in the earthdata connection to a TEA endpoint such as "
             f"https://sentinel1.asf.alaska.edu/s3credentials, or use the granule's own s3_credentials_url "
-            f"from CMR", status)
+            f"from CMR",
+            status,
+        )
     detail = text.strip()[:300] if "html" not in content_type else re.sub(r"<[^>]+>", " ", text).strip()[:300]
     raise AsfCredentialsError(f"{endpoint} answered {status}: {' '.join(detail.split())}", status)
 
@@ -162,18 +202,24 @@ def fetch_credentials(session: EarthdataSession, endpoint: str, app_name: str | 
     """
     headers = {"app-name": app_name} if app_name else {}
     response = session.get_checked(endpoint, headers=headers)
-    _check_answer(endpoint, response.status_code, response.headers.get("Content-Type", ""),
-                  response.text if response.status_code != 200 else "")
+    _check_answer(
+        endpoint,
+        response.status_code,
+        response.headers.get("Content-Type", ""),
+        response.text if response.status_code != 200 else "",
+    )
     try:
         document = response.json()
     except ValueError:
-        raise AsfCredentialsError(f"{endpoint} answered 200 but not JSON (Content-Type "
-                                  f"{response.headers.get('Content-Type')!r})") from None
+        raise AsfCredentialsError(
+            f"{endpoint} answered 200 but not JSON (Content-Type {response.headers.get('Content-Type')!r})"
+        ) from None
     return TemporaryCredentials.parse(document, endpoint)
 
 
-async def afetch_credentials(session: AsyncEarthdataSession, endpoint: str,
-                             app_name: str | None = None) -> TemporaryCredentials:
+async def afetch_credentials(
+    session: AsyncEarthdataSession, endpoint: str, app_name: str | None = None
+) -> TemporaryCredentials:
     """The asyncio twin of :func:`fetch_credentials`.
 
     :param session: an open asyncio Earthdata session.
@@ -182,8 +228,12 @@ async def afetch_credentials(session: AsyncEarthdataSession, endpoint: str,
     """
     response = await session.fetch("GET", endpoint, headers={"app-name": app_name} if app_name else None)
     content_type = response.headers.get("Content-Type", "")
-    _check_answer(endpoint, response.status, content_type,
-                  response.body[:4000].decode(errors="replace") if response.status != 200 else "")
+    _check_answer(
+        endpoint,
+        response.status,
+        content_type,
+        response.body[:4000].decode(errors="replace") if response.status != 200 else "",
+    )
     try:
         document = response.json()
     except ValueError:
@@ -191,8 +241,9 @@ async def afetch_credentials(session: AsyncEarthdataSession, endpoint: str,
     return TemporaryCredentials.parse(document, endpoint)
 
 
-def refreshable_credentials(fetch: Callable[[], TemporaryCredentials],
-                            margin_seconds: float = DEFAULT_MARGIN_SECONDS) -> RefreshableCredentials:
+def refreshable_credentials(
+    fetch: Callable[[], TemporaryCredentials], margin_seconds: float = DEFAULT_MARGIN_SECONDS
+) -> RefreshableCredentials:
     """botocore credentials that call ``fetch`` again before the current keys expire.
 
     botocore refreshes inside its advisory window and blocks inside its mandatory one; both are set
@@ -205,8 +256,12 @@ def refreshable_credentials(fetch: Callable[[], TemporaryCredentials],
     first = fetch()
     margin = refresh_margin(first.remaining_seconds(), margin_seconds)
     credentials = RefreshableCredentials.create_from_metadata(
-        metadata=first.botocore_metadata(), refresh_using=lambda: refresh(), method="asf-temporary-credentials",
-        advisory_timeout=margin, mandatory_timeout=margin / 2)
+        metadata=first.botocore_metadata(),
+        refresh_using=lambda: refresh(),
+        method="asf-temporary-credentials",
+        advisory_timeout=margin,
+        mandatory_timeout=margin / 2,
+    )
 
     def refresh() -> dict[str, str]:
         fresh = fetch()
@@ -229,8 +284,9 @@ def boto3_session(credentials: RefreshableCredentials, region_name: str | None) 
     return boto3.Session(botocore_session=core, region_name=region_name)
 
 
-async def arefreshable_credentials(fetch: Callable[[], Awaitable[TemporaryCredentials]],
-                                   margin_seconds: float = DEFAULT_MARGIN_SECONDS) -> Any:
+async def arefreshable_credentials(
+    fetch: Callable[[], Awaitable[TemporaryCredentials]], margin_seconds: float = DEFAULT_MARGIN_SECONDS
+) -> Any:
     """aiobotocore credentials that await ``fetch`` again before the current keys expire.
 
     :param fetch: coroutine function returning fresh credentials.
@@ -249,7 +305,8 @@ async def arefreshable_credentials(fetch: Callable[[], Awaitable[TemporaryCreden
         return fresh.botocore_metadata()
 
     credentials = AioRefreshableCredentials.create_from_metadata(
-        metadata=first.botocore_metadata(), refresh_using=refresh, method="asf-temporary-credentials")
+        metadata=first.botocore_metadata(), refresh_using=refresh, method="asf-temporary-credentials"
+    )
     credentials._advisory_refresh_timeout = margin
     credentials._mandatory_refresh_timeout = margin / 2
     return credentials
@@ -267,8 +324,9 @@ def aiobotocore_session(credentials: Any) -> Any:
     return session
 
 
-def explain_s3_error(error: Exception, region_name: str | None, bucket: str | None = None,
-                     signed_region: str | None = None) -> Exception:
+def explain_s3_error(
+    error: Exception, region_name: str | None, bucket: str | None = None, signed_region: str | None = None
+) -> Exception:
     """Turn S3's refusal of temporary credentials into an error that says what to do.
 
     :param error: a botocore ``ClientError``.
@@ -276,22 +334,30 @@ def explain_s3_error(error: Exception, region_name: str | None, bucket: str | No
     :param bucket: the bucket that was read.
     :param signed_region: the region the refused request was signed for, when known.
     """
-    code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
+    code = error_code(error)
     where = f"s3://{bucket}" if bucket else "ASF's bucket"
-    if code == "AccessDenied":
+    # HeadObject's answers have no body: its refusal is a bare 403, with no code to tell the reason.
+    if code == "AccessDenied" or (code in ("403", "Forbidden") and error_status(error) == 403):
         region = region_name or EARTHDATA_CLOUD_REGION
         signed = f" (this request was signed for {signed_region})" if signed_region else ""
         return AsfCredentialsError(
-            f"S3 refused the temporary credentials for {where} (AccessDenied). ASF's temporary credentials are "
+            f"S3 refused the temporary credentials for {where} ({code}). ASF's temporary credentials are "
             f"in-region only: they work for requests signed for and sent from {region}{signed}, i.e. from an "
-            f"Airflow worker in AWS {region}; elsewhere copy over HTTPS through Earthdata Login instead", 403)
+            f"Airflow worker in AWS {region}; elsewhere copy over HTTPS through Earthdata Login instead",
+            403,
+        )
     if code in ("ExpiredToken", "TokenRefreshRequired"):
-        return AsfCredentialsError(f"S3 says the temporary credentials for {where} expired ({code}); they are "
-                                   f"refreshed before expiry, so the credentials endpoint failed to give new ones",
-                                   400)
+        return AsfCredentialsError(
+            f"S3 says the temporary credentials for {where} expired ({code}); they are "
+            f"refreshed before expiry, so the credentials endpoint failed to give new ones",
+            400,
+        )
     if code in ("InvalidAccessKeyId", "InvalidToken", "SignatureDoesNotMatch"):
-        return AsfCredentialsError(f"S3 does not know the temporary credentials for {where} ({code}); fetch new "
-                                   f"ones, and check s3_endpoint_url and region_name in the earthdata connection", 403)
+        return AsfCredentialsError(
+            f"S3 does not know the temporary credentials for {where} ({code}); fetch new "
+            f"ones, and check s3_endpoint_url and region_name in the earthdata connection",
+            403,
+        )
     return error
 
 
@@ -315,8 +381,9 @@ def region_for(settings: EarthdataSettings, endpoint: str | None) -> str:
     return GRFN_REGION if endpoint and "/door/" in endpoint else EARTHDATA_CLOUD_REGION
 
 
-def gdal_options(credentials: TemporaryCredentials, settings: EarthdataSettings,
-                 region_name: str | None = None) -> dict[str, str]:
+def gdal_options(
+    credentials: TemporaryCredentials, settings: EarthdataSettings, region_name: str | None = None
+) -> dict[str, str]:
     """Every configuration option GDAL's ``/vsis3/`` needs to read ASF's bucket with temporary keys.
 
     :param credentials: the keys.

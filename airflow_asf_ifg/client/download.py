@@ -16,6 +16,11 @@ from typing import Any
 from airflow_asf_ifg.client.transfer import Progress, Source, new_hash, resuming_read
 from airflow_asf_ifg.exceptions import ChecksumMismatchError
 
+__all__ = [
+    "DownloadResult",
+    "download",
+]
+
 _BLOCK = 1 << 20
 
 
@@ -56,9 +61,17 @@ def _hash_file(path: Path, algorithm: str | None) -> tuple[Any, int]:
     return digest, size
 
 
-def download(source: Source, path: Path, *, size: int | None, checksum: str | None, algorithm: str | None = "MD5",
-             max_resumes: int = 8, progress_seconds: float = 5.0,
-             sleep: Callable[[float], None] = time.sleep) -> DownloadResult:
+def download(
+    source: Source,
+    path: Path,
+    *,
+    size: int | None,
+    checksum: str | None,
+    algorithm: str | None = "MD5",
+    max_resumes: int = 8,
+    progress_seconds: float = 5.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> DownloadResult:
     """Download ``source`` to ``path``, continuing a ``<path>.part`` left by an interrupted run.
 
     The file appears at ``path`` only once its size and checksum match; a mismatch removes the part file.
@@ -91,8 +104,18 @@ def download(source: Source, path: Path, *, size: int | None, checksum: str | No
     actual = digest.hexdigest()
     if (size is not None and state["offset"] != size) or (checksum and actual.lower() != checksum.lower()):
         part.unlink()
-        raise ChecksumMismatchError(f"{source.url}: got {state['offset']} bytes with {algorithm or 'MD5'} {actual}; "
-                                    f"CMR says {size} bytes, {checksum}. The partial file was removed; run again")
+        raise ChecksumMismatchError(
+            f"{source.url}: got {state['offset']} bytes with {algorithm or 'MD5'} {actual}; "
+            f"CMR says {size} bytes, {checksum}. The partial file was removed; run again"
+        )
     os.replace(part, path)
-    return DownloadResult(str(path), "downloaded", state["offset"] - offset, state["offset"], actual, offset,
-                          state["resumes"], time.monotonic() - started)
+    return DownloadResult(
+        str(path),
+        "downloaded",
+        state["offset"] - offset,
+        state["offset"],
+        actual,
+        offset,
+        state["resumes"],
+        time.monotonic() - started,
+    )

@@ -27,14 +27,34 @@ from airflow_asf_ifg import __version__
 from airflow_asf_ifg.client.settings import EarthdataSettings
 from airflow_asf_ifg.exceptions import EarthdataLoginError, EulaNotAcceptedError, HostNotFoundError
 
+__all__ = [
+    "CONNECTION_FORMS",
+    "EARTHDATA_CONN_TYPE",
+    "USER_AGENT",
+    "AsyncEarthdataSession",
+    "AuthPolicy",
+    "EarthdataIdentity",
+    "EarthdataSession",
+    "FetchedResponse",
+    "check_login",
+    "host_not_found",
+    "netrc_login",
+    "origin",
+    "policy_for",
+    "resolve_identity",
+    "token_user",
+]
+
 USER_AGENT = f"airflow-asf-ifg/{__version__}"
 #: The 2018 door authenticates with its cookie only (door routes.py); a bearer token is never sent there.
 _NO_BEARER_PATHS = ("/door/",)
 _REDIRECTS = (301, 302, 303, 307, 308)
 #: The Airflow connection type, and the two forms its text is accepted in (for errors).
 EARTHDATA_CONN_TYPE = "earthdata"
-CONNECTION_FORMS = ("Airflow's JSON form {\"conn_type\": \"earthdata\", \"login\": ..., \"password\": ..., "
-                    "\"extra\": {...}} or a URI earthdata://LOGIN:PASSWORD@/?edl_url=https%3A%2F%2Furs.earthdata.nasa.gov")
+CONNECTION_FORMS = (
+    'Airflow\'s JSON form {"conn_type": "earthdata", "login": ..., "password": ..., '
+    '"extra": {...}} or a URI earthdata://LOGIN:PASSWORD@/?edl_url=https%3A%2F%2Furs.earthdata.nasa.gov'
+)
 
 
 @dataclass(frozen=True)
@@ -53,8 +73,10 @@ class EarthdataIdentity:
     source: str = "none"
 
     def __repr__(self) -> str:
-        return (f"EarthdataIdentity(login={self.login!r}, password={'***' if self.password else None}, "
-                f"token={'***' if self.token else None}, source={self.source!r})")
+        return (
+            f"EarthdataIdentity(login={self.login!r}, password={'***' if self.password else None}, "
+            f"token={'***' if self.token else None}, source={self.source!r})"
+        )
 
     @property
     def can_log_in(self) -> bool:
@@ -74,15 +96,18 @@ def netrc_login(host: str, path: str | None = None) -> tuple[str, str, str] | No
     try:
         entry = netrc.netrc(str(location)).authenticators(host)
     except netrc.NetrcParseError as error:
-        raise EarthdataLoginError(f"cannot read {location}: {error.msg} (line {error.lineno}); fix the file or "
-                                  f"put the login in the earthdata connection") from None
+        raise EarthdataLoginError(
+            f"cannot read {location}: {error.msg} (line {error.lineno}); fix the file or "
+            f"put the login in the earthdata connection"
+        ) from None
     if not entry or not entry[0] or not entry[2]:
         return None
     return entry[0], entry[2], str(location)
 
 
-def resolve_identity(*, token: str | None, login: str | None, password: str | None, edl_url: str,
-                     netrc_path: str | None = None) -> EarthdataIdentity:
+def resolve_identity(
+    *, token: str | None, login: str | None, password: str | None, edl_url: str, netrc_path: str | None = None
+) -> EarthdataIdentity:
     """Collect the identity in order: the connection's token, its login/password, then .netrc for EDL.
 
     :param token: the connection's ``token`` extra.
@@ -93,16 +118,26 @@ def resolve_identity(*, token: str | None, login: str | None, password: str | No
     """
     token = token or None
     if login and not password:
-        raise EarthdataLoginError(f"the earthdata connection has login {login!r} but no password; add the "
-                                  f"password, or remove the login to use a token or ~/.netrc")
+        raise EarthdataLoginError(
+            f"the earthdata connection has login {login!r} but no password; add the "
+            f"password, or remove the login to use a token or ~/.netrc"
+        )
     if login and password:
-        return EarthdataIdentity(token=token, login=login, password=password,
-                                 source="connection token and login" if token else "connection login")
+        return EarthdataIdentity(
+            token=token,
+            login=login,
+            password=password,
+            source="connection token and login" if token else "connection login",
+        )
     host = urlsplit(edl_url).hostname or ""
     found = netrc_login(host, netrc_path)
     if found:
-        return EarthdataIdentity(token=token, login=found[0], password=found[1],
-                                 source=f"connection token and {found[2]}" if token else found[2])
+        return EarthdataIdentity(
+            token=token,
+            login=found[0],
+            password=found[1],
+            source=f"connection token and {found[2]}" if token else found[2],
+        )
     return EarthdataIdentity(token=token, source="connection token" if token else "none")
 
 
@@ -116,8 +151,10 @@ def token_user(token: str) -> str:
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
         return str(claims["uid"])
     except (IndexError, KeyError, ValueError):
-        raise EarthdataLoginError("the EDL token is not a user token (a JWT with a uid claim); create one at "
-                                  "Earthdata Login under 'Generate Token'") from None
+        raise EarthdataLoginError(
+            "the EDL token is not a user token (a JWT with a uid claim); create one at "
+            "Earthdata Login under 'Generate Token'"
+        ) from None
 
 
 def origin(url: str) -> tuple[str, str, int]:
@@ -154,8 +191,12 @@ def _dns_failure(error: BaseException) -> tuple[str | None, str] | None:
         if isinstance(current, socket.gaierror):
             return None if _resolver_busy(current) else (None, str(current))
         # requests wraps urllib3's MaxRetryError in args[0]; MaxRetryError keeps the cause in .reason.
-        pending += [current.__cause__, current.__context__, getattr(current, "reason", None),
-                    *(a for a in current.args if isinstance(a, BaseException))]
+        pending += [
+            current.__cause__,
+            current.__context__,
+            getattr(current, "reason", None),
+            *(a for a in current.args if isinstance(a, BaseException)),
+        ]
     return None
 
 
@@ -173,10 +214,16 @@ def host_not_found(error: BaseException, url: str, settings: Iterable[str] = ())
     host = failure[0] or parts.hostname or url
     where = f"{parts.scheme}://{parts.netloc}{parts.path}"  # no query: a signed URL's signature stays out of logs
     names = list(settings)
-    check = f"check {' and '.join(names)} in the earthdata connection for a typo" if names else \
-        "check where that URL came from (a redirect, or a URL in a CMR record)"
-    return HostNotFoundError(f"host {host!r} does not resolve ({failure[1]}), so {where} cannot be reached; {check}, "
-                             f"or this machine's DNS; not retried, as retrying cannot fix a host name", host)
+    check = (
+        f"check {' and '.join(names)} in the earthdata connection for a typo"
+        if names
+        else "check where that URL came from (a redirect, or a URL in a CMR record)"
+    )
+    return HostNotFoundError(
+        f"host {host!r} does not resolve ({failure[1]}), so {where} cannot be reached; {check}, "
+        f"or this machine's DNS; not retried, as retrying cannot fix a host name",
+        host,
+    )
 
 
 class AuthPolicy:
@@ -192,8 +239,13 @@ class AuthPolicy:
         (default: ``edl_url`` only).
     """
 
-    def __init__(self, identity: EarthdataIdentity, edl_url: str, bearer_urls: Iterable[str | None] = (),
-                 endpoints: dict[str, str | None] | None = None) -> None:
+    def __init__(
+        self,
+        identity: EarthdataIdentity,
+        edl_url: str,
+        bearer_urls: Iterable[str | None] = (),
+        endpoints: dict[str, str | None] | None = None,
+    ) -> None:
         self.identity = identity
         self.edl_url = edl_url
         self._edl_origin = origin(edl_url)
@@ -231,8 +283,11 @@ class AuthPolicy:
         identity = self.identity
         if self.is_edl(url) and identity.can_log_in:
             return "Basic " + base64.b64encode(f"{identity.login}:{identity.password}".encode()).decode()
-        if identity.token and origin(url) in self._bearer_origins and \
-                not urlsplit(url).path.startswith(_NO_BEARER_PATHS):
+        if (
+            identity.token
+            and origin(url) in self._bearer_origins
+            and not urlsplit(url).path.startswith(_NO_BEARER_PATHS)
+        ):
             return f"Bearer {identity.token}"
         return None
 
@@ -246,9 +301,13 @@ def policy_for(identity: EarthdataIdentity, settings: EarthdataSettings) -> Auth
     tea = settings.s3_credentials_url
     if tea and urlsplit(tea).path.startswith(_NO_BEARER_PATHS):
         tea = None  # the 2018 door takes its cookie only
-    endpoints = {"edl_url": settings.edl_url, "cmr_url": settings.cmr_url,
-                 "s3_credentials_url": settings.s3_credentials_url, "archive_status_url": settings.archive_status_url,
-                 "s3_endpoint_url": settings.s3_endpoint_url}
+    endpoints = {
+        "edl_url": settings.edl_url,
+        "cmr_url": settings.cmr_url,
+        "s3_credentials_url": settings.s3_credentials_url,
+        "archive_status_url": settings.archive_status_url,
+        "s3_endpoint_url": settings.s3_endpoint_url,
+    }
     return AuthPolicy(identity, settings.edl_url, [settings.cmr_url, tea], endpoints)
 
 
@@ -286,6 +345,7 @@ class EarthdataSession(requests.Session):
         if header:
             prepared_request.headers["Authorization"] = header
 
+    # requests' own signature names each keyword; this one passes them all through unchanged.
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         """Send a request with the session's default timeout unless one is given; a host that does not resolve
         raises :class:`~airflow_asf_ifg.exceptions.HostNotFoundError` (not retried) naming the setting to check."""
@@ -307,8 +367,14 @@ class EarthdataSession(requests.Session):
         :param kwargs: passed to ``requests``.
         """
         response = self.get(url, **kwargs)
-        check_login(self.policy, response.status_code, response.url, response.headers.get("Content-Type", ""),
-                    _small_text(response), [r.url for r in response.history])
+        check_login(
+            self.policy,
+            response.status_code,
+            response.url,
+            response.headers.get("Content-Type", ""),
+            _small_text(response),
+            [r.url for r in response.history],
+        )
         return response
 
 
@@ -318,8 +384,7 @@ def _small_text(response: requests.Response) -> str:
     return response.text[:4000]
 
 
-def check_login(policy: AuthPolicy, status: int, url: str, content_type: str, body: str,
-                history: list[str]) -> None:
+def check_login(policy: AuthPolicy, status: int, url: str, content_type: str, body: str, history: list[str]) -> None:
     """Raise the error a user can act on when a request ended at an EDL refusal; else return.
 
     :param policy: the session's policy (who the user is, where EDL is).
@@ -333,40 +398,52 @@ def check_login(policy: AuthPolicy, status: int, url: str, content_type: str, bo
     query = parse_qs(urlsplit(url).query)
     if "error_msg" in query or ("error" in query and status >= 400):
         message = (query.get("error_msg") or query["error"])[0]
-        resolution = (query.get("resolution_url") or [None])[0]
+        resolution = query["resolution_url"][0] if query.get("resolution_url") else None
         hint = f"; fix it at {resolution}" if resolution else ""
-        raise EarthdataLoginError(f"Earthdata Login refused the login of {identity.login or 'the user'}: "
-                                  f"{message}{hint}", resolution)
+        raise EarthdataLoginError(
+            f"Earthdata Login refused the login of {identity.login or 'the user'}: {message}{hint}", resolution
+        )
     document = _json(body) if status in (401, 403) else None
     if status == 403 and document and document.get("resolution_url"):
         raise EulaNotAcceptedError(
             f"Earthdata Login: {document.get('error_description', 'EULA not accepted')} for "
             f"{identity.login or 'the token user'}; log in at {document['resolution_url']} in a browser to "
-            f"accept the application's EULA, then run again", document["resolution_url"])
+            f"accept the application's EULA, then run again",
+            document["resolution_url"],
+        )
     came_through_edl = any(policy.is_edl(hop) for hop in history)
     if status == 401 and came_through_edl and not policy.is_edl(url):
-        raise EarthdataLoginError(f"{urlsplit(url).netloc} refused the login after Earthdata Login: "
-                                  f"{' '.join(body.split())[:200] or 'no reason given'}")
+        raise EarthdataLoginError(
+            f"{urlsplit(url).netloc} refused the login after Earthdata Login: "
+            f"{' '.join(body.split())[:200] or 'no reason given'}"
+        )
     if status == 401 and policy.is_edl(url):
         if not identity.can_log_in and not identity.token:
             raise EarthdataLoginError(
                 f"no Earthdata Login credentials: {url} asked for a login. Set login and password (or an EDL "
                 f"token) in the earthdata connection, or add 'machine {urlsplit(policy.edl_url).hostname} login "
-                f"... password ...' to ~/.netrc")
+                f"... password ...' to ~/.netrc"
+            )
         if not identity.can_log_in:
             raise EarthdataLoginError(
                 f"{urlsplit(url).netloc} needs an Earthdata Login with login and password (the redirect to "
-                f"EDL's /oauth/authorize cannot use a token); add them to the earthdata connection or ~/.netrc")
+                f"EDL's /oauth/authorize cannot use a token); add them to the earthdata connection or ~/.netrc"
+            )
         raise EarthdataLoginError(
             f"Earthdata Login answered 401 for user {identity.login!r} (from {identity.source}): wrong username "
-            f"or password. Not retried, so that EDL does not lock the account; fix the credentials and run again")
+            f"or password. Not retried, so that EDL does not lock the account; fix the credentials and run again"
+        )
     if status == 401 and identity.token and document is not None:
-        raise EarthdataLoginError(f"{urlsplit(url).netloc} refused the EDL token (401: "
-                                  f"{document.get('error_description') or document.get('error') or body[:200]}); "
-                                  f"create a new token at {policy.edl_url}/users/tokens")
+        raise EarthdataLoginError(
+            f"{urlsplit(url).netloc} refused the EDL token (401: "
+            f"{document.get('error_description') or document.get('error') or body[:200]}); "
+            f"create a new token at {policy.edl_url}/users/tokens"
+        )
     if status == 200 and "html" in content_type and policy.is_edl(url):
-        raise EarthdataLoginError(f"Earthdata Login answered with its HTML login page at {url} instead of data; "
-                                  f"the request reached EDL without credentials it could use")
+        raise EarthdataLoginError(
+            f"Earthdata Login answered with its HTML login page at {url} instead of data; "
+            f"the request reached EDL without credentials it could use"
+        )
 
 
 def _json(body: str) -> dict[str, Any] | None:
@@ -418,8 +495,9 @@ class AsyncEarthdataSession:
 
     async def __aenter__(self) -> AsyncEarthdataSession:
         # unsafe=True keeps cookies of hosts given as IP addresses (a sandbox or a private mirror).
-        self._session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True), timeout=self._timeout,
-                                              headers={"User-Agent": USER_AGENT})
+        self._session = aiohttp.ClientSession(
+            cookie_jar=aiohttp.CookieJar(unsafe=True), timeout=self._timeout, headers={"User-Agent": USER_AGENT}
+        )
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -431,8 +509,15 @@ class AsyncEarthdataSession:
             await self._session.close()
             self._session = None
 
-    async def fetch(self, method: str, url: str, *, headers: dict[str, str] | None = None,
-                    max_redirects: int = 10, check: bool = True) -> FetchedResponse:
+    async def fetch(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        max_redirects: int = 10,
+        check: bool = True,
+    ) -> FetchedResponse:
         """Send a request, follow redirects hop by hop, read the final body.
 
         :param method: HTTP method.
@@ -450,8 +535,9 @@ class AsyncEarthdataSession:
             if authorization:
                 hop_headers["Authorization"] = authorization
             try:
-                async with self._session.request(method, url, headers=hop_headers, allow_redirects=False,
-                                                 ssl=None if self._verify else False) as response:
+                async with self._session.request(
+                    method, url, headers=hop_headers, allow_redirects=False, ssl=bool(self._verify)
+                ) as response:
                     location = response.headers.get("Location")
                     if response.status in _REDIRECTS and location:
                         history.append(url)
@@ -467,12 +553,15 @@ class AsyncEarthdataSession:
                     raise
                 raise not_found from error
             if check:
-                text = body[:4000].decode(errors="replace") if fetched.status >= 400 or \
-                    "html" in fetched.headers.get("Content-Type", "") else ""
-                check_login(self.policy, fetched.status, fetched.url, fetched.headers.get("Content-Type", ""),
-                            text, history)
+                text = (
+                    body[:4000].decode(errors="replace")
+                    if fetched.status >= 400 or "html" in fetched.headers.get("Content-Type", "")
+                    else ""
+                )
+                check_login(
+                    self.policy, fetched.status, fetched.url, fetched.headers.get("Content-Type", ""), text, history
+                )
             return fetched
-        raise EarthdataLoginError(f"more than {max_redirects} redirects from {history[0]}; the login loop did not "
-                                  f"end (are cookies refused?)")
-
-
+        raise EarthdataLoginError(
+            f"more than {max_redirects} redirects from {history[0]}; the login loop did not end (are cookies refused?)"
+        )

@@ -6,10 +6,26 @@ from the record's ``RelatedUrls``/links, never from a hard-coded host.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
+
+from airflow_asf_ifg.exceptions import InvalidInputError
+
+__all__ = [
+    "ROLES",
+    "SOURCES",
+    "Granule",
+    "ProductFile",
+    "check_source",
+    "checked_roles",
+    "file_name",
+    "format_time",
+    "parse_time",
+    "reads_from_s3",
+]
 
 _ATOM_REL = "http://esipfed.org/ns/fedsearch/1.1/"
 _SIZE_UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4, "PB": 1024**5}
@@ -62,7 +78,7 @@ def checked_roles(files: object) -> tuple[str, ...]:
     """
     roles = (files,) if isinstance(files, str) else tuple(files) if isinstance(files, list | tuple) else None
     if not roles or any(role not in ROLES for role in roles):
-        raise ValueError(f"files {files!r} must be a non-empty list of {list(ROLES)}")
+        raise InvalidInputError(f"files {files!r} must be a non-empty list of {list(ROLES)}")
     return roles
 
 
@@ -76,7 +92,7 @@ def check_source(source: str) -> str:
     :param source: ``auto``, ``s3`` or ``https``.
     """
     if source not in SOURCES:
-        raise ValueError(f"source {source!r} is not one of {SOURCES}")
+        raise InvalidInputError(f"source {source!r} is not one of {SOURCES}")
     return source
 
 
@@ -176,10 +192,17 @@ class Granule:
         range_time = temporal.get("RangeDateTime") or {}
         single = temporal.get("SingleDateTime")
         data_granule = umm.get("DataGranule") or {}
-        producer = next((i.get("Identifier") for i in data_granule.get("Identifiers") or []
-                         if i.get("IdentifierType") == "ProducerGranuleId"), None)
+        producer = next(
+            (
+                i.get("Identifier")
+                for i in data_granule.get("Identifiers") or []
+                if i.get("IdentifierType") == "ProducerGranuleId"
+            ),
+            None,
+        )
         revision = meta.get("revision-date") or next(
-            (d.get("Date") for d in umm.get("ProviderDates") or [] if d.get("Type") == "Update"), None)
+            (d.get("Date") for d in umm.get("ProviderDates") or [] if d.get("Type") == "Update"), None
+        )
         granule = cls(
             granule_ur=umm["GranuleUR"],
             concept_id=meta.get("concept-id"),
@@ -191,8 +214,11 @@ class Granule:
             start=parse_time(range_time.get("BeginningDateTime") or single),
             end=parse_time(range_time.get("EndingDateTime") or single),
             footprint=_umm_footprint(umm.get("SpatialExtent") or {}),
-            attributes={a["Name"]: [str(v) for v in a.get("Values") or []]
-                        for a in umm.get("AdditionalAttributes") or [] if "Name" in a},
+            attributes={
+                a["Name"]: [str(v) for v in a.get("Values") or []]
+                for a in umm.get("AdditionalAttributes") or []
+                if "Name" in a
+            },
             platforms=[p["ShortName"] for p in umm.get("Platforms") or [] if "ShortName" in p],
         )
         archive = data_granule.get("ArchiveAndDistributionInformation") or []
@@ -208,8 +234,12 @@ class Granule:
             if "/s3credentials" in url:
                 self.s3_credentials_url = self.s3_credentials_url or url
                 continue
-            role = {"GET DATA": "data", "GET DATA VIA DIRECT ACCESS": "data",
-                    "GET RELATED VISUALIZATION": "browse", "EXTENDED METADATA": "metadata"}.get(kind)
+            role = {
+                "GET DATA": "data",
+                "GET DATA VIA DIRECT ACCESS": "data",
+                "GET RELATED VISUALIZATION": "browse",
+                "EXTENDED METADATA": "metadata",
+            }.get(kind)
             if role is None:
                 continue
             if role == "browse" and url.startswith("http"):
@@ -256,8 +286,12 @@ class Granule:
             if "/s3credentials" in href:
                 granule.s3_credentials_url = granule.s3_credentials_url or href
                 continue
-            role = {f"{_ATOM_REL}data#": "data", f"{_ATOM_REL}s3#": "data", f"{_ATOM_REL}browse#": "browse",
-                    f"{_ATOM_REL}metadata#": "metadata"}.get(rel)
+            role = {
+                f"{_ATOM_REL}data#": "data",
+                f"{_ATOM_REL}s3#": "data",
+                f"{_ATOM_REL}browse#": "browse",
+                f"{_ATOM_REL}metadata#": "metadata",
+            }.get(rel)
             if role is None:
                 continue
             if role == "browse" and href.startswith("http"):
@@ -286,12 +320,26 @@ class Granule:
         values = dict(document)
         unknown = sorted(set(values) - set(cls.__dataclass_fields__))
         if unknown or "granule_ur" not in values:
-            raise ValueError(f"not a granule dict: unknown keys {unknown}" if unknown else
-                             "not a granule dict: granule_ur is missing")
+            raise ValueError(
+                f"not a granule dict: unknown keys {unknown}"
+                if unknown
+                else "not a granule dict: granule_ur is missing"
+            )
         for name in ("revision_date", "start", "end"):
             values[name] = parse_time(values.get(name))
         values["files"] = [ProductFile(**f) for f in values.get("files") or []]
         return cls(**values)
+
+    @classmethod
+    def from_dicts(cls, documents: Iterable[Any]) -> list[Granule]:
+        """Granules from the dicts CmrSearchOperator returns; an InvalidInputError saying so for anything else.
+
+        :param documents: the dicts.
+        """
+        try:
+            return [cls.from_dict(document) for document in documents]
+        except (TypeError, ValueError) as error:
+            raise InvalidInputError(f"not a granule dict (as CmrSearchOperator returns): {error}") from error
 
 
 def _attach_url(files: dict[str, ProductFile], url: str, role: str) -> None:
@@ -334,8 +382,10 @@ def _umm_footprint(spatial: dict[str, Any]) -> dict[str, Any] | None:
     polygons = []
     for polygon in geometry.get("GPolygons") or []:
         outer = [[p["Longitude"], p["Latitude"]] for p in polygon["Boundary"]["Points"]]
-        holes = [[[p["Longitude"], p["Latitude"]] for p in hole["Points"]]
-                 for hole in (polygon.get("ExclusiveZone") or {}).get("Boundaries") or []]
+        holes = [
+            [[p["Longitude"], p["Latitude"]] for p in hole["Points"]]
+            for hole in (polygon.get("ExclusiveZone") or {}).get("Boundaries") or []
+        ]
         polygons.append([_closed(outer), *[_closed(h) for h in holes]])
     for box in geometry.get("BoundingRectangles") or []:
         west, south = box["WestBoundingCoordinate"], box["SouthBoundingCoordinate"]

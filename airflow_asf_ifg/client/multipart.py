@@ -11,7 +11,6 @@ failure.
 
 from __future__ import annotations
 
-import logging
 import math
 import queue
 import threading
@@ -20,7 +19,17 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-log = logging.getLogger(__name__)
+from airflow_asf_ifg.client.s3 import abort_upload
+
+__all__ = [
+    "BufferPool",
+    "MultipartTarget",
+    "UploadAborted",
+    "fill_parts",
+    "upload_checksum_algorithm",
+    "upload_ranges",
+    "upload_stream",
+]
 
 _NO_BUFFER_WAIT = 0.5  # seconds between looks at the failure flag while every buffer is in use
 
@@ -79,8 +88,9 @@ class BufferPool:
         self._free.put(buffer)
 
 
-def fill_parts(chunks: Iterable[bytes], pool: BufferPool, failed: threading.Event
-               ) -> Iterator[tuple[bytearray, int, bool]]:
+def fill_parts(
+    chunks: Iterable[bytes], pool: BufferPool, failed: threading.Event
+) -> Iterator[tuple[bytearray, int, bool]]:
     """Copy the chunks into pool buffers; yield (buffer, bytes in it, whether it is the last part).
 
     A full buffer is yielded once the next chunk has arrived (or the stream has ended), so the last part
@@ -97,7 +107,7 @@ def fill_parts(chunks: Iterable[bytes], pool: BufferPool, failed: threading.Even
         view, filled = memoryview(buffer), 0
         while pending is not None and filled < pool.size:
             take = min(len(pending), pool.size - filled)
-            view[filled:filled + take] = pending[:take]
+            view[filled : filled + take] = pending[:take]
             filled += take
             pending = pending[take:] if take < len(pending) else _next_view(iterator)
         yield buffer, filled, pending is None
@@ -183,8 +193,16 @@ class MultipartTarget:
     @property
     def checksum_algorithm(self) -> str | None:
         """CRC32 on each part for S3 to check, as boto3's managed upload sends, unless the client opts out."""
-        when = getattr(self.client.meta.config, "request_checksum_calculation", "when_supported")
-        return None if when == "when_required" else "CRC32"
+        return upload_checksum_algorithm(self.client)
+
+
+def upload_checksum_algorithm(client: Any) -> str | None:
+    """CRC32 for S3 to check what is written, as boto3's managed upload sends, unless the client opts out.
+
+    :param client: a boto3 S3 client of the destination identity.
+    """
+    when = getattr(client.meta.config, "request_checksum_calculation", "when_supported")
+    return None if when == "when_required" else "CRC32"
 
 
 class _PartUploads:
@@ -224,8 +242,9 @@ class _PartUploads:
         parts = [future.result() for future in self._sent]
         verify(self.hasher.finish(), size)
         target = self.target
-        target.client.complete_multipart_upload(Bucket=target.bucket, Key=target.key, UploadId=target.upload_id,
-                                                MultipartUpload={"Parts": parts})
+        target.client.complete_multipart_upload(
+            Bucket=target.bucket, Key=target.key, UploadId=target.upload_id, MultipartUpload={"Parts": parts}
+        )
 
     def _note_failure(self, future: Future[Any]) -> None:
         if not future.cancelled() and future.exception() is not None:
@@ -242,15 +261,19 @@ class _PartUploads:
         self._executor.shutdown(wait=True, cancel_futures=True)
         self.hasher.finish()
         if self.target.upload_id is not None:
-            _abort(self.target)
+            abort_upload(
+                self.target.client, self.target.bucket, self.target.key, self.target.upload_id, failed_copy=True
+            )
         if isinstance(error, UploadAborted):  # the reader stopped because a part failed: raise the part's error
             for future in self._sent:
-                if not future.cancelled() and future.exception() is not None:
-                    raise future.exception() from None  # type: ignore[misc]
+                failure = None if future.cancelled() else future.exception()
+                if failure is not None:
+                    raise failure from None
 
 
-def upload_stream(target: MultipartTarget, chunks: Iterable[bytes], digest: Any,
-                  verify: Callable[[Any, int], None]) -> int:
+def upload_stream(
+    target: MultipartTarget, chunks: Iterable[bytes], digest: Any, verify: Callable[[Any, int], None]
+) -> int:
     """Write the chunks to ``target``'s key; return the byte count. Nothing is visible unless ``verify`` passes.
 
     :param target: the destination and its settings.
@@ -276,8 +299,13 @@ def upload_stream(target: MultipartTarget, chunks: Iterable[bytes], digest: Any,
     return total
 
 
-def upload_ranges(target: MultipartTarget, size: int, fetch: Callable[[int, memoryview], None], digest: Any,
-                  verify: Callable[[Any, int], None]) -> int:
+def upload_ranges(
+    target: MultipartTarget,
+    size: int,
+    fetch: Callable[[int, memoryview], None],
+    digest: Any,
+    verify: Callable[[Any, int], None],
+) -> int:
     """Write an object of known ``size`` whose byte ranges can be read on their own, parts fetched at once.
 
     Each worker fetches one part's range into a buffer, hands it to the in-order hasher and uploads it,
@@ -302,14 +330,22 @@ def upload_ranges(target: MultipartTarget, size: int, fetch: Callable[[int, memo
         for number, first in enumerate(range(0, size, target.part_size), start=1):
             buffer = uploads.pool.take(uploads.failed)
             uploads.pool.hold(buffer, 2)
-            uploads.submit(_fetch_and_upload, target, number, first, min(target.part_size, size - first), buffer,
-                           fetch, uploads)
+            uploads.submit(
+                _fetch_and_upload, target, number, first, min(target.part_size, size - first), buffer, fetch, uploads
+            )
         uploads.complete(verify, size)
     return size
 
 
-def _fetch_and_upload(target: MultipartTarget, number: int, first: int, length: int, buffer: bytearray,
-                      fetch: Callable[[int, memoryview], None], uploads: _PartUploads) -> dict[str, Any]:
+def _fetch_and_upload(
+    target: MultipartTarget,
+    number: int,
+    first: int,
+    length: int,
+    buffer: bytearray,
+    fetch: Callable[[int, memoryview], None],
+    uploads: _PartUploads,
+) -> dict[str, Any]:
     try:
         fetch(first, memoryview(buffer)[:length])
     except BaseException:
@@ -331,13 +367,15 @@ def _create(target: MultipartTarget) -> str:
     options: dict[str, Any] = {}
     if target.checksum_algorithm:
         options["ChecksumAlgorithm"] = target.checksum_algorithm
-    response = target.client.create_multipart_upload(Bucket=target.bucket, Key=target.key,
-                                                      Metadata=target.metadata, **options)
+    response = target.client.create_multipart_upload(
+        Bucket=target.bucket, Key=target.key, Metadata=target.metadata, **options
+    )
     return str(response["UploadId"])
 
 
-def _upload_part(target: MultipartTarget, number: int, buffer: bytearray, length: int,
-                 pool: BufferPool) -> dict[str, Any]:
+def _upload_part(
+    target: MultipartTarget, number: int, buffer: bytearray, length: int, pool: BufferPool
+) -> dict[str, Any]:
     """Send one part (botocore retries it on its own); release the buffer whatever happens."""
     try:
         # A full buffer goes as it is; only a short last part is copied out.
@@ -345,8 +383,9 @@ def _upload_part(target: MultipartTarget, number: int, buffer: bytearray, length
         options: dict[str, Any] = {}
         if target.checksum_algorithm:
             options["ChecksumAlgorithm"] = target.checksum_algorithm
-        response = target.client.upload_part(Bucket=target.bucket, Key=target.key, UploadId=target.upload_id,
-                                             PartNumber=number, Body=body, **options)
+        response = target.client.upload_part(
+            Bucket=target.bucket, Key=target.key, UploadId=target.upload_id, PartNumber=number, Body=body, **options
+        )
     finally:
         pool.release(buffer)
     part = {"PartNumber": number, "ETag": response["ETag"]}
@@ -355,14 +394,3 @@ def _upload_part(target: MultipartTarget, number: int, buffer: bytearray, length
         if name in response:
             part[name] = response[name]
     return part
-
-
-def _abort(target: MultipartTarget) -> None:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
-        target.client.abort_multipart_upload(Bucket=target.bucket, Key=target.key, UploadId=target.upload_id)
-        log.warning("Aborted the multipart upload of s3://%s/%s: nothing was written", target.bucket, target.key)
-    except (ClientError, BotoCoreError) as error:  # the original error matters more
-        log.error("Could not abort multipart upload %s of s3://%s/%s: %s", target.upload_id, target.bucket,
-                  target.key, error)

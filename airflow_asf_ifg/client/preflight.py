@@ -13,6 +13,13 @@ from urllib.parse import urlsplit
 
 from airflow_asf_ifg.exceptions import AsfIfgError, ProductMissingError
 
+__all__ = [
+    "TRANSIENT_STATUSES",
+    "AccessCheck",
+    "ServiceUnavailableError",
+    "check_https",
+]
+
 #: Statuses after which the same request may succeed later.
 TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -66,21 +73,28 @@ def check_https(session: Any, url: str, name: str, timeout: tuple[float, float] 
         response.close()  # the first byte at most: nothing of the product is read
     through_edl = any(session.policy.is_edl(hop.url) for hop in response.history)
     login = "logged in through Earthdata Login, " if through_edl else "already logged in, "
+    detail = None
     if status in (200, 206) and "text/html" not in content_type:
         signed = _host(response.url) != _host(url)
         where = f"a signed URL on {hops[-1]}" if signed else f"{hops[-1]} itself"
-        return AccessCheck("https", name, url, hops, status,
-                           f"{name}: {login}{_host(url)} hands out {where} ({status}, first byte only)")
-    if status == 202:
-        return AccessCheck("https", name, url, hops, status,
-                           f"{name}: {login}{_host(url)} answered 202: the product is in long-term storage and its "
-                           f"retrieval is now requested; the archive sensor waits for it")
+        detail = f"{name}: {login}{_host(url)} hands out {where} ({status}, first byte only)"
+    elif status == 202:
+        detail = (
+            f"{name}: {login}{_host(url)} answered 202: the product is in long-term storage and its "
+            f"retrieval is now requested; the archive sensor waits for it"
+        )
+    if detail is not None:
+        return AccessCheck("https", name, url, hops, status, detail)
     if status == 404:
-        raise ProductMissingError(f"{url} does not exist (404): the product CMR lists is not at the door; "
-                                  f"search again (it may have been reprocessed under a new name)")
+        raise ProductMissingError(
+            f"{url} does not exist (404): the product CMR lists is not at the door; "
+            f"search again (it may have been reprocessed under a new name)"
+        )
     if status in TRANSIENT_STATUSES:
         raise ServiceUnavailableError(f"{_host(response.url)} answered {status} to the preflight; try again later")
     if "text/html" in content_type:
-        raise AsfIfgError(f"{url} ended at an HTML page on {hops[-1]} ({status}) instead of the product; "
-                          f"open it in a browser logged in to Earthdata Login to see why")
+        raise AsfIfgError(
+            f"{url} ended at an HTML page on {hops[-1]} ({status}) instead of the product; "
+            f"open it in a browser logged in to Earthdata Login to see why"
+        )
     raise AsfIfgError(f"{url} answered {status} at {hops[-1]}; expected 206 (the product) or 202 (archived)")

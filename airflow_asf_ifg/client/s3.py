@@ -3,7 +3,12 @@ archive storage classes, and aborting an upload. Plain functions over boto3/aiob
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+from airflow_asf_ifg.exceptions import InvalidInputError
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "ARCHIVE_STORAGE_CLASSES",
@@ -20,9 +25,21 @@ __all__ = [
 ARCHIVE_STORAGE_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
 #: S3 error codes after which the same request may succeed: throttling, S3's own faults, and keys that lapsed
 #: while the request travelled (a refreshing client signs the retry anew).
-RETRYABLE_CODES = frozenset({"SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout", "Throttling",
-                             "ThrottlingException", "RequestTimeTooSkewed", "500", "503", "ExpiredToken",
-                             "TokenRefreshRequired"})
+RETRYABLE_CODES = frozenset(
+    {
+        "SlowDown",
+        "InternalError",
+        "ServiceUnavailable",
+        "RequestTimeout",
+        "Throttling",
+        "ThrottlingException",
+        "RequestTimeTooSkewed",
+        "500",
+        "503",
+        "ExpiredToken",
+        "TokenRefreshRequired",
+    }
+)
 #: Codes of a missing object or bucket; HeadObject has no body, so it says only "404" or "NotFound".
 _NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchBucket"})
 
@@ -33,10 +50,12 @@ def parse_s3_url(url: str) -> tuple[str, str]:
     :param url: the URL.
     """
     if not isinstance(url, str) or not url.startswith("s3://"):
-        raise ValueError(f"{url!r} is not an s3:// URL; give s3://bucket/key")
+        raise InvalidInputError(f"{url!r} is not an s3:// URL; give s3://bucket/key")
     bucket, _, key = url.removeprefix("s3://").partition("/")
     if not bucket or not key:
-        raise ValueError(f"{url!r} names no {'bucket' if not bucket else 'key'}; give s3://bucket/key")
+        raise InvalidInputError(
+            f"{url!r} is not an s3://bucket/key URL: it names no {'bucket' if not bucket else 'key'}"
+        )
     return bucket, key
 
 
@@ -73,16 +92,24 @@ def is_retryable(error: BaseException) -> bool:
     return error_code(error) in RETRYABLE_CODES or status == 429 or status >= 500
 
 
-def abort_upload(client: Any, bucket: str, key: str, upload_id: str) -> None:
+def abort_upload(client: Any, bucket: str, key: str, upload_id: str, *, failed_copy: bool = False) -> None:
     """Abort a multipart upload so its parts are not billed; an upload already gone is fine.
 
     :param client: a boto3 S3 client.
     :param bucket: the bucket.
     :param key: the key.
     :param upload_id: the upload.
+    :param failed_copy: the upload's copy failed: log the abort, and log rather than raise S3's refusal of it,
+        as the copy's own error is the one to raise.
     """
     try:
         client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-    except Exception as error:  # only "already gone" is swallowed
-        if error_code(error) != "NoSuchUpload":
+    except Exception as error:  # only "already gone" is swallowed, and anything after a failed copy
+        if error_code(error) == "NoSuchUpload":
+            return
+        if not failed_copy:
             raise
+        log.error("Could not abort multipart upload %s of s3://%s/%s: %s", upload_id, bucket, key, error)
+        return
+    if failed_copy:
+        log.warning("Aborted the multipart upload of s3://%s/%s: nothing was written", bucket, key)

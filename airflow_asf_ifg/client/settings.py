@@ -8,6 +8,21 @@ from urllib.parse import urlsplit
 
 from airflow_asf_ifg.exceptions import InvalidSettingError
 
+__all__ = [
+    "CREDENTIALS_ENDPOINTS",
+    "DEFAULT_CMR_URL",
+    "DEFAULT_EDL_URL",
+    "GRFN_DOOR_URL",
+    "KNOWN_EXTRA",
+    "RETIRED_DOOR_CREDENTIALS_URL",
+    "RETIRED_DOOR_STATUS_URL",
+    "CredentialsEndpoint",
+    "EarthdataSettings",
+    "check_url",
+    "credentials_endpoints_text",
+    "plain_extra",
+]
+
 DEFAULT_EDL_URL = "https://urs.earthdata.nasa.gov"
 DEFAULT_CMR_URL = "https://cmr.earthdata.nasa.gov"
 #: The GRFN door: products of every GUNW collection are downloaded from here, over HTTPS, by the URL in each
@@ -37,21 +52,41 @@ class CredentialsEndpoint:
 #: products, which come over HTTPS through the door; a granule whose CMR record lists an ``s3://`` URL also
 #: lists its own ``/s3credentials`` URL, which is used first.
 CREDENTIALS_ENDPOINTS = (
-    CredentialsEndpoint("https://sentinel1.asf.alaska.edu/s3credentials",
-                        "Sentinel-1 SLC, GRD and other Level-1 products", "asf-ngap2w-p-s1-*"),
-    CredentialsEndpoint("https://cumulus.asf.earthdatacloud.nasa.gov/s3credentials",
-                        "ASF's Cumulus-served collections (e.g. OPERA, NISAR)", "asf-cumulus-prod-*"),
+    CredentialsEndpoint(
+        "https://sentinel1.asf.alaska.edu/s3credentials",
+        "Sentinel-1 SLC, GRD and other Level-1 products",
+        "asf-ngap2w-p-s1-*",
+    ),
+    CredentialsEndpoint(
+        "https://cumulus.asf.earthdatacloud.nasa.gov/s3credentials",
+        "ASF's Cumulus-served collections (e.g. OPERA, NISAR)",
+        "asf-cumulus-prod-*",
+    ),
 )
 
 
 def credentials_endpoints_text() -> str:
     """One sentence naming every known credentials endpoint and what it serves, for error messages."""
     listed = "; ".join(f"{e.url} ({e.serves}, buckets {e.buckets})" for e in CREDENTIALS_ENDPOINTS)
-    return (f"ASF's temporary S3 keys come from TEA endpoints: {listed}. GUNW products (ARIA_S1_GUNW and the "
-            f"2018 GRFN collections) have none today: they come over HTTPS through {GRFN_DOOR_URL}/download/")
+    return (
+        f"ASF's temporary S3 keys come from TEA endpoints: {listed}. GUNW products (ARIA_S1_GUNW and the "
+        f"2018 GRFN collections) have none today: they come over HTTPS through {GRFN_DOOR_URL}/download/"
+    )
 
+
+_FORM_PREFIX = "extra__earthdata__"
 _URL_FIELDS = ("edl_url", "cmr_url", "s3_credentials_url", "s3_endpoint_url")
 KNOWN_EXTRA = frozenset({*_URL_FIELDS, "token", "archive_status_url", "region_name", "verify"})
+
+
+def plain_extra(extra: dict[str, Any] | None) -> dict[str, Any]:
+    """A connection's extra with empty fields dropped and each name as the provider knows it.
+
+    The connection form may store fields as ``extra__earthdata__<name>`` (Airflow's older convention).
+
+    :param extra: the connection's extra fields.
+    """
+    return {k.removeprefix(_FORM_PREFIX): v for k, v in (extra or {}).items() if v not in (None, "")}
 
 
 def check_url(name: str, value: str) -> str:
@@ -104,19 +139,20 @@ class EarthdataSettings:
 
         :param extra: the connection's extra fields.
         """
-        extra = {k: v for k, v in (extra or {}).items() if v not in (None, "")}
-        # The connection form may store fields as extra__earthdata__<name> (Airflow's older convention).
-        extra = {k.removeprefix("extra__earthdata__"): v for k, v in extra.items()}
+        extra = plain_extra(extra)
         unknown = sorted(set(extra) - KNOWN_EXTRA)
         if unknown:
-            raise InvalidSettingError(f"unknown earthdata connection extra field(s) {unknown}; accepted: "
-                                      f"{sorted(KNOWN_EXTRA)}")
+            raise InvalidSettingError(
+                f"unknown earthdata connection extra field(s) {unknown}; accepted: {sorted(KNOWN_EXTRA)}"
+            )
         values: dict[str, Any] = {name: check_url(name, str(extra[name])) for name in _URL_FIELDS if name in extra}
         if "archive_status_url" in extra:
             template = str(extra["archive_status_url"])
             if "{name}" not in template:
-                raise InvalidSettingError(f"archive_status_url {template!r} has no {{name}} placeholder; give e.g. "
-                                 f"https://grfn.asf.alaska.edu/door/status/{{name}}")
+                raise InvalidSettingError(
+                    f"archive_status_url {template!r} has no {{name}} placeholder; give e.g. "
+                    f"https://grfn.asf.alaska.edu/door/status/{{name}}"
+                )
             check_url("archive_status_url", template.replace("{name}", "x"))
             values["archive_status_url"] = template
         if "region_name" in extra:

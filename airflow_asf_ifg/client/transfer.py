@@ -24,7 +24,15 @@ from typing import Any, Protocol
 import requests
 from botocore.exceptions import BotoCoreError, ClientError
 
-from airflow_asf_ifg.client.multipart import MultipartTarget, upload_ranges, upload_stream
+from airflow_asf_ifg.client.limits import MIB, S3_MAX_PARTS, S3_MAX_SINGLE_COPY, S3_MIN_PART_SIZE
+from airflow_asf_ifg.client.multipart import MultipartTarget, upload_checksum_algorithm, upload_ranges, upload_stream
+from airflow_asf_ifg.client.s3 import (
+    ARCHIVE_STORAGE_CLASSES,
+    abort_upload,
+    error_code,
+    is_not_found,
+    is_retryable,
+)
 from airflow_asf_ifg.exceptions import (
     ChecksumMismatchError,
     ProductArchivedError,
@@ -34,10 +42,27 @@ from airflow_asf_ifg.exceptions import (
 
 log = logging.getLogger(__name__)
 
-MIB = 1024 * 1024
-MIN_PART_SIZE = 8 * MIB  # S3's floor is 5 MiB; 8 MiB is what boto3's TransferConfig uses
-MAX_PARTS = 10_000
-MAX_SINGLE_COPY = 5 * 1024**3  # CopyObject's limit; larger objects use UploadPartCopy
+__all__ = [
+    "COPY_PART_SIZE",
+    "DEFAULT_PART_SIZE",
+    "MEMORY_LIMIT",
+    "MIB",
+    "READ_CHUNK",
+    "HttpsSource",
+    "Progress",
+    "ReadInterrupted",
+    "S3Source",
+    "Source",
+    "Transfer",
+    "TransferResult",
+    "new_hash",
+    "part_size_for",
+    "resuming_read",
+]
+
+DEFAULT_PART_SIZE = 8 * MIB  # what boto3's TransferConfig uses; S3's floor is S3_MIN_PART_SIZE
+#: Parts of a copy inside S3 (UploadPartCopy): no byte passes through here, so large parts mean few requests.
+COPY_PART_SIZE = 512 * MIB
 READ_CHUNK = MIB  # copied into part buffers at once: small reads keep transient memory small
 MEMORY_LIMIT = 128 * MIB  # part buffers per copy, whatever the object's size
 _HASHES = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
@@ -50,7 +75,7 @@ def part_size_for(size: int, wanted: int | None = None) -> int:
     :param size: the object size.
     :param wanted: the caller's preferred part size.
     """
-    floor = max(MIN_PART_SIZE if wanted is None else max(wanted, 5 * MIB), math.ceil(size / MAX_PARTS))
+    floor = max(DEFAULT_PART_SIZE if wanted is None else max(wanted, S3_MIN_PART_SIZE), math.ceil(size / S3_MAX_PARTS))
     return math.ceil(floor / MIB) * MIB
 
 
@@ -103,11 +128,11 @@ class S3Source:
             try:
                 head = self.client.head_object(Bucket=self.bucket, Key=self.key)
             except ClientError as error:
-                if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                if is_not_found(error):
                     raise ProductMissingError(f"{self.url} does not exist (404)") from error
                 raise
             storage = head.get("StorageClass") or "STANDARD"
-            if storage in ("GLACIER", "DEEP_ARCHIVE") and 'ongoing-request="false"' not in head.get("Restore", ""):
+            if storage in ARCHIVE_STORAGE_CLASSES and 'ongoing-request="false"' not in head.get("Restore", ""):
                 raise ProductArchivedError(f"{self.url} is in {storage} storage and not restored", self.key)
             self._head = head
         return self._head
@@ -124,21 +149,16 @@ class S3Source:
         try:
             body = self.client.get_object(**options)["Body"]
         except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
-            if code == "InvalidObjectState":
-                raise ProductArchivedError(f"{self.url} is in archive storage and not restored (InvalidObjectState)",
-                                           self.key) from error
-            if code in _RETRY_CODES or error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
-                raise ReadInterrupted(f"S3 answered {code}") from error
+            if error_code(error) == "InvalidObjectState":
+                raise ProductArchivedError(
+                    f"{self.url} is in archive storage and not restored (InvalidObjectState)", self.key
+                ) from error
+            if is_retryable(error):
+                raise ReadInterrupted(f"S3 answered {error_code(error)}") from error
             raise
         except BotoCoreError as error:
             raise ReadInterrupted(str(error)) from error
         return _s3_chunks(body), offset
-
-
-# ExpiredToken too: keys can lapse while a request travels; the refreshing client signs the retry anew.
-_RETRY_CODES = frozenset({"SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout", "503", "500",
-                          "ExpiredToken", "TokenRefreshRequired"})
 
 
 def _s3_chunks(body: Any) -> Iterator[bytes]:
@@ -182,8 +202,10 @@ class HttpsSource:
         status = response.status_code
         if status == 202:
             response.close()
-            raise ProductArchivedError(f"{self.url} answered 202: the product is being fetched from long-term "
-                                       f"storage", self.url.rsplit("/", 1)[-1])
+            raise ProductArchivedError(
+                f"{self.url} answered 202: the product is being fetched from long-term storage",
+                self.url.rsplit("/", 1)[-1],
+            )
         if status == 404:
             response.close()
             raise ProductMissingError(f"{self.url} does not exist (404)")
@@ -197,8 +219,7 @@ class HttpsSource:
         if "text/html" in content_type:
             # EDL's login or EULA page, or an error page, served with 200 where data was expected.
             snippet = " ".join(response.text[:200].split())
-            raise TransferError(f"{self.url} returned an HTML page instead of the product ({response.url}): "
-                                f"{snippet}")
+            raise TransferError(f"{self.url} returned an HTML page instead of the product ({response.url}): {snippet}")
         start = 0
         if status == 206:
             start = int(response.headers.get("Content-Range", "bytes 0-").split()[1].split("-")[0])
@@ -266,8 +287,7 @@ class Progress:
     :param done: bytes already there (a resumed download).
     """
 
-    def __init__(self, name: str, size: int | None, every_percent: float, every_seconds: float,
-                 done: int = 0) -> None:
+    def __init__(self, name: str, size: int | None, every_percent: float, every_seconds: float, done: int = 0) -> None:
         self.name, self.size = name, size
         self.every_percent, self.every_seconds = every_percent, every_seconds
         self.started = self.last_time = time.monotonic()
@@ -290,8 +310,15 @@ class Progress:
         rate = (done - self._first) / max(now - self.started, 1e-6)
         if self.size:
             eta = (self.size - done) / rate if rate else float("inf")
-            log.info("%s: %s of %s (%.0f%%), %s/s, ETA %.0f s", self.name, _human(done), _human(self.size),
-                     percent, _human(rate), eta)
+            log.info(
+                "%s: %s of %s (%.0f%%), %s/s, ETA %.0f s",
+                self.name,
+                _human(done),
+                _human(self.size),
+                percent,
+                _human(rate),
+                eta,
+            )
         else:
             log.info("%s: %s, %s/s", self.name, _human(done), _human(rate))
 
@@ -304,8 +331,14 @@ def _human(count: float) -> str:
     return f"{count:.1f} GiB"
 
 
-def resuming_read(source: Source, state: dict[str, int], progress: Progress, max_resumes: int,
-                  sleep: Callable[[float], None], end: int | None = None) -> Iterator[bytes]:
+def resuming_read(
+    source: Source,
+    state: dict[str, int],
+    progress: Progress,
+    max_resumes: int,
+    sleep: Callable[[float], None],
+    end: int | None = None,
+) -> Iterator[bytes]:
     """Every byte of the source from ``state["offset"]`` on (up to ``end``), once, in order, resuming after breaks.
 
     :param source: where to read.
@@ -329,7 +362,7 @@ def resuming_read(source: Source, state: dict[str, int], progress: Progress, max
                         continue
                     chunk, skip = chunk[skip:], 0
                 if end is not None and state["offset"] + len(chunk) > end:  # a server that ignored the range's end
-                    chunk = chunk[:max(0, end - state["offset"])]
+                    chunk = chunk[: max(0, end - state["offset"])]
                     if not chunk:
                         continue
                 state["offset"] += len(chunk)
@@ -341,11 +374,13 @@ def resuming_read(source: Source, state: dict[str, int], progress: Progress, max
             failures += 1
             state["resumes"] += 1
             if failures > max_resumes:
-                raise TransferError(f"{source.url}: reading failed {failures} times in a row at byte "
-                                    f"{state['offset']}; last: {error}") from error
+                raise TransferError(
+                    f"{source.url}: reading failed {failures} times in a row at byte {state['offset']}; last: {error}"
+                ) from error
             delay = random.uniform(0, min(30.0, 0.5 * 2 ** (failures - 1)))
-            log.warning("%s: read broke off at byte %d (%s); resuming in %.1f s", source.url, state["offset"],
-                        error, delay)
+            log.warning(
+                "%s: read broke off at byte %d (%s); resuming in %.1f s", source.url, state["offset"], error, delay
+            )
             sleep(delay)
 
 
@@ -362,15 +397,23 @@ class Transfer:
     :param sleep: how to wait between tries.
     """
 
-    def __init__(self, destination: Any, *, part_size: int | None = None, concurrency: int = 8,
-                 memory_limit: int = MEMORY_LIMIT, max_resumes: int = 8,
-                 progress_percent: float = 10.0, progress_seconds: float = 30.0,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        destination: Any,
+        *,
+        part_size: int | None = None,
+        concurrency: int = 8,
+        memory_limit: int = MEMORY_LIMIT,
+        max_resumes: int = 8,
+        progress_percent: float = 10.0,
+        progress_seconds: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency {concurrency} must be at least 1")
-        if part_size is not None and part_size < 5 * MIB:
+        if part_size is not None and part_size < S3_MIN_PART_SIZE:
             raise ValueError(f"part_size {part_size} is below S3's 5 MiB minimum")
-        if memory_limit < 2 * 5 * MIB:
+        if memory_limit < 2 * S3_MIN_PART_SIZE:
             raise ValueError(f"memory_limit {memory_limit} is below two parts of S3's 5 MiB minimum")
         self.destination = destination
         self.part_size = part_size
@@ -393,7 +436,7 @@ class Transfer:
         try:
             head = self.destination.head_object(Bucket=bucket, Key=key)
         except ClientError as error:
-            if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+            if is_not_found(error):
                 return False
             raise
         recorded = (head.get("Metadata") or {}).get(_METADATA_CHECKSUM)
@@ -403,9 +446,18 @@ class Transfer:
         return same_size and (checksum is None or recorded.lower() == checksum.lower())
 
     # ------------------------------------------------------------------------------ the copy
-    def copy(self, source: Source, bucket: str, key: str, *, size: int | None = None, checksum: str | None = None,
-             checksum_algorithm: str | None = "MD5", metadata: dict[str, str] | None = None,
-             server_side_from: tuple[str, str] | None = None) -> TransferResult:
+    def copy(
+        self,
+        source: Source,
+        bucket: str,
+        key: str,
+        *,
+        size: int | None = None,
+        checksum: str | None = None,
+        checksum_algorithm: str | None = "MD5",
+        metadata: dict[str, str] | None = None,
+        server_side_from: tuple[str, str] | None = None,
+    ) -> TransferResult:
         """Copy ``source`` to ``s3://bucket/key`` unless it is already there; verify size and checksum.
 
         :param source: where to read.
@@ -421,22 +473,33 @@ class Transfer:
         name = key.rsplit("/", 1)[-1]
         if self.existing(bucket, key, size, checksum):
             log.info("%s: s3://%s/%s already holds it (same size and checksum); skipped", name, bucket, key)
-            return TransferResult(bucket, key, "skipped", 0, size or 0, time.monotonic() - started, checksum,
-                                  checksum_algorithm, source.url)
+            return TransferResult(
+                bucket,
+                key,
+                "skipped",
+                0,
+                size or 0,
+                time.monotonic() - started,
+                checksum,
+                checksum_algorithm,
+                source.url,
+            )
         if size is None:
             size = source.size()
-        stored = {**(metadata or {}), "asf-source-url": source.url}
+        described = {**(metadata or {}), "asf-source-url": source.url}
         if server_side_from is not None and size is not None:
-            return self._server_side(server_side_from, bucket, key, size, checksum, checksum_algorithm, stored,
-                                     started, source.url)
-        return self._stream(source, bucket, key, size, checksum, checksum_algorithm, stored, started)
+            return self._server_side(
+                server_side_from, bucket, key, size, checksum, checksum_algorithm, described, started, source.url
+            )
+        return self._stream(source, bucket, key, size, checksum, checksum_algorithm, described, started)
 
     def _read(self, source: Source, state: dict[str, int], progress: Progress) -> Iterator[bytes]:
         """Every byte of the source once, in order, resuming after breaks."""
         return resuming_read(source, state, progress, self.max_resumes, self._sleep)
 
-    def _range_reader(self, source: Source, totals: dict[str, int], progress: Progress
-                      ) -> Callable[[int, memoryview], None]:
+    def _range_reader(
+        self, source: Source, totals: dict[str, int], progress: Progress
+    ) -> Callable[[int, memoryview], None]:
         """A function that fills a buffer with the source's bytes from an offset, resuming after breaks."""
         lock = threading.Lock()
 
@@ -444,17 +507,20 @@ class Transfer:
             state = {"offset": first, "reread": 0, "resumes": 0}
             filled = 0
             try:
-                for chunk in resuming_read(source, state, progress, self.max_resumes, self._sleep,
-                                           end=first + len(view)):
-                    view[filled:filled + len(chunk)] = chunk
+                for chunk in resuming_read(
+                    source, state, progress, self.max_resumes, self._sleep, end=first + len(view)
+                ):
+                    view[filled : filled + len(chunk)] = chunk
                     filled += len(chunk)
             finally:
                 with lock:
                     totals["reread"] += state["reread"]
                     totals["resumes"] += state["resumes"]
             if filled != len(view):
-                raise TransferError(f"{source.url}: bytes {first}-{first + len(view) - 1} ended after {filled} "
-                                    f"bytes; the object is shorter than its size")
+                raise TransferError(
+                    f"{source.url}: bytes {first}-{first + len(view) - 1} ended after {filled} "
+                    f"bytes; the object is shorter than its size"
+                )
 
         return fetch
 
@@ -463,83 +529,155 @@ class Transfer:
         if size is not None and done != size:
             raise ChecksumMismatchError(f"{source.url}: read {done} bytes, CMR says {size}; nothing was written")
         if checksum and actual.lower() != checksum.lower():
-            raise ChecksumMismatchError(f"{source.url}: checksum {actual} does not match CMR's {checksum}; nothing "
-                                        f"was written")
+            raise ChecksumMismatchError(
+                f"{source.url}: checksum {actual} does not match CMR's {checksum}; nothing was written"
+            )
         return actual
 
-    def _stream(self, source: Source, bucket: str, key: str, size: int | None, checksum: str | None,
-                algorithm: str | None, stored: dict[str, str], started: float) -> TransferResult:
+    def _stream(
+        self,
+        source: Source,
+        bucket: str,
+        key: str,
+        size: int | None,
+        checksum: str | None,
+        algorithm: str | None,
+        described: dict[str, str],
+        started: float,
+    ) -> TransferResult:
         """Stream through :func:`~airflow_asf_ifg.client.multipart.upload_stream`: parallel parts, fixed memory.
 
         Size and checksum are checked once the source is read, before the object is put or its multipart
-        upload completed; a mismatch or any failure aborts it, so nothing partial is ever visible.
+        upload completed; a mismatch or any failure aborts it, so nothing partial is ever visible. Without a
+        CMR checksum or size the object is put marked ``pending`` and then given the ones read; if that fails
+        the object is removed.
+
+        :param described: the object's user metadata besides size and checksum (concept id, source URL...).
         """
         state = {"offset": 0, "reread": 0, "resumes": 0}
         progress = Progress(key.rsplit("/", 1)[-1], size, self.progress_percent, self.progress_seconds)
         part_size = part_size_for(size or 0, self.part_size)
-        metadata = {**stored, _METADATA_SIZE: str(size or ""), _METADATA_CHECKSUM: checksum or "pending"}
-        target = MultipartTarget(self.destination, bucket, key, metadata, part_size, self.concurrency,
-                                 # one part filling and one hashing besides those being sent
-                                 buffers=min(self.concurrency + 2, self.memory_limit // part_size))
+        metadata = {**described, _METADATA_SIZE: str(size or ""), _METADATA_CHECKSUM: checksum or "pending"}
+        target = MultipartTarget(
+            self.destination,
+            bucket,
+            key,
+            metadata,
+            part_size,
+            self.concurrency,
+            # one part filling and one hashing besides those being sent
+            buffers=min(self.concurrency + 2, self.memory_limit // part_size),
+        )
         checked: dict[str, str] = {}
 
         def verify(digest: Any, done: int) -> None:
             checked["checksum"] = self._verify(source, done, size, digest, checksum)
 
         if source.ranged and size is not None:
-            stored = source.size()
-            if stored != size:  # S3 said how long the object is: no need to read it to know it is wrong
-                raise ChecksumMismatchError(f"{source.url}: the object has {stored} bytes, CMR says {size}; "
-                                            f"nothing was written")
+            source_size = source.size()
+            if source_size != size:  # S3 said how long the object is: no need to read it to know it is wrong
+                raise ChecksumMismatchError(
+                    f"{source.url}: the object has {source_size} bytes, CMR says {size}; nothing was written"
+                )
             upload_ranges(target, size, self._range_reader(source, state, progress), new_hash(algorithm), verify)
             state["offset"] = size
         else:
             upload_stream(target, self._read(source, state, progress), new_hash(algorithm), verify)
         actual = checked["checksum"]
         if not checksum or size is None:
-            # Only now is the checksum known: record it (an in-place copy replaces the metadata).
-            self.destination.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": key},
-                                         MetadataDirective="REPLACE", Metadata={
-                                             **stored, _METADATA_SIZE: str(state["offset"]),
-                                             _METADATA_CHECKSUM: actual})
-        return TransferResult(bucket, key, "copied", state["offset"], state["offset"], time.monotonic() - started,
-                              actual, algorithm, source.url, "stream", state["reread"], state["resumes"])
+            self._record_read(bucket, key, state["offset"], actual, described)
+        return TransferResult(
+            bucket,
+            key,
+            "copied",
+            state["offset"],
+            state["offset"],
+            time.monotonic() - started,
+            actual,
+            algorithm,
+            source.url,
+            "stream",
+            state["reread"],
+            state["resumes"],
+        )
 
-    def _abort(self, bucket: str, key: str, upload_id: str) -> None:
+    def _record_read(self, bucket: str, key: str, size: int, checksum: str, described: dict[str, str]) -> None:
+        """Give a ``pending`` object the size and checksum read; remove it if that fails, so none stays pending."""
+        metadata = {**described, _METADATA_SIZE: str(size), _METADATA_CHECKSUM: checksum}
         try:
-            self.destination.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-            log.warning("Aborted the multipart upload of s3://%s/%s: nothing was written", bucket, key)
-        except (ClientError, BotoCoreError) as error:  # the original error matters more
-            log.error("Could not abort multipart upload %s of s3://%s/%s: %s", upload_id, bucket, key, error)
+            self._copy_inside((bucket, key), bucket, key, size, metadata)  # an in-place copy replaces the metadata
+        except BaseException:
+            self._remove(bucket, key, "its checksum could not be recorded")
+            raise
 
-    def _server_side(self, origin: tuple[str, str], bucket: str, key: str, size: int, checksum: str | None,
-                     algorithm: str | None, stored: dict[str, str], started: float, url: str) -> TransferResult:
+    def _remove(self, bucket: str, key: str, why: str) -> None:
+        try:
+            self.destination.delete_object(Bucket=bucket, Key=key)
+            log.warning("Removed s3://%s/%s: %s", bucket, key, why)
+        except (ClientError, BotoCoreError) as error:  # the original error matters more
+            log.error("Could not remove s3://%s/%s (%s): %s", bucket, key, why, error)
+
+    def _copy_inside(self, origin: tuple[str, str], bucket: str, key: str, size: int, metadata: dict[str, str]) -> None:
+        """Copy ``origin`` to ``s3://bucket/key`` inside S3 with ``metadata``: CopyObject, or parts beyond its limit."""
         source = {"Bucket": origin[0], "Key": origin[1]}
-        metadata = {**stored, _METADATA_SIZE: str(size), _METADATA_CHECKSUM: checksum or ""}
-        if size <= MAX_SINGLE_COPY:
-            self.destination.copy_object(Bucket=bucket, Key=key, CopySource=source, MetadataDirective="REPLACE",
-                                         Metadata=metadata)
-        else:
-            part_size = part_size_for(size, max(self.part_size or 0, 512 * MIB))
-            upload_id = self.destination.create_multipart_upload(Bucket=bucket, Key=key, Metadata=metadata)["UploadId"]
-            try:
-                parts = []
-                for number, first in enumerate(range(0, size, part_size), start=1):
-                    last = min(first + part_size, size) - 1
-                    response = self.destination.upload_part_copy(Bucket=bucket, Key=key, UploadId=upload_id,
-                                                                 PartNumber=number, CopySource=source,
-                                                                 CopySourceRange=f"bytes={first}-{last}")
-                    parts.append({"PartNumber": number, "ETag": response["CopyPartResult"]["ETag"]})
-                self.destination.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
-                                                           MultipartUpload={"Parts": parts})
-            except BaseException:
-                self._abort(bucket, key, upload_id)
-                raise
+        if size <= S3_MAX_SINGLE_COPY:
+            # The copy is one object: S3 gives it a whole-object checksum, the part checksums of a multipart
+            # origin no longer apply (moto would serve the old composite one as whole, failing every GET).
+            algorithm = upload_checksum_algorithm(self.destination)
+            self.destination.copy_object(
+                Bucket=bucket,
+                Key=key,
+                CopySource=source,
+                MetadataDirective="REPLACE",
+                Metadata=metadata,
+                **({"ChecksumAlgorithm": algorithm} if algorithm else {}),
+            )
+            return
+        part_size = part_size_for(size, max(self.part_size or 0, COPY_PART_SIZE))
+        upload_id = self.destination.create_multipart_upload(Bucket=bucket, Key=key, Metadata=metadata)["UploadId"]
+        try:
+            parts = []
+            for number, first in enumerate(range(0, size, part_size), start=1):
+                last = min(first + part_size, size) - 1
+                response = self.destination.upload_part_copy(
+                    Bucket=bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    CopySource=source,
+                    CopySourceRange=f"bytes={first}-{last}",
+                )
+                parts.append({"PartNumber": number, "ETag": response["CopyPartResult"]["ETag"]})
+            self.destination.complete_multipart_upload(
+                Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+            )
+        except BaseException:
+            abort_upload(self.destination, bucket, key, upload_id, failed_copy=True)
+            raise
+
+    def _server_side(
+        self,
+        origin: tuple[str, str],
+        bucket: str,
+        key: str,
+        size: int,
+        checksum: str | None,
+        algorithm: str | None,
+        described: dict[str, str],
+        started: float,
+        url: str,
+    ) -> TransferResult:
+        self._copy_inside(
+            origin, bucket, key, size, {**described, _METADATA_SIZE: str(size), _METADATA_CHECKSUM: checksum or ""}
+        )
         head = self.destination.head_object(Bucket=bucket, Key=key)
         if int(head["ContentLength"]) != size:
-            self.destination.delete_object(Bucket=bucket, Key=key)
-            raise ChecksumMismatchError(f"s3://{origin[0]}/{origin[1]}: the copy has {head['ContentLength']} "
-                                        f"bytes, CMR says {size}; it was removed")
+            self._remove(bucket, key, "its size differs from CMR's")
+            raise ChecksumMismatchError(
+                f"s3://{origin[0]}/{origin[1]}: the copy has {head['ContentLength']} "
+                f"bytes, CMR says {size}; it was removed"
+            )
         log.info("%s: copied inside S3 from s3://%s/%s", key, origin[0], origin[1])
-        return TransferResult(bucket, key, "copied", size, size, time.monotonic() - started, checksum, algorithm,
-                              url, "server-side")
+        return TransferResult(
+            bucket, key, "copied", size, size, time.monotonic() - started, checksum, algorithm, url, "server-side"
+        )

@@ -10,18 +10,14 @@ from typing import Any
 import boto3
 from airflow.sdk import BaseHook
 from airflow.sdk.log import amask_secret, mask_secret
-from botocore.config import Config
 
+from airflow_asf_ifg.client.asf_buckets import asf_async_s3_client, asf_boto3_session, asf_s3_client, client_options
 from airflow_asf_ifg.client.credentials import (
     DEFAULT_MARGIN_SECONDS,
     TemporaryCredentials,
     afetch_credentials,
-    aiobotocore_session,
-    arefreshable_credentials,
-    boto3_session,
     fetch_credentials,
     gdal_options,
-    refreshable_credentials,
     region_for,
 )
 from airflow_asf_ifg.client.settings import credentials_endpoints_text
@@ -46,8 +42,13 @@ class AsfHook(BaseHook):
     default_conn_name = EarthdataHook.default_conn_name
     hook_name = "ASF temporary S3 credentials"
 
-    def __init__(self, earthdata_conn_id: str = default_conn_name, *,
-                 margin_seconds: float = DEFAULT_MARGIN_SECONDS, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        earthdata_conn_id: str = default_conn_name,
+        *,
+        margin_seconds: float = DEFAULT_MARGIN_SECONDS,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.earthdata_conn_id = earthdata_conn_id
         self.margin_seconds = margin_seconds
@@ -81,7 +82,8 @@ class AsfHook(BaseHook):
                 f"no temporary S3 credentials endpoint: connection {self.earthdata_conn_id!r} has no "
                 f"s3_credentials_url and the granule lists none. {credentials_endpoints_text()}. Copy over HTTPS "
                 f"(AsfToS3Operator source='auto' does for products without an s3:// URL), or set "
-                f"s3_credentials_url in the connection's extra")
+                f"s3_credentials_url in the connection's extra"
+            )
         return chosen
 
     def get_credentials(self, endpoint: str | None = None) -> TemporaryCredentials:
@@ -92,8 +94,16 @@ class AsfHook(BaseHook):
         credentials = fetch_credentials(self.earthdata.get_session(), self.credentials_endpoint(endpoint), APP_NAME)
         mask_secret(credentials.secret_access_key)
         mask_secret(credentials.session_token)
-        self.log.info("Temporary S3 credentials %s from %s, valid until %s", credentials.access_key_id,
-                      credentials.endpoint, credentials.expiration.isoformat())
+        return self._announced(credentials)
+
+    def _announced(self, credentials: TemporaryCredentials) -> TemporaryCredentials:
+        """Log which keys were issued (their id only) and return them."""
+        self.log.info(
+            "Temporary S3 credentials %s from %s, valid until %s",
+            credentials.access_key_id,
+            credentials.endpoint,
+            credentials.expiration.isoformat(),
+        )
         return credentials
 
     async def aget_credentials(self, endpoint: str | None = None) -> TemporaryCredentials:
@@ -105,9 +115,7 @@ class AsfHook(BaseHook):
             credentials = await afetch_credentials(session, self.credentials_endpoint(endpoint), APP_NAME)
         await amask_secret(credentials.secret_access_key)
         await amask_secret(credentials.session_token)
-        self.log.info("Temporary S3 credentials %s from %s, valid until %s", credentials.access_key_id,
-                      credentials.endpoint, credentials.expiration.isoformat())
-        return credentials
+        return self._announced(credentials)
 
     def get_boto3_session(self, endpoint: str | None = None, region_name: str | None = None) -> boto3.Session:
         """A boto3 session whose credentials refresh themselves before they expire.
@@ -116,18 +124,17 @@ class AsfHook(BaseHook):
         :param region_name: the region to sign for (default: the connection's, else us-west-2).
         """
         chosen = self.credentials_endpoint(endpoint)
-        credentials = refreshable_credentials(lambda: self.get_credentials(chosen), self.margin_seconds)
-        return boto3_session(credentials, region_name or self.region_for(chosen))
+        return asf_boto3_session(
+            self.earthdata.settings,
+            chosen,
+            lambda: self.get_credentials(chosen),
+            region_name=region_name,
+            margin_seconds=self.margin_seconds,
+        )
 
     def client_config(self) -> dict[str, Any]:
         """``endpoint_url``, ``verify`` and botocore ``config`` for clients on ASF's buckets."""
-        settings = self.earthdata.settings
-        options: dict[str, Any] = {"verify": settings.verify,
-                                   "config": Config(retries={"mode": "standard", "max_attempts": 5})}
-        if settings.s3_endpoint_url:
-            options["endpoint_url"] = settings.s3_endpoint_url
-            options["config"] = options["config"].merge(Config(s3={"addressing_style": "path"}))
-        return options
+        return client_options(self.earthdata.settings)
 
     def get_s3_client(self, endpoint: str | None = None, region_name: str | None = None) -> Any:
         """An S3 client on ASF's buckets that keeps working across credential expiries.
@@ -135,26 +142,40 @@ class AsfHook(BaseHook):
         :param endpoint: a granule's ``s3_credentials_url`` (default: the connection's).
         :param region_name: the region to sign for.
         """
-        session = self.get_boto3_session(endpoint, region_name)
-        return session.client("s3", **self.client_config())
+        chosen = self.credentials_endpoint(endpoint)
+        return asf_s3_client(
+            self.earthdata.settings,
+            chosen,
+            lambda: self.get_credentials(chosen),
+            region_name=region_name,
+            margin_seconds=self.margin_seconds,
+        )
 
     @contextlib.asynccontextmanager
-    async def get_async_s3_client(self, endpoint: str | None = None,
-                                  region_name: str | None = None) -> AsyncIterator[Any]:
+    async def get_async_s3_client(
+        self, endpoint: str | None = None, region_name: str | None = None
+    ) -> AsyncIterator[Any]:
         """An aiobotocore S3 client with refreshing credentials: ``async with hook.get_async_s3_client() as s3``.
 
         :param endpoint: a granule's ``s3_credentials_url`` (default: the connection's).
         :param region_name: the region to sign for.
         """
         chosen = self.credentials_endpoint(endpoint)
-        credentials = await arefreshable_credentials(lambda: self.aget_credentials(chosen), self.margin_seconds)
-        session = aiobotocore_session(credentials)
-        async with session.create_client("s3", region_name=region_name or self.region_for(chosen),
-                                         **self.client_config()) as client:
+        async with asf_async_s3_client(
+            self.earthdata.settings,
+            chosen,
+            lambda: self.aget_credentials(chosen),
+            region_name=region_name,
+            margin_seconds=self.margin_seconds,
+        ) as client:
             yield client
 
-    def gdal_config(self, credentials: TemporaryCredentials | None = None, endpoint: str | None = None,
-                    region_name: str | None = None) -> dict[str, str]:
+    def gdal_config(
+        self,
+        credentials: TemporaryCredentials | None = None,
+        endpoint: str | None = None,
+        region_name: str | None = None,
+    ) -> dict[str, str]:
         """The configuration options GDAL's ``/vsis3/`` needs to read ASF's bucket with temporary keys.
 
         :param credentials: keys to use (default: fetch new ones).

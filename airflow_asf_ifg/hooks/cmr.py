@@ -41,7 +41,7 @@ class CmrHook(BaseHook):
         """Search granules (see :meth:`~airflow_asf_ifg.client.cmr.CmrClient.search` for the arguments).
 
         :param kwargs: collection_concept_id, short_name, aoi, temporal, revision_date, attributes,
-            sort_key, page_size, max_results, on_incomplete.
+            sort_key, page_size, limit, max_hits, on_incomplete.
         """
         return self.client.search(**kwargs)
 

@@ -19,7 +19,7 @@ from airflow_asf_ifg.client.earthdata import (
     resolve_identity,
     token_user,
 )
-from airflow_asf_ifg.client.settings import EarthdataSettings
+from airflow_asf_ifg.client.settings import EarthdataSettings, plain_extra
 from airflow_asf_ifg.exceptions import ConfigurationError, ConnectionFormatError, InvalidSettingError
 from airflow_asf_ifg.hooks import EARTHDATA_DEFAULT_CONN_ID
 
@@ -61,12 +61,13 @@ class EarthdataHook(BaseHook):
             raise ConnectionFormatError(
                 f"connection {self.earthdata_conn_id!r} has conn_type {connection.conn_type!r}, not "
                 f"{self.conn_type!r} (Airflow reads AIRFLOW_CONN_* text that is not JSON as a URI whose scheme becomes "
-                f"the conn_type); give {CONNECTION_FORMS}")
+                f"the conn_type); give {CONNECTION_FORMS}"
+            )
         return connection
 
     @cached_property
     def _extra(self) -> dict[str, Any]:
-        return dict(self.connection.extra_dejson) if self.connection else {}
+        return plain_extra(self.connection.extra_dejson) if self.connection else {}
 
     @cached_property
     def settings(self) -> EarthdataSettings:
@@ -80,7 +81,7 @@ class EarthdataHook(BaseHook):
     @cached_property
     def identity(self) -> EarthdataIdentity:
         """The EDL identity; its secrets are masked in logs from the moment they are read."""
-        token = self._extra.get("token") or self._extra.get("extra__earthdata__token")
+        token = self._extra.get("token")
         login = self.connection.login if self.connection else None
         password = self.connection.password if self.connection else None
         for secret in (token, password):

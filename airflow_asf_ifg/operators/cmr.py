@@ -5,19 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from functools import cached_property
-from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_asf_ifg.client.aoi import parse_aoi
-from airflow_asf_ifg.client.limits import MAX_PAGE_SIZE
-from airflow_asf_ifg.exceptions import CmrSearchError, IncompleteSearchError, TooManyResultsError
-from airflow_asf_ifg.failing import configuration_errors_fail_the_task
+from airflow_asf_ifg.client.limits import MAX_PAGE_SIZE, check_search_options
+from airflow_asf_ifg.failing import permanent_errors_fail_the_task
 from airflow_asf_ifg.hooks import EARTHDATA_DEFAULT_CONN_ID
 from airflow_asf_ifg.links import CmrQueryLink
 from airflow_asf_ifg.templates import is_templated
+from airflow_asf_ifg.validation import check_window
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -25,7 +24,6 @@ if TYPE_CHECKING:
     from airflow_asf_ifg.client.granule import Granule
     from airflow_asf_ifg.hooks.cmr import CmrHook
 
-WINDOWS = ("acquisition", "revision")
 #: Airflow refuses to map over more than [core] max_map_length (1024) items by default.
 DEFAULT_MAX_RESULTS = 1000
 
@@ -40,11 +38,6 @@ def compact(granule: Granule) -> dict[str, Any]:
     return {k: v for k, v in document.items() if v not in (None, [], {})}
 
 
-def _check_window(window: Any) -> None:
-    if window not in WINDOWS:
-        raise ValueError(f"window {window!r} is not one of {list(WINDOWS)}")
-
-
 def empty_interval_advice(context: Context, start: datetime, end: datetime) -> str:
     """Why a run's data interval is empty and what to do, for the DAG's kind of schedule.
 
@@ -54,12 +47,16 @@ def empty_interval_advice(context: Context, start: datetime, end: datetime) -> s
     """
     timetable = type(getattr(context.get("dag"), "timetable", None)).__name__
     if timetable in ("NullTimetable", "OnceTimetable", "AssetTriggeredTimetable"):
-        return (f"this run has no data interval ({start} to {end}): the DAG is not on a time schedule "
-                f"({timetable}), so there is no day to search. Pass temporal=(start, end) or revision_date=(start, "
-                f"end), e.g. from run params, or schedule the DAG with CronDataIntervalTimetable")
-    return (f"the run's data interval is empty ({start} to {end}): a cron schedule in Airflow 3 defaults to "
-            f"CronTriggerTimetable without an interval. Use CronDataIntervalTimetable, "
-            f"CronTriggerTimetable(..., interval=timedelta(days=1)), or pass temporal/revision_date")
+        return (
+            f"this run has no data interval ({start} to {end}): the DAG is not on a time schedule "
+            f"({timetable}), so there is no day to search. Pass temporal=(start, end) or revision_date=(start, "
+            f"end), e.g. from run params, or schedule the DAG with CronDataIntervalTimetable"
+        )
+    return (
+        f"the run's data interval is empty ({start} to {end}): a cron schedule in Airflow 3 defaults to "
+        f"CronTriggerTimetable without an interval. Use CronDataIntervalTimetable, "
+        f"CronTriggerTimetable(..., interval=timedelta(days=1)), or pass temporal/revision_date"
+    )
 
 
 class CmrSearchOperator(BaseOperator):
@@ -87,8 +84,15 @@ class CmrSearchOperator(BaseOperator):
     :param earthdata_conn_id: the ``earthdata`` connection (optional for public CMR).
     """
 
-    template_fields: Sequence[str] = ("collection_concept_id", "short_name", "aoi", "temporal", "revision_date",
-                                      "attributes", "window")
+    template_fields: Sequence[str] = (
+        "collection_concept_id",
+        "short_name",
+        "aoi",
+        "temporal",
+        "revision_date",
+        "attributes",
+        "window",
+    )
     template_fields_renderers = {"aoi": "json", "attributes": "json"}
     operator_extra_links = (CmrQueryLink(),)
     ui_color = "#d6eaf8"
@@ -113,13 +117,8 @@ class CmrSearchOperator(BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         if not is_templated(window):
-            _check_window(window)
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ValueError(f"page_size {page_size} must be between 1 and {MAX_PAGE_SIZE}")
-        if max_results < 1:
-            raise ValueError(f"max_results {max_results} must be at least 1")
-        if on_incomplete not in ("raise", "warn"):
-            raise ValueError(f"on_incomplete {on_incomplete!r} must be 'raise' or 'warn'")
+            check_window(window)
+        check_search_options(page_size, on_incomplete, max_results=max_results)
         if aoi is not None and not is_templated(aoi):
             parse_aoi(aoi)  # fail at DAG parse time, long before any request
         self.collection_concept_id = collection_concept_id
@@ -159,39 +158,40 @@ class CmrSearchOperator(BaseOperator):
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
         """Run the search and return compact granule dicts."""
-        with configuration_errors_fail_the_task():  # an unknown collection, an unresolvable host, a bad login
+        with permanent_errors_fail_the_task():  # an unknown collection, an unresolvable host, a bad login
             return self._search(context)
 
     def _search(self, context: Context) -> list[dict[str, Any]]:
         try:
-            _check_window(self.window)  # again: a template may have rendered anything
+            check_window(self.window)  # again: a template may have rendered anything
             time_filters = self._time_filters(context)
+            # truncate: the first max_results; otherwise more than max_results fails before any is fetched.
+            limits = {"limit": self.max_results} if self.truncate else {"max_hits": self.max_results}
             results = self.hook.search(
-                collection_concept_id=self.collection_concept_id, short_name=self.short_name, aoi=self.aoi,
-                attributes=self.attributes, sort_key=self.sort_key, page_size=self.page_size,
-                on_incomplete=self.on_incomplete, **time_filters)
+                collection_concept_id=self.collection_concept_id,
+                short_name=self.short_name,
+                aoi=self.aoi,
+                attributes=self.attributes,
+                sort_key=self.sort_key,
+                page_size=self.page_size,
+                on_incomplete=self.on_incomplete,
+                **limits,
+                **time_filters,
+            )
         except ValueError as error:  # bad input after templating: retrying cannot help
             raise AirflowFailException(str(error)) from error
         self.log.info("CMR query: %s", results.query_url)
         CmrQueryLink.persist(context, self, results.query_url)
-        try:
-            results.start()
-            if results.hits is not None and results.hits > self.max_results:
-                if not self.truncate:
-                    self.hook.client.limit(results, self.max_results)
-                self.log.warning("%d granules match; returning the first %d (truncate=True)", results.hits,
-                                 self.max_results)
-            granules = [compact(g) for g in islice(results, self.max_results)]
-        except TooManyResultsError as error:
-            raise AirflowFailException(str(error)) from error
-        except IncompleteSearchError:
-            raise  # a rerun may succeed: let Airflow's retries try again
-        except CmrSearchError as error:
-            if error.status is not None and 400 <= error.status < 500:
-                raise AirflowFailException(str(error)) from error
-            raise
+        # Too many results or a refused query fail at once (execute's wrapper); partial results are retried.
+        results.start()
+        if results.hits is not None and results.hits > self.max_results:
+            self.log.warning(
+                "%d granules match; returning the first %d (truncate=True)", results.hits, self.max_results
+            )
+        granules = [compact(g) for g in results]
         names = [g["granule_ur"] for g in granules[:5]]
         more = f" and {len(granules) - len(names)} more" if len(granules) > len(names) else ""
-        self.log.info("Found %d granules (CMR-Hits %s): %s%s", len(granules), results.hits,
-                      ", ".join(names) or "none", more)
+        self.log.info(
+            "Found %d granules (CMR-Hits %s): %s%s", len(granules), results.hits, ", ".join(names) or "none", more
+        )
         return granules

@@ -15,7 +15,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_asf_ifg.exceptions import AsfCredentialsError
-from airflow_asf_ifg.failing import configuration_errors_fail_the_task
+from airflow_asf_ifg.failing import permanent_errors_fail_the_task
 from airflow_asf_ifg.hooks import EARTHDATA_DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
@@ -47,8 +47,9 @@ def write_private(path: Path, text: str) -> None:
         raise
 
 
-def aws_profile_text(existing: str, profile: str, credentials: TemporaryCredentials, region_name: str,
-                     endpoint_url: str | None) -> str:
+def aws_profile_text(
+    existing: str, profile: str, credentials: TemporaryCredentials, region_name: str, endpoint_url: str | None
+) -> str:
     """An AWS shared-credentials file with ``profile`` (re)written and other profiles kept.
 
     :param existing: the file's current text ('' when new).
@@ -59,10 +60,13 @@ def aws_profile_text(existing: str, profile: str, credentials: TemporaryCredenti
     """
     parser = configparser.ConfigParser(interpolation=None)
     parser.read_string(existing)
-    parser[profile] = {"aws_access_key_id": credentials.access_key_id,
-                       "aws_secret_access_key": credentials.secret_access_key,
-                       "aws_session_token": credentials.session_token, "region": region_name,
-                       "expiration": credentials.expiration.isoformat()}
+    parser[profile] = {
+        "aws_access_key_id": credentials.access_key_id,
+        "aws_secret_access_key": credentials.secret_access_key,
+        "aws_session_token": credentials.session_token,
+        "region": region_name,
+        "expiration": credentials.expiration.isoformat(),
+    }
     if endpoint_url:
         parser[profile]["endpoint_url"] = endpoint_url
     lines: list[str] = []
@@ -107,9 +111,18 @@ class AsfS3CredentialsOperator(BaseOperator):
     template_fields: Sequence[str] = ("s3_credentials_url", "bucket", "output_path")
     ui_color = "#fdebd0"
 
-    def __init__(self, *, earthdata_conn_id: str = EARTHDATA_DEFAULT_CONN_ID, s3_credentials_url: str | None = None,
-                 bucket: str | None = None, region_name: str | None = None, output_path: str | None = None,
-                 output_format: str = "aws-profile", profile_name: str = "asf", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        earthdata_conn_id: str = EARTHDATA_DEFAULT_CONN_ID,
+        s3_credentials_url: str | None = None,
+        bucket: str | None = None,
+        region_name: str | None = None,
+        output_path: str | None = None,
+        output_format: str = "aws-profile",
+        profile_name: str = "asf",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         if output_format not in OUTPUT_FORMATS:
             raise ValueError(f"output_format {output_format!r} is not one of {OUTPUT_FORMATS}")
@@ -130,7 +143,7 @@ class AsfS3CredentialsOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Fetch, check, optionally write; return the non-secret facts."""
-        with configuration_errors_fail_the_task():  # a login, EULA or endpoint problem: retrying cannot help
+        with permanent_errors_fail_the_task():  # a login, EULA or endpoint problem: retrying cannot help
             credentials = self.hook.get_credentials(self.s3_credentials_url)
         region = self.region_name or self.hook.region_for(credentials.endpoint)
         bucket = self.bucket or (credentials.buckets[0] if credentials.buckets else None)
@@ -140,9 +153,15 @@ class AsfS3CredentialsOperator(BaseOperator):
             self.log.warning("The credentials name no bucket and none was given: skipping the S3 check")
         if self.output_path:
             self._write(credentials, region)
-        facts = {"expiration": credentials.expiration.isoformat(), "endpoint": credentials.endpoint,
-                 "bucket": bucket, "buckets": list(credentials.buckets), "region": region,
-                 "lifetime_seconds": round(credentials.remaining_seconds()), "output_path": self.output_path}
+        facts = {
+            "expiration": credentials.expiration.isoformat(),
+            "endpoint": credentials.endpoint,
+            "bucket": bucket,
+            "buckets": list(credentials.buckets),
+            "region": region,
+            "lifetime_seconds": round(credentials.remaining_seconds()),
+            "output_path": self.output_path,
+        }
         self.log.info("Temporary S3 credentials work: %s", facts)
         return facts
 
@@ -152,9 +171,14 @@ class AsfS3CredentialsOperator(BaseOperator):
 
         from airflow_asf_ifg.client.credentials import explain_s3_error
 
-        client = boto3.client("s3", region_name=region, aws_access_key_id=credentials.access_key_id,
-                              aws_secret_access_key=credentials.secret_access_key,
-                              aws_session_token=credentials.session_token, **self.hook.client_config())
+        client = boto3.client(
+            "s3",
+            region_name=region,
+            aws_access_key_id=credentials.access_key_id,
+            aws_secret_access_key=credentials.secret_access_key,
+            aws_session_token=credentials.session_token,
+            **self.hook.client_config(),
+        )
         try:
             listing = client.list_objects_v2(Bucket=bucket, MaxKeys=1)
         except ClientError as error:
@@ -166,7 +190,8 @@ class AsfS3CredentialsOperator(BaseOperator):
         self.log.info("s3://%s is readable with them (%d key(s) listed)", bucket, listing.get("KeyCount", 0))
 
     def _write(self, credentials: TemporaryCredentials, region: str) -> None:
-        path = Path(self.output_path).expanduser()  # type: ignore[arg-type]
+        assert self.output_path, "called only with an output_path"
+        path = Path(self.output_path).expanduser()
         endpoint_url = self.hook.earthdata.settings.s3_endpoint_url
         if self.output_format == "aws-profile":
             existing = path.read_text() if path.is_file() else ""

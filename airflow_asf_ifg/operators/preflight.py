@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_asf_ifg.client.granule import Granule, ProductFile, check_source, checked_roles, reads_from_s3
+from airflow_asf_ifg.client.granule import Granule, ProductFile, check_source, checked_roles
 from airflow_asf_ifg.exceptions import ProductMissingError
-from airflow_asf_ifg.failing import configuration_errors_fail_the_task
+from airflow_asf_ifg.failing import permanent_errors_fail_the_task
 from airflow_asf_ifg.hooks import EARTHDATA_DEFAULT_CONN_ID
 from airflow_asf_ifg.templates import checked_after_rendering, is_templated
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
     from airflow_asf_ifg.client.preflight import AccessCheck
     from airflow_asf_ifg.hooks.asf import AsfHook
+
 
 class AsfPreflightOperator(BaseOperator):
     """Check, once per run and before any copy, everything the copies need, reading no product.
@@ -43,9 +45,17 @@ class AsfPreflightOperator(BaseOperator):
     template_fields_renderers = {"granules": "json"}
     ui_color = "#fdebd0"
 
-    def __init__(self, *, granules: list[dict[str, Any]] | Any, files: Sequence[str] = ("data",),
-                 source: str = "auto", dest_bucket: str | None = None, aws_conn_id: str | None = "aws_default",
-                 earthdata_conn_id: str = EARTHDATA_DEFAULT_CONN_ID, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        granules: list[dict[str, Any]] | Any,
+        files: Sequence[str] = ("data",),
+        source: str = "auto",
+        dest_bucket: str | None = None,
+        aws_conn_id: str | None = "aws_default",
+        earthdata_conn_id: str = EARTHDATA_DEFAULT_CONN_ID,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.granules = granules
         self.files = files if is_templated(files) else checked_roles(files)
@@ -63,63 +73,72 @@ class AsfPreflightOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Run the checks; return what each confirmed."""
+        from airflow_asf_ifg.client.copy import reads_over_s3  # the copy engine loads boto3: not at parse time
+
         roles = checked_after_rendering(self.files, checked_roles)
-        try:
-            granules = [Granule.from_dict(document) for document in list(self.granules or [])]
-        except (TypeError, ValueError) as error:
-            raise AirflowFailException(f"not a granule dict (as CmrSearchOperator returns): {error}") from error
-        facts: dict[str, Any] = {"granules": len(granules), "source": None, "destination": None}
-        with configuration_errors_fail_the_task():
+        with permanent_errors_fail_the_task():
+            granules = Granule.from_dicts(list(self.granules or []))
+            facts: dict[str, Any] = {"granules": len(granules), "source": None, "destination": None}
             if self.dest_bucket:
                 facts["destination"] = self._check_destination(self.dest_bucket)
             first = next(((g, f) for g in granules for f in g.files if f.role in roles), None)
             if first is None:
-                self.log.info("No %s file in %d granule(s): nothing will be copied, nothing to check",
-                              "/".join(roles), len(granules))
+                self.log.info(
+                    "No %s file in %d granule(s): nothing will be copied, nothing to check",
+                    "/".join(roles),
+                    len(granules),
+                )
                 return facts
             granule, product = first
-            over_s3 = reads_from_s3(product.url, product.s3_url, self.source)
+            over_s3 = reads_over_s3(product, self.source)  # the way the copies will read it
             try:
                 check = self._check_s3(granule, product) if over_s3 else self._check_https(product)
             except ProductMissingError as error:
                 raise AirflowFailException(str(error)) from error
         self.log.info("Preflight: %s", check.detail)
-        self.log.info("Copies of the %d granule(s) will go over %s", len(granules),
-                      "S3 with ASF's temporary keys" if check.path == "s3" else
-                      "HTTPS through the door (no S3 credentials needed)")
+        self.log.info(
+            "Copies of the %d granule(s) will go over %s",
+            len(granules),
+            "S3 with ASF's temporary keys"
+            if check.path == "s3"
+            else "HTTPS through the door (no S3 credentials needed)",
+        )
         facts["source"] = check.to_dict()
         return facts
 
     def _check_https(self, product: ProductFile) -> AccessCheck:
         from airflow_asf_ifg.client.preflight import check_https
 
-        if not product.url:
-            raise AirflowFailException(f"{product.name} has no HTTPS URL in CMR; use source='s3' or 'auto'")
-        return check_https(self.asf.earthdata.get_session(), product.url, product.name)
+        return check_https(self.asf.earthdata.get_session(), product.url or "", product.name)
 
     def _check_s3(self, granule: Granule, product: ProductFile) -> AccessCheck:
         from botocore.exceptions import ClientError
 
         from airflow_asf_ifg.client.credentials import explain_s3_error
         from airflow_asf_ifg.client.preflight import AccessCheck
+        from airflow_asf_ifg.client.s3 import parse_s3_url
 
-        if not product.s3_url:
-            raise AirflowFailException(f"{product.name} has no s3:// URL in CMR; use source='https' or 'auto'")
         credentials = self.asf.get_credentials(granule.s3_credentials_url)
-        bucket, _, key = product.s3_url.removeprefix("s3://").partition("/")
+        bucket, key = parse_s3_url(product.s3_url or "")
         client = self.asf.get_s3_client(granule.s3_credentials_url)
         try:
             head = client.head_object(Bucket=bucket, Key=key)
         except ClientError as error:
-            explained = explain_s3_error(error, self.asf.region_for(credentials.endpoint), product.s3_url)
+            explained = explain_s3_error(error, self.asf.region_for(credentials.endpoint), bucket)
             if explained is error:
                 raise
             # Refused keys (out of region, unknown) will be refused on every retry as well.
             raise AirflowFailException(str(explained)) from error
         storage = head.get("StorageClass") or "STANDARD"
-        return AccessCheck("s3", product.name, product.s3_url, [credentials.endpoint.split("/")[2]], 200,
-                           f"{product.name}: temporary S3 keys from {credentials.endpoint} (valid until "
-                           f"{credentials.expiration.isoformat()}) read its HeadObject ({storage})")
+        return AccessCheck(
+            "s3",
+            product.name,
+            product.s3_url or "",
+            [urlsplit(credentials.endpoint or "").netloc],
+            200,
+            f"{product.name}: temporary S3 keys from {credentials.endpoint} (valid until "
+            f"{credentials.expiration.isoformat()}) read its HeadObject ({storage})",
+        )
 
     def _check_destination(self, bucket: str) -> dict[str, Any]:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook

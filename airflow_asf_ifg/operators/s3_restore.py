@@ -7,12 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_asf_ifg.client.archive import ArchiveState, state_from_head
+from airflow_asf_ifg.client.s3_restore import TIERS
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-TIERS = ("Expedited", "Standard", "Bulk")
 
 
 class S3RestoreObjectOperator(BaseOperator):
@@ -30,8 +28,16 @@ class S3RestoreObjectOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("bucket", "keys")
 
-    def __init__(self, *, bucket: str, keys: list[str], days: int = 7, tier: str = "Standard",
-                 aws_conn_id: str | None = "aws_default", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        keys: list[str],
+        days: int = 7,
+        tier: str = "Standard",
+        aws_conn_id: str | None = "aws_default",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         if tier not in TIERS:
             raise ValueError(f"tier {tier!r} is not one of {TIERS}")
@@ -46,25 +52,12 @@ class S3RestoreObjectOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, str]:
         """Request each archived object's restore once."""
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook  # loads boto3: not at DAG parse time
-        from botocore.exceptions import ClientError
+
+        from airflow_asf_ifg.client.s3_restore import request_restore
 
         client = S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
         outcome: dict[str, str] = {}
         for key in self.keys:
-            try:
-                state = state_from_head(key, client.head_object(Bucket=self.bucket, Key=key))
-            except ClientError as error:
-                if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") != 404:
-                    raise
-                outcome[key] = "missing"
-                continue
-            if state.state is ArchiveState.RETRIEVING:
-                outcome[key] = "in-progress"
-            elif state.state is ArchiveState.AVAILABLE:
-                outcome[key] = "restored" if state.expires else "not-archived"
-            else:
-                client.restore_object(Bucket=self.bucket, Key=key, RestoreRequest={
-                    "Days": self.days, "GlacierJobParameters": {"Tier": self.tier}})
-                outcome[key] = "started"
+            outcome[key] = request_restore(client, self.bucket, key, self.days, self.tier)
             self.log.info("s3://%s/%s: %s", self.bucket, key, outcome[key])
         return outcome

@@ -42,8 +42,10 @@ RESTORE_DAYS = 7  # the 2018 door restored for RetentionDays (default 7)
 #: TEA keys work in-region only (TEA DownloadRoleInRegion); NASA's Earthdata Cloud region.
 TEA_REGION = "us-west-2"
 _FETCHING = "Your requested data are being fetched from long-term storage.  Please try again later.\n"
-_GONE = ("<!doctype html><title>410 Gone</title><h1>Gone</h1><p>The requested URL is no longer available on this "
-         "server and there is no forwarding address.</p>\n")
+_GONE = (
+    "<!doctype html><title>410 Gone</title><h1>Gone</h1><p>The requested URL is no longer available on this "
+    "server and there is no forwarding address.</p>\n"
+)
 
 
 class AsfDoor:
@@ -60,10 +62,18 @@ class AsfDoor:
     :param cookie_key: HMAC key of the ``asf-urs`` cookie.
     """
 
-    def __init__(self, config: Callable[[], SandboxConfig], urls: Urls, directory: Directory,
-                 credentials: CredentialIssuer, archive: ArchiveClock,
-                 storage_class: Callable[[str], str | bool | None], presign: Callable[[str, int], str],
-                 stats: Stats, cookie_key: bytes) -> None:
+    def __init__(
+        self,
+        config: Callable[[], SandboxConfig],
+        urls: Urls,
+        directory: Directory,
+        credentials: CredentialIssuer,
+        archive: ArchiveClock,
+        storage_class: Callable[[str], str],
+        presign: Callable[[str, int], str],
+        stats: Stats,
+        cookie_key: bytes,
+    ) -> None:
         self.config = config
         self.urls = urls
         self.directory = directory
@@ -81,8 +91,17 @@ class AsfDoor:
         :param uid: the EDL user id.
         """
         now = int(time.time())
-        return tokens.encode({"urs-user-id": uid, "first_name": "Sandbox", "last_name": "User",
-                              "urs-groups": [], "iat": now, "exp": now + SESSION_DAYS * 86400}, self.cookie_key)
+        return tokens.encode(
+            {
+                "urs-user-id": uid,
+                "first_name": "Sandbox",
+                "last_name": "User",
+                "urs-groups": [],
+                "iat": now,
+                "exp": now + SESSION_DAYS * 86400,
+            },
+            self.cookie_key,
+        )
 
     def session_2018_for(self, uid: str) -> str:
         """A signed ``GRFNDoor`` session cookie for a user (mod_auth_urs keeps its sessions server-side; the
@@ -123,8 +142,12 @@ class AsfDoor:
 
         :param request: the request.
         """
-        params = {"response_type": "code", "client_id": ASF_CLIENT_ID, "redirect_uri": f"{self.urls.asf}/login",
-                  "state": str(request.url.with_query(None))}
+        params = {
+            "response_type": "code",
+            "client_id": ASF_CLIENT_ID,
+            "redirect_uri": f"{self.urls.asf}/login",
+            "state": str(request.url.with_query(None)),
+        }
         if not request.headers.get("User-Agent", "").startswith("Mozilla"):
             params["app_type"] = "401"
         return web.HTTPFound(f"{self.urls.edl}/oauth/authorize?{urlencode(params, quote_via=quote)}")
@@ -135,9 +158,12 @@ class AsfDoor:
 
         :param request: the request.
         """
-        params = {"client_id": ASF_CLIENT_ID, "response_type": "code",
-                  "redirect_uri": f"{self.urls.asf}/door/oauth",
-                  "state": base64.b64encode(str(request.url).encode()).decode()}
+        params = {
+            "client_id": ASF_CLIENT_ID,
+            "response_type": "code",
+            "redirect_uri": f"{self.urls.asf}/door/oauth",
+            "state": base64.b64encode(str(request.url).encode()).decode(),
+        }
         if "mozilla" not in request.headers.get("User-Agent", "").lower():
             params = {"app_type": "401", **params}
         return web.HTTPFound(f"{self.urls.edl}/oauth/authorize?{urlencode(params, quote_via=quote)}")
@@ -176,8 +202,11 @@ class AsfDoor:
         """
         secret = self.directory.apps[ASF_CLIENT_ID]
         status, document, _ = await self.edl(
-            "POST", "/oauth/token", headers={"Authorization": _basic(ASF_CLIENT_ID, secret)},
-            data={"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri})
+            "POST",
+            "/oauth/token",
+            headers={"Authorization": _basic(ASF_CLIENT_ID, secret)},
+            data={"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri},
+        )
         return status, document
 
     async def edl(self, method: str, path: str, **kwargs: Any) -> tuple[int, dict[str, Any] | None, bytes]:
@@ -225,8 +254,9 @@ def routes(door: AsfDoor) -> web.RouteTableDef:
             return web.Response(status=400, text="code and state are required\n")
         status, document = await door.redeem(code, f"{door.urls.asf}/login")
         if status == 429 or status >= 500:
-            return web.Response(status=503, text=f"Earthdata Login answered {status}; try again\n",
-                                headers={"Retry-After": "1"})
+            return web.Response(
+                status=503, text=f"Earthdata Login answered {status}; try again\n", headers={"Retry-After": "1"}
+            )
         if status != 200 or not document:
             return web.Response(status=401, text="Earthdata Login did not accept the authorization code\n")
         uid = str(document["endpoint"]).rsplit("/", 1)[-1]
@@ -253,19 +283,23 @@ def routes(door: AsfDoor) -> web.RouteTableDef:
             return web.Response(status=403, text=f"Forbidden: {message}\n")
         status, document = await door.redeem(code, f"{door.urls.asf}/door/oauth")
         if status == 429 or status >= 500:
-            return web.Response(status=503, text=f"Earthdata Login answered {status}; try again\n",
-                                headers={"Retry-After": "1"})
+            return web.Response(
+                status=503, text=f"Earthdata Login answered {status}; try again\n", headers={"Retry-After": "1"}
+            )
         if status != 200 or not document:
-            return web.Response(status=status if status >= 400 else 500,
-                                text="Earthdata Login did not accept the authorization code\n")
+            return web.Response(
+                status=status if status >= 400 else 500, text="Earthdata Login did not accept the authorization code\n"
+            )
         profile_status, profile, _ = await door.edl(
-            "GET", str(document["endpoint"]), headers={"Authorization": f"Bearer {document['access_token']}"})
+            "GET", str(document["endpoint"]), headers={"Authorization": f"Bearer {document['access_token']}"}
+        )
         if profile_status != 200 or not profile:
-            return web.Response(status=profile_status if profile_status >= 400 else 500,
-                                text="Earthdata Login did not return the user profile\n")
+            return web.Response(
+                status=profile_status if profile_status >= 400 else 500,
+                text="Earthdata Login did not return the user profile\n",
+            )
         response = web.HTTPFound(original)
-        response.set_cookie(SESSION_COOKIE_2018, door.session_2018_for(str(profile["uid"])), path="/",
-                            httponly=True)
+        response.set_cookie(SESSION_COOKIE_2018, door.session_2018_for(str(profile["uid"])), path="/", httponly=True)
         raise response
 
     @table.get("/door/credentials", name="credentials")
@@ -278,13 +312,19 @@ def routes(door: AsfDoor) -> web.RouteTableDef:
         issued = door.credentials.issue(uid, config.credential_ttl, (PRODUCT_BUCKET,), None)
         door.stats.event("credentials_issued")
         document = {
-            "Credentials": {"AccessKeyId": issued.access_key_id, "SecretAccessKey": issued.secret_access_key,
-                            "SessionToken": issued.session_token,
-                            "Expiration": str(issued.expiration.astimezone(UTC).replace(microsecond=0))},
-            "PolicyDocument": {"Version": "2012-10-17", "Statement": [
-                {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{PRODUCT_BUCKET}"},
-                {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{PRODUCT_BUCKET}/*"},
-            ]},
+            "Credentials": {
+                "AccessKeyId": issued.access_key_id,
+                "SecretAccessKey": issued.secret_access_key,
+                "SessionToken": issued.session_token,
+                "Expiration": str(issued.expiration.astimezone(UTC).replace(microsecond=0)),
+            },
+            "PolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{PRODUCT_BUCKET}"},
+                    {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{PRODUCT_BUCKET}/*"},
+                ],
+            },
         }
         return await send(request, pretty_json(document))
 
@@ -298,7 +338,8 @@ def routes(door: AsfDoor) -> web.RouteTableDef:
             return _not_found()
         if state.state in ("available", "archived", "retrieving"):
             return await send(request, pretty_json({"status": state.state}))
-        expiry = state.restore_expiry.astimezone(UTC).replace(tzinfo=None)  # type: ignore[union-attr]
+        assert state.restore_expiry is not None, "a restored copy always has an expiry"
+        expiry = state.restore_expiry.astimezone(UTC).replace(tzinfo=None)
         return await send(request, pretty_json({"status": "available", "expiration_date": str(expiry)}))
 
     @table.route("*", "/door/download/{key:.+}", name="download")
@@ -313,8 +354,11 @@ def routes(door: AsfDoor) -> web.RouteTableDef:
         # Today the door checks the object exists and redirects (routes.py); nothing is in Glacier any more.
         if door.era == "today" or state.state in ("available", "restored"):
             raise web.HTTPFound(door.presign(key, DOWNLOAD_URL_SECONDS))
-        if state.state == "archived" and request.method == "GET" and door.archive.request(PRODUCT_BUCKET, key,
-                                                                                            RESTORE_DAYS):
+        if (
+            state.state == "archived"
+            and request.method == "GET"
+            and door.archive.request(PRODUCT_BUCKET, key, RESTORE_DAYS)
+        ):
             door.stats.event("retrieval_started")
         return web.Response(status=202, text=_FETCHING, content_type="text/html")
 
@@ -332,13 +376,17 @@ def routes(door: AsfDoor) -> web.RouteTableDef:
         if uid is None and header:
             scheme, _, token = header.partition(" ")
             if scheme != "Bearer" or not token:
-                return web.json_response({"status_code": 400, "error_description": "Malformed Authorization header"},
-                                         status=400)
+                return web.json_response(
+                    {"status_code": 400, "error_description": "Malformed Authorization header"}, status=400
+                )
             # TEA reads the uid from the bearer JWT without verifying it, then asks EDL with that bearer.
             claims = tokens.claims_unverified(token) or {}
             status_code, _, body = await door.edl(
-                "GET", f"/api/users/{claims.get('uid', '-')}", params={"client_id": ASF_CLIENT_ID},
-                headers={"Authorization": f"Bearer {token}"})
+                "GET",
+                f"/api/users/{claims.get('uid', '-')}",
+                params={"client_id": ASF_CLIENT_ID},
+                headers={"Authorization": f"Bearer {token}"},
+            )
             if status_code != 200:
                 return web.Response(status=status_code, body=body, content_type="application/json")
             uid, set_cookie = str(claims["uid"]), True
@@ -347,8 +395,12 @@ def routes(door: AsfDoor) -> web.RouteTableDef:
         issued = door.credentials.issue(uid, door.config().credential_ttl, (PRODUCT_BUCKET,), TEA_REGION)
         door.stats.event("credentials_issued")
         expiration = str(issued.expiration.astimezone(UTC).replace(microsecond=0))
-        document = {"accessKeyId": issued.access_key_id, "secretAccessKey": issued.secret_access_key,
-                    "sessionToken": issued.session_token, "expiration": expiration}
+        document = {
+            "accessKeyId": issued.access_key_id,
+            "secretAccessKey": issued.secret_access_key,
+            "sessionToken": issued.session_token,
+            "expiration": expiration,
+        }
         response = web.json_response(document)
         if set_cookie:
             response.set_cookie(COOKIE, door.cookie_for(uid), path="/", httponly=True)

@@ -47,20 +47,50 @@ class Collection:
 
 
 COLLECTIONS: tuple[Collection, ...] = (
-    Collection("C1379535891-ASF", "SENTINEL-1_INSAR_ALL_INTERFEROMETRIC_PRODUCTS", "1",
-               "Sentinel-1 All Interferometric Products (BETA)", "beta-all", 2016, 2018),
-    Collection("C1379522387-ASF", "SENTINEL-1_INSAR_FULL_RES_WRAPPED_INTERFEROGRAM_AND_DEM", "1",
-               "Sentinel-1 Full Resolution Wrapped Interferogram and DEM (BETA)", "beta-wrapped", 2016, 2018),
-    Collection("C1379535600-ASF", "SENTINEL-1_INSAR_UNWRAPPED_INTERFEROGRAM_AND_COHERENCE_MAP", "1",
-               "Sentinel-1 Unwrapped Interferogram and Coherence Map (BETA)", "beta-unwrapped", 2016, 2018),
-    Collection("C1595422627-ASF", "SENTINEL-1_INTERFEROGRAMS", "1",
-               "Sentinel-1 Interferograms", "gunw-v2", 2019, 2023),
-    Collection("C2859376221-ASF", "ARIA_S1_GUNW", "1",
-               "ARIA Sentinel-1 Geocoded Unwrapped Interferograms", "gunw-v3", 2019, 2025),
+    Collection(
+        "C1379535891-ASF",
+        "SENTINEL-1_INSAR_ALL_INTERFEROMETRIC_PRODUCTS",
+        "1",
+        "Sentinel-1 All Interferometric Products (BETA)",
+        "beta-all",
+        2016,
+        2018,
+    ),
+    Collection(
+        "C1379522387-ASF",
+        "SENTINEL-1_INSAR_FULL_RES_WRAPPED_INTERFEROGRAM_AND_DEM",
+        "1",
+        "Sentinel-1 Full Resolution Wrapped Interferogram and DEM (BETA)",
+        "beta-wrapped",
+        2016,
+        2018,
+    ),
+    Collection(
+        "C1379535600-ASF",
+        "SENTINEL-1_INSAR_UNWRAPPED_INTERFEROGRAM_AND_COHERENCE_MAP",
+        "1",
+        "Sentinel-1 Unwrapped Interferogram and Coherence Map (BETA)",
+        "beta-unwrapped",
+        2016,
+        2018,
+    ),
+    Collection("C1595422627-ASF", "SENTINEL-1_INTERFEROGRAMS", "1", "Sentinel-1 Interferograms", "gunw-v2", 2019, 2023),
+    Collection(
+        "C2859376221-ASF",
+        "ARIA_S1_GUNW",
+        "1",
+        "ARIA Sentinel-1 Geocoded Unwrapped Interferograms",
+        "gunw-v3",
+        2019,
+        2025,
+    ),
 )
 
-_BETA_SUFFIX = {"beta-all": ("", ".zip"), "beta-wrapped": ("-Wrapped", ".full_res.zip"),
-                "beta-unwrapped": ("-Unwrapped", ".unw_geo.zip")}
+_BETA_SUFFIX = {
+    "beta-all": ("", ".zip"),
+    "beta-wrapped": ("-Wrapped", ".full_res.zip"),
+    "beta-unwrapped": ("-Unwrapped", ".unw_geo.zip"),
+}
 
 
 @dataclass(frozen=True)
@@ -133,8 +163,12 @@ def _footprint(center: tuple[float, float], direction: str) -> Ring:
     # west of north by ~12 degrees, descending tracks east of south.
     half_across, half_along = 1.25, 0.9
     tilt = math.radians(-12.0 if direction == "ascending" else 12.0)
-    corners = [(-half_across, -half_along), (half_across, -half_along), (half_across, half_along),
-               (-half_across, half_along)]
+    corners = [
+        (-half_across, -half_along),
+        (half_across, -half_along),
+        (half_across, half_along),
+        (-half_across, half_along),
+    ]
     ring = []
     for x, y in corners:
         lon = center[0] + (x * math.cos(tilt) - y * math.sin(tilt)) / math.cos(math.radians(center[1]))
@@ -148,19 +182,21 @@ def _short_hash(*parts: object) -> str:
     return hashlib.md5("|".join(map(str, parts)).encode(), usedforsecurity=False).hexdigest()[:4]
 
 
-def _names(collection: Collection, ref: datetime, sec: datetime, track: int, direction: str,
-           ring: Ring) -> tuple[str, str]:
+def _names(
+    collection: Collection, ref: datetime, sec: datetime, track: int, direction: str, ring: Ring
+) -> tuple[str, str]:
     """(GranuleUR, producer granule id) by the naming rules of each product family."""
     west, south, _, north = bounds(ring)
     tag = _short_hash(collection.concept_id, ref, sec, track)
     if collection.is_beta:
-        pgid = (f"S1-IFG_RM_M1S1_TN{track:03d}_{ref:%Y%m%dT%H%M%S}-{sec:%Y%m%dT%H%M%S}"
-                f"_s1-resorb-{tag}-v1.2.1-standard")
+        pgid = f"S1-IFG_RM_M1S1_TN{track:03d}_{ref:%Y%m%dT%H%M%S}-{sec:%Y%m%dT%H%M%S}_s1-resorb-{tag}-v1.2.1-standard"
         return pgid + _BETA_SUFFIX[collection.family][0], pgid
     flight = direction[0].upper()
     if collection.family == "gunw-v2":
-        geo = f"{round(abs(north) * 1000):05d}{'N' if north >= 0 else 'S'}_" \
-              f"{round(abs(south) * 1000):05d}{'N' if south >= 0 else 'S'}"
+        geo = (
+            f"{round(abs(north) * 1000):05d}{'N' if north >= 0 else 'S'}_"
+            f"{round(abs(south) * 1000):05d}{'N' if south >= 0 else 'S'}"
+        )
         version = "v2_0_4"
     else:
         geo = f"{round(abs(west)):05d}{'E' if west >= 0 else 'W'}_{round(abs(south)):05d}{'N' if south >= 0 else 'S'}"
@@ -169,8 +205,14 @@ def _names(collection: Collection, ref: datetime, sec: datetime, track: int, dir
     return name, name
 
 
-def _files(collection: Collection, ur: str, pgid: str, rng: random.Random, archived_fraction: float,
-           archived: bool | None = None) -> list[CatalogueFile]:
+def _files(
+    collection: Collection,
+    ur: str,
+    pgid: str,
+    rng: random.Random,
+    archived_fraction: float,
+    archived: bool | None = None,
+) -> list[CatalogueFile]:
     drawn = rng.random() < archived_fraction
     archived = drawn if archived is None else archived
     if collection.is_beta:
@@ -230,23 +272,27 @@ def build_catalogue(seed: int, granules_per_collection: int, archived_fraction: 
             start, end = ref, ref + timedelta(seconds=52)
             ur, pgid = _names(collection, ref, sec, track, direction, ring)
             sequence += rng.randrange(1, 5000)
-            catalogue.append(Granule(
-                concept_id=f"G{sequence}-ASF",
-                sequence=sequence,
-                collection=collection,
-                granule_ur=ur,
-                producer_granule_id=pgid,
-                start=start,
-                end=end,
-                secondary_date=sec,
-                revision_date=(ref + timedelta(days=rng.randrange(1, 40), seconds=rng.randrange(86400))),
-                footprint=ring,
-                path=track,
-                frame=frame,
-                direction=direction,
-                platform=platform,
-                files=_files(collection, ur, pgid, rng, archived_fraction, _pinned_archived(index, archived_fraction)),
-            ))
+            catalogue.append(
+                Granule(
+                    concept_id=f"G{sequence}-ASF",
+                    sequence=sequence,
+                    collection=collection,
+                    granule_ur=ur,
+                    producer_granule_id=pgid,
+                    start=start,
+                    end=end,
+                    secondary_date=sec,
+                    revision_date=(ref + timedelta(days=rng.randrange(1, 40), seconds=rng.randrange(86400))),
+                    footprint=ring,
+                    path=track,
+                    frame=frame,
+                    direction=direction,
+                    platform=platform,
+                    files=_files(
+                        collection, ur, pgid, rng, archived_fraction, _pinned_archived(index, archived_fraction)
+                    ),
+                )
+            )
     return catalogue
 
 

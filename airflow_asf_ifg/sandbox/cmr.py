@@ -37,20 +37,75 @@ MAX_PAGING_DEPTH = 1_000_000
 UMM_CONTENT_TYPE = "application/vnd.nasa.cmr.umm_results+json;version=1.6.6"
 
 _GRANULE_PARAMETERS = {
-    "collection_concept_id", "echo_collection_id", "concept_id", "echo_granule_id", "short_name", "version",
-    "entry_title", "dataset_id", "provider", "provider_id", "point", "bounding_box", "polygon", "temporal",
-    "revision_date", "updated_since", "granule_ur", "producer_granule_id", "readable_granule_name",
-    "sort_key", "page_size", "page_num", "offset", "attribute", "downloadable", "online_only",
-    "browse_only", "browsable", "platform", "day_night_flag",
+    "collection_concept_id",
+    "echo_collection_id",
+    "concept_id",
+    "echo_granule_id",
+    "short_name",
+    "version",
+    "entry_title",
+    "dataset_id",
+    "provider",
+    "provider_id",
+    "point",
+    "bounding_box",
+    "polygon",
+    "temporal",
+    "revision_date",
+    "updated_since",
+    "granule_ur",
+    "producer_granule_id",
+    "readable_granule_name",
+    "sort_key",
+    "page_size",
+    "page_num",
+    "offset",
+    "attribute",
+    "downloadable",
+    "online_only",
+    "browse_only",
+    "browsable",
+    "platform",
+    "day_night_flag",
 }
 _COLLECTION_PARAMETERS = {
-    "concept_id", "echo_collection_id", "short_name", "version", "entry_title", "dataset_id", "provider",
-    "provider_id", "provider_short_name", "keyword", "page_size", "page_num", "sort_key", "has_granules",
+    "concept_id",
+    "echo_collection_id",
+    "short_name",
+    "version",
+    "entry_title",
+    "dataset_id",
+    "provider",
+    "provider_id",
+    "provider_short_name",
+    "keyword",
+    "page_size",
+    "page_num",
+    "sort_key",
+    "has_granules",
 }
-_COLLECTION_SELECTORS = ("collection_concept_id", "echo_collection_id", "concept_id", "echo_granule_id",
-                         "short_name", "entry_title", "dataset_id", "provider", "provider_id")
-_SORT_FIELDS = ("start_date", "end_date", "revision_date", "granule_ur", "producer_granule_id", "data_size",
-                "provider", "concept_id", "platform")
+_COLLECTION_SELECTORS = (
+    "collection_concept_id",
+    "echo_collection_id",
+    "concept_id",
+    "echo_granule_id",
+    "short_name",
+    "entry_title",
+    "dataset_id",
+    "provider",
+    "provider_id",
+)
+_SORT_FIELDS = (
+    "start_date",
+    "end_date",
+    "revision_date",
+    "granule_ur",
+    "producer_granule_id",
+    "data_size",
+    "provider",
+    "concept_id",
+    "platform",
+)
 _NOT_ACROSS_COLLECTIONS = (
     "The CMR does not allow querying across granules in all collections. To help optimize your search, "
     "you should limit your query using conditions that identify one or more collections, such as "
@@ -111,12 +166,12 @@ async def parse_query(request: web.Request, known: set[str]) -> Query:
     """
     pairs = list(request.query.items())
     if request.method == "POST":
-        pairs += list((await request.post()).items())
+        pairs += [(name, str(value)) for name, value in (await request.post()).items()]
     query = Query()
     for raw_name, value in pairs:
         name = raw_name[:-2] if raw_name.endswith("[]") else raw_name
         if name.startswith("options["):
-            query.options[name[len("options["):].rstrip("]").replace("][", ".")] = str(value)
+            query.options[name[len("options[") :].rstrip("]").replace("][", ".")] = str(value)
             continue
         if name not in known:
             raise CmrError(f"Parameter [{name}] was not recognized.")
@@ -144,8 +199,10 @@ def _page_num(query: Query, page_size: int) -> int:
         return int(offset) // max(page_size, 1) + 1
     number = int(raw) if raw else 1
     if number * page_size > MAX_PAGING_DEPTH:
-        raise CmrError(f"The paging depth (page_num * page_size) of [{number * page_size}] exceeds the "
-                       f"limit of {MAX_PAGING_DEPTH}.")
+        raise CmrError(
+            f"The paging depth (page_num * page_size) of [{number * page_size}] exceeds the "
+            f"limit of {MAX_PAGING_DEPTH}."
+        )
     return number
 
 
@@ -212,11 +269,14 @@ def parse_polygon(text: str) -> geometry.Ring:
             raise CmrError(f"The polygon boundary contained duplicate points at [{a[0]}, {a[1]}].")
     crossing = geometry.self_intersection(ring)
     if crossing is not None:
-        raise CmrError(f"The polygon boundary intersected itself at the following points: "
-                       f"[{crossing[0]:.6g}, {crossing[1]:.6g}]")
+        raise CmrError(
+            f"The polygon boundary intersected itself at the following points: [{crossing[0]:.6g}, {crossing[1]:.6g}]"
+        )
     if geometry.signed_area(ring) <= 0:
-        raise CmrError("The polygon boundary points are listed in the wrong order (clockwise vs counter "
-                       "clockwise). Please see the API documentation for the correct order.")
+        raise CmrError(
+            "The polygon boundary points are listed in the wrong order (clockwise vs counter "
+            "clockwise). Please see the API documentation for the correct order."
+        )
     return ring
 
 
@@ -265,8 +325,10 @@ class AttributeFilter:
         if len(parts) == 1:
             return cls("exists", parts[0], None, None, None)
         if parts[0] not in ("int", "float", "string", "date", "time", "datetime") or len(parts) not in (3, 4):
-            raise CmrError(f"Invalid format for attribute [{text}]: expected type,NAME,value or "
-                           f"type,NAME,min,max with type one of int, float, string, date, time, datetime.")
+            raise CmrError(
+                f"Invalid format for attribute [{text}]: expected type,NAME,value or "
+                f"type,NAME,min,max with type one of int, float, string, date, time, datetime."
+            )
         if len(parts) == 3:
             return cls(parts[0], parts[1], parts[2], None, None)
         return cls(parts[0], parts[1], None, parts[2] or None, parts[3] or None)
@@ -292,13 +354,18 @@ class AttributeFilter:
             converted = [self._convert(v) for v in values]
             if self.value is not None:
                 wanted = self._convert(self.value)
-                return any((str(v).lower() == str(wanted).lower()) if self.kind == "string" else v == wanted
-                           for v in converted)
+                return any(
+                    (str(v).lower() == str(wanted).lower()) if self.kind == "string" else v == wanted for v in converted
+                )
             low = self._convert(self.low) if self.low is not None else None
             high = self._convert(self.high) if self.high is not None else None
         except ValueError:
             raise CmrError(f"Invalid {self.kind} value in attribute [{self.name}].") from None
-        return any((low is None or v >= low) and (high is None or v <= high) for v in converted)  # type: ignore[operator]
+        # Values of one attribute share a type (int, float, str or datetime), which mypy cannot see.
+        return any(
+            (low is None or v >= low) and (high is None or v <= high)  # type: ignore[operator]
+            for v in converted
+        )
 
 
 @dataclass
@@ -360,14 +427,15 @@ class GranuleFilter:
         for kind, shape in self.spatial:
             if kind == "point":
                 results.append(geometry.point_in_ring(shape, granule.footprint))  # type: ignore[arg-type]
-            else:
+            else:  # a point's shape is a (lon, lat) pair, any other a list of rings: the kind says which
                 results.append(any(geometry.rings_intersect(r, granule.footprint) for r in shape))  # type: ignore[attr-defined]
         # CMR ANDs spatial conditions unless options[spatial][or]=true.
         return any(results) if self.query.options.get("spatial.or") == "true" else all(results)
 
     @staticmethod
-    def _in_ranges(ranges: list[tuple[datetime | None, datetime | None]], start: datetime, end: datetime,
-                   use_and: bool) -> bool:
+    def _in_ranges(
+        ranges: list[tuple[datetime | None, datetime | None]], start: datetime, end: datetime, use_and: bool
+    ) -> bool:
         if not ranges:
             return True
         hits = [(low is None or end >= low) and (high is None or start <= high) for low, high in ranges]
@@ -389,8 +457,9 @@ class GranuleFilter:
         if query.get("platform") and granule.platform.lower() not in [p.lower() for p in query.get("platform")]:
             return False
         # Temporal ranges are ORed unless options[temporal][and]=true (CMR api.md "Temporal Range searches").
-        if not self._in_ranges(self.temporal, granule.start, granule.end,
-                               self.query.options.get("temporal.and") == "true"):
+        if not self._in_ranges(
+            self.temporal, granule.start, granule.end, self.query.options.get("temporal.and") == "true"
+        ):
             return False
         if not self._in_ranges(self.revision, granule.revision_date, granule.revision_date, False):
             return False
@@ -437,7 +506,7 @@ def _compare(left: list[object], right: list[object], spec: list[tuple[str, bool
         other = right[index]
         if value == other:
             continue
-        smaller = value < other  # type: ignore[operator]
+        smaller = value < other  # type: ignore[operator]  # one sort key's values share a type
         descending = spec[index][1] if index < len(spec) else False
         return (1 if smaller else -1) if descending else (-1 if smaller else 1)
     return 0
@@ -467,9 +536,16 @@ class GranuleSearch:
             self._matches.move_to_end(fingerprint)
             return cached
         granule_filter = GranuleFilter(query)
-        keyed = [([_sort_value(g, name) for name, _ in spec] + [g.sequence], g)
-                 for g in self._catalogue if granule_filter.matches(g)]
-        keyed.sort(key=functools.cmp_to_key(lambda a, b: _compare(a[0], b[0], spec)))
+        keyed: list[tuple[list[object], Granule]] = [
+            ([_sort_value(g, name) for name, _ in spec] + [g.sequence], g)
+            for g in self._catalogue
+            if granule_filter.matches(g)
+        ]
+
+        def by_spec(a: tuple[list[object], Granule], b: tuple[list[object], Granule]) -> int:
+            return _compare(a[0], b[0], spec)
+
+        keyed.sort(key=functools.cmp_to_key(by_spec))
         self._matches[fingerprint] = keyed
         if len(self._matches) > 32:
             self._matches.popitem(last=False)
@@ -484,8 +560,10 @@ class GranuleSearch:
             raise CmrError("search-after header value is invalid, must be in the form of a JSON array.")
         issued_for = self._cursors.get(json.dumps(values, separators=(",", ":")))
         if issued_for is not None and issued_for != query.fingerprint():
-            raise CmrError("search-after value was issued for a different query; send the same parameters "
-                           "as the request that returned it.")
+            raise CmrError(
+                "search-after value was issued for a different query; send the same parameters "
+                "as the request that returned it."
+            )
         return values
 
     def search(self, query: Query, search_after: str | None) -> tuple[int, list[Granule], list[object] | None]:
@@ -510,9 +588,9 @@ class GranuleSearch:
             start = bisect.bisect_right(matched, 0, key=lambda entry: _compare(entry[0], cursor, spec) > 0)
             if self.config.cmr_page_overlap:
                 start = max(0, start - 1)
-            page = matched[start: start + page_size]
+            page = matched[start : start + page_size]
         else:
-            page = matched[(page_num - 1) * page_size: page_num * page_size]
+            page = matched[(page_num - 1) * page_size : page_num * page_size]
         if not page:
             return hits, [], None
         next_value = page[-1][0]
@@ -542,8 +620,9 @@ class GranuleSearch:
             titles = query.get("entry_title") + query.get("dataset_id")
             if titles and collection.title not in titles:
                 continue
-            providers = [p.upper() for p in query.get("provider") + query.get("provider_short_name")
-                         + query.get("provider_id")]
+            providers = [
+                p.upper() for p in query.get("provider") + query.get("provider_short_name") + query.get("provider_id")
+            ]
             if providers and "ASF" not in providers:
                 continue
             keyword = (query.one("keyword") or "").lower().strip("*")
@@ -554,13 +633,20 @@ class GranuleSearch:
 
 
 def _headers(hits: int, started: float, request_id: str) -> dict[str, str]:
-    return {"CMR-Hits": str(hits), "CMR-Took": str(int((time.monotonic() - started) * 1000)),
-            "CMR-Request-Id": request_id, "X-Request-Id": request_id}
+    return {
+        "CMR-Hits": str(hits),
+        "CMR-Took": str(int((time.monotonic() - started) * 1000)),
+        "CMR-Request-Id": request_id,
+        "X-Request-Id": request_id,
+    }
 
 
 def _error_response(error: CmrError, request_id: str) -> web.Response:
-    return web.json_response({"errors": error.messages}, status=error.status,
-                             headers={"CMR-Request-Id": request_id, "X-Request-Id": request_id})
+    return web.json_response(
+        {"errors": error.messages},
+        status=error.status,
+        headers={"CMR-Request-Id": request_id, "X-Request-Id": request_id},
+    )
 
 
 def routes(search: GranuleSearch, urls: Urls, stats: Stats) -> web.RouteTableDef:
@@ -579,8 +665,13 @@ def routes(search: GranuleSearch, urls: Urls, stats: Stats) -> web.RouteTableDef
         stats.event(f"cmr_client_id={request.headers.get('Client-Id', '')}")
         result_format = request.match_info["format"]
         if result_format != "json" and not result_format.startswith("umm_json"):
-            return _error_response(CmrError(f"The mime type [{result_format}] is not supported by the sandbox; "
-                                            f"use json or umm_json.", status=400), request_id)
+            return _error_response(
+                CmrError(
+                    f"The mime type [{result_format}] is not supported by the sandbox; use json or umm_json.",
+                    status=400,
+                ),
+                request_id,
+            )
         try:
             query = await parse_query(request, _GRANULE_PARAMETERS)
             hits, page, next_value = search.search(query, request.headers.get("CMR-Search-After"))
@@ -599,10 +690,14 @@ def routes(search: GranuleSearch, urls: Urls, stats: Stats) -> web.RouteTableDef
         took = int(headers["CMR-Took"])
         if result_format == "json":
             body = records.atom_feed(page, urls, str(request.url), config.tea)
-            return await send(request, json.dumps(body).encode(), headers=headers,
-                              content_type="application/json;charset=utf-8")
-        body = {"hits": int(headers["CMR-Hits"]), "took": took,
-                "items": [records.umm_item(g, urls, config.tea) for g in page]}
+            return await send(
+                request, json.dumps(body).encode(), headers=headers, content_type="application/json;charset=utf-8"
+            )
+        body = {
+            "hits": int(headers["CMR-Hits"]),
+            "took": took,
+            "items": [records.umm_item(g, urls, config.tea) for g in page],
+        }
         return await send(request, json.dumps(body).encode(), headers=headers, content_type=UMM_CONTENT_TYPE)
 
     async def collections(request: web.Request) -> web.StreamResponse:
@@ -615,24 +710,27 @@ def routes(search: GranuleSearch, urls: Urls, stats: Stats) -> web.RouteTableDef
         except CmrError as error:
             return _error_response(error, request_id)
         found = search.collections(query)
-        page = found[(page_num - 1) * page_size: page_num * page_size]
+        page = found[(page_num - 1) * page_size : page_num * page_size]
         headers = _headers(len(found), started, request_id)
         if request.match_info["format"] == "json":
             body = records.collection_feed(page, str(request.url))
-            return await send(request, json.dumps(body).encode(), headers=headers,
-                              content_type="application/json;charset=utf-8")
-        body = {"hits": len(found), "took": int(headers["CMR-Took"]),
-                "items": [records.collection_umm_item(c) for c in page]}
+            return await send(
+                request, json.dumps(body).encode(), headers=headers, content_type="application/json;charset=utf-8"
+            )
+        body = {
+            "hits": len(found),
+            "took": int(headers["CMR-Took"]),
+            "items": [records.collection_umm_item(c) for c in page],
+        }
         return await send(request, json.dumps(body).encode(), headers=headers, content_type=UMM_CONTENT_TYPE)
 
     # One route per search for any method, so the stats count GET and POST searches together.
     table.route("*", r"/search/granules.{format:[a-z0-9_]+}", name="cmr_granules")(_get_or_post(granules))
-    table.route("*", r"/search/collections.{format:json|umm_json}", name="cmr_collections")(
-        _get_or_post(collections))
+    table.route("*", r"/search/collections.{format:json|umm_json}", name="cmr_collections")(_get_or_post(collections))
     return table
 
 
-def _get_or_post(handler):  # type: ignore[no-untyped-def]
+def _get_or_post(handler):
     async def only_get_or_post(request: web.Request) -> web.StreamResponse:
         if request.method not in ("GET", "POST"):
             raise web.HTTPMethodNotAllowed(request.method, ["GET", "POST"])
@@ -643,7 +741,8 @@ def _get_or_post(handler):  # type: ignore[no-untyped-def]
 
 def throttled() -> web.Response:
     """CMR's rate-limit answer: 429 with ``Retry-After`` (CMR api.md "Moderating Client Request Traffic")."""
-    return web.json_response({"errors": ["Too many requests; please retry after the Retry-After period."]},
-                             status=429, headers={"Retry-After": "1"})
-
-
+    return web.json_response(
+        {"errors": ["Too many requests; please retry after the Retry-After period."]},
+        status=429,
+        headers={"Retry-After": "1"},
+    )

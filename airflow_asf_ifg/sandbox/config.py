@@ -110,18 +110,26 @@ class SandboxConfig:
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port {self.port} is out of range; give 0 (free ports) or 1-65535")
         if self.host is not None and self.port > 65535 - 3:
-            raise ValueError(f"port {self.port} is too high: with host, the services take ports {self.port} to "
-                             f"{self.port + 3}; give at most 65532")
+            raise ValueError(
+                f"port {self.port} is too high: with host, the services take ports {self.port} to "
+                f"{self.port + 3}; give at most 65532"
+            )
         if self.public_host is not None and self.host is None:
-            raise ValueError(f"public_host {self.public_host!r} needs host: on the four loopback addresses each "
-                             f"service has its own address, so one public host name cannot reach them all")
+            raise ValueError(
+                f"public_host {self.public_host!r} needs host: on the four loopback addresses each "
+                f"service has its own address, so one public host name cannot reach them all"
+            )
         if self.host in WILDCARD_HOSTS and not self.public_host:
-            raise ValueError(f"host {self.host!r} listens on every address but is no address to hand out in URLs; "
-                             f"give public_host, the name clients reach the sandbox by")
+            raise ValueError(
+                f"host {self.host!r} listens on every address but is no address to hand out in URLs; "
+                f"give public_host, the name clients reach the sandbox by"
+            )
         for bucket in self.buckets:
             if not _BUCKET_NAME.fullmatch(bucket) or bucket in (PRODUCT_BUCKET, BROWSE_BUCKET):
-                raise ValueError(f"bucket {bucket!r} must follow S3's naming rules (3-63 of a-z 0-9 . -) and not "
-                                 f"be ASF's {PRODUCT_BUCKET} or {BROWSE_BUCKET}")
+                raise ValueError(
+                    f"bucket {bucket!r} must follow S3's naming rules (3-63 of a-z 0-9 . -) and not "
+                    f"be ASF's {PRODUCT_BUCKET} or {BROWSE_BUCKET}"
+                )
         if self.granules < 1:
             raise ValueError(f"granules {self.granules} must be at least 1")
         if self.product_bytes < 1024:
@@ -168,4 +176,5 @@ class SandboxConfig:
         unknown = sorted(set(changes) - set(self.RUNTIME_FIELDS))
         if unknown:
             raise ValueError(f"cannot change {unknown} at runtime; accepted: {list(self.RUNTIME_FIELDS)}")
+        # The values are checked by validate() (run by __post_init__ on the copy), not by their static types.
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

@@ -50,10 +50,19 @@ def airflow_environment(home: str, dags: Path) -> dict[str, str]:
     :param home: a fresh AIRFLOW_HOME.
     :param dags: the folder holding the example DAG file.
     """
-    bundles = [{"name": "examples", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-                "kwargs": {"path": str(dags)}}]
-    return {"AIRFLOW_HOME": home, "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-            "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(bundles)}
+    bundles = [
+        {
+            "name": "examples",
+            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+            "kwargs": {"path": str(dags)},
+        }
+    ]
+    return {
+        "AIRFLOW_HOME": home,
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+        "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(bundles),
+    }
 
 
 def load_dag(path: Path = DAG_FILE, dag_id: str = DAG_ID) -> Any:
@@ -75,9 +84,13 @@ def destination_client(sandbox: Sandbox) -> Any:
     :param sandbox: the running sandbox.
     """
     connection = sandbox.aws_connection()
-    return boto3.client("s3", endpoint_url=connection["extra"]["endpoint_url"],
-                        region_name=connection["extra"]["region_name"], aws_access_key_id=connection["login"],
-                        aws_secret_access_key=connection["password"])
+    return boto3.client(
+        "s3",
+        endpoint_url=connection["extra"]["endpoint_url"],
+        region_name=connection["extra"]["region_name"],
+        aws_access_key_id=connection["login"],
+        aws_secret_access_key=connection["password"],
+    )
 
 
 def landed(sandbox: Sandbox, bucket: str) -> list[dict[str, Any]]:
@@ -94,8 +107,14 @@ def landed(sandbox: Sandbox, bucket: str) -> list[dict[str, Any]]:
         for chunk in client.get_object(Bucket=bucket, Key=item["Key"])["Body"].iter_chunks(1 << 20):
             digest.update(chunk)
         name = item["Key"].rsplit("/", 1)[-1]
-        objects.append({"key": item["Key"], "size": item["Size"], "md5": digest.hexdigest(),
-                        "verified": expected.get(name) == digest.hexdigest()})
+        objects.append(
+            {
+                "key": item["Key"],
+                "size": item["Size"],
+                "md5": digest.hexdigest(),
+                "verified": expected.get(name) == digest.hexdigest(),
+            }
+        )
     return objects
 
 
@@ -104,10 +123,15 @@ def main(argv: list[str] | None = None) -> int:
 
     :param argv: arguments (default: ``sys.argv[1:]``): ``--era today|2018``.
     """
-    parser = argparse.ArgumentParser(prog="python -m airflow_asf_ifg.sandbox.demo",
-                                     description="Run the example DAG against the sandbox.")
-    parser.add_argument("--era", choices=ERAS, default=os.environ.get("ERA") or "today",
-                        help="today's ASF services (default) or the 2018 page's door")
+    parser = argparse.ArgumentParser(
+        prog="python -m airflow_asf_ifg.sandbox.demo", description="Run the example DAG against the sandbox."
+    )
+    parser.add_argument(
+        "--era",
+        choices=ERAS,
+        default=os.environ.get("ERA") or "today",
+        help="today's ASF services (default) or the 2018 page's door",
+    )
     era = parser.parse_args(argv).era
     home = tempfile.mkdtemp(prefix="asf-ifg-demo-")
     os.environ.update(airflow_environment(home, DAG_FILE.parent))
@@ -142,9 +166,14 @@ def demo(sandbox: Sandbox) -> int:
     logical_date = run_after(group[0].start)
     files = {f["name"]: f for g in sandbox.catalogue_document() for f in g["files"]}
     archived = sum(files[g.data_file.name]["archived"] for g in group)
-    print(f"   the day's ARIA_S1_GUNW products over Pasadena: {len(group)}, of which {archived} archived"
-          + (f" (retrieval takes {sandbox.config.retrieval_seconds:g} s)" if archived else
-             " (today's services keep no GUNW product in long-term storage)"))
+    print(
+        f"   the day's ARIA_S1_GUNW products over Pasadena: {len(group)}, of which {archived} archived"
+        + (
+            f" (retrieval takes {sandbox.config.retrieval_seconds:g} s)"
+            if archived
+            else " (today's services keep no GUNW product in long-term storage)"
+        )
+    )
 
     step(2, f"Airflow on SQLite in {os.environ['AIRFLOW_HOME']}; create the destination bucket s3://{bucket}")
     db.resetdb()
@@ -165,35 +194,46 @@ def demo(sandbox: Sandbox) -> int:
     step(4, f"what landed in s3://{bucket}")
     objects = landed(sandbox, bucket)
     for item in objects:
-        print(f"   {item['key']}  {item['size']:>9,} B  md5 {item['md5']}  "
-              f"{'verified against CMR' if item['verified'] else 'MISMATCH'}")
+        print(
+            f"   {item['key']}  {item['size']:>9,} B  md5 {item['md5']}  "
+            f"{'verified against CMR' if item['verified'] else 'MISMATCH'}"
+        )
 
     step(5, "summary")
     summary = task_result(dag_run, "summarize")
     for name, value in (summary or {}).items():
         if name != "written":
             print(f"   {name}: {value}")
-    stats = sandbox.stats.snapshot()
-    print(f"   retrievals started: {stats['events'].get('retrieval_started', 0)}")  # type: ignore[index,union-attr]
+    events = sandbox.stats.snapshot()["events"]
+    assert isinstance(events, dict)
+    print(f"   retrievals started: {events.get('retrieval_started', 0)}")
     ok = dag_run.state == "success" and bool(objects) and all(item["verified"] for item in objects)
     print(f"\n{'Done' if ok else 'FAILED'}: the sandbox is stopped.")
     return 0 if ok else 1
 
 
-def task_result(dag_run: Any, task_id: str) -> Any:
-    """A task's return value (its XCom) from the metadata database.
+def task_result(dag_run: Any, task_id: str, key: str = "return_value", map_index: int = -1) -> Any:
+    """A task's XCom (its return value by default) from the metadata database.
 
     :param dag_run: the finished DAG run.
     :param task_id: the task.
+    :param key: the XCom key.
+    :param map_index: the mapped task instance (-1: not mapped).
     """
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
     with create_session() as session:
-        row = session.scalars(select(XComModel).where(
-            XComModel.dag_id == dag_run.dag_id, XComModel.run_id == dag_run.run_id, XComModel.task_id == task_id,
-            XComModel.key == "return_value", XComModel.map_index == -1)).first()
+        row = session.scalars(
+            select(XComModel).where(
+                XComModel.dag_id == dag_run.dag_id,
+                XComModel.run_id == dag_run.run_id,
+                XComModel.task_id == task_id,
+                XComModel.key == key,
+                XComModel.map_index == map_index,
+            )
+        ).first()
         return None if row is None else XComModel.deserialize_value(row)
 
 

@@ -25,8 +25,10 @@ from airflow_asf_ifg.sandbox.config import NO_EULA_PASSWORD, NO_EULA_USER, SANDB
 ASF_CLIENT_ID = "BO_n7nTIlMljdvU6kRRB3g"
 MAX_TOKENS = 2
 TOKEN_DAYS = 60
-_REALM = ('Basic realm="Please enter your Earthdata Login credentials. If you do not have a Earthdata Login, '
-          'create one at https://urs.earthdata.nasa.gov//users/new"')
+_REALM = (
+    'Basic realm="Please enter your Earthdata Login credentials. If you do not have a Earthdata Login, '
+    'create one at https://urs.earthdata.nasa.gov//users/new"'
+)
 #: A user whose profile EDL wants updated: its login ends with ``error_msg`` on the redirect.
 PROFILE_USER = "profile_user"
 PROFILE_PASSWORD = "profile-password"
@@ -137,10 +139,19 @@ class Directory:
         :param uid: the user.
         """
         expires = datetime.now(UTC) + timedelta(days=TOKEN_DAYS)
-        claims = {"type": "User", "uid": uid, "exp": int(expires.timestamp()), "iat": int(time.time()),
-                  "iss": "Earthdata Login", "jti": secrets.token_hex(8)}
-        token = {"access_token": tokens.encode(claims, self.signing_key), "token_type": "Bearer",
-                 "expiration_date": expires.strftime("%m/%d/%Y")}
+        claims = {
+            "type": "User",
+            "uid": uid,
+            "exp": int(expires.timestamp()),
+            "iat": int(time.time()),
+            "iss": "Earthdata Login",
+            "jti": secrets.token_hex(8),
+        }
+        token = {
+            "access_token": tokens.encode(claims, self.signing_key),
+            "token_type": "Bearer",
+            "expiration_date": expires.strftime("%m/%d/%Y"),
+        }
         with self._lock:
             self.users[uid].tokens.append(token)
         return token
@@ -148,9 +159,14 @@ class Directory:
     def issued_secrets(self) -> list[str]:
         """Every password, application secret, session, code and token EDL knows, for tests that look for leaks."""
         with self._lock:
-            return [*(user.password for user in self.users.values()), *self.apps.values(), *self._sessions,
-                    *self._codes, *self._access_tokens,
-                    *(token["access_token"] for user in self.users.values() for token in user.tokens)]
+            return [
+                *(user.password for user in self.users.values()),
+                *self.apps.values(),
+                *self._sessions,
+                *self._codes,
+                *self._access_tokens,
+                *(token["access_token"] for user in self.users.values() for token in user.tokens),
+            ]
 
     def bearer_user(self, token: str) -> str | None:
         """The user of a bearer token: an active user token or an OAuth access token.
@@ -186,13 +202,20 @@ def eula_error(edl_url: str, client_id: str) -> web.Response:
     :param edl_url: EDL's base URL.
     :param client_id: the application.
     """
-    return web.json_response({"status_code": 403, "error_description": "EULA Acceptance Failure",
-                              "resolution_url": f"{edl_url}/approve_app?client_id={client_id}"}, status=403)
+    return web.json_response(
+        {
+            "status_code": 403,
+            "error_description": "EULA Acceptance Failure",
+            "resolution_url": f"{edl_url}/approve_app?client_id={client_id}",
+        },
+        status=403,
+    )
 
 
 def _unauthorized(message: str = "Invalid user credentials") -> web.Response:
-    return web.json_response({"error": "invalid_credentials", "error_description": message}, status=401,
-                             headers={"WWW-Authenticate": _REALM})
+    return web.json_response(
+        {"error": "invalid_credentials", "error_description": message}, status=401, headers={"WWW-Authenticate": _REALM}
+    )
 
 
 def routes(directory: Directory, edl_url: str) -> web.RouteTableDef:
@@ -208,16 +231,24 @@ def routes(directory: Directory, edl_url: str) -> web.RouteTableDef:
         client_id = request.query.get("client_id", "")
         redirect_uri = request.query.get("redirect_uri", "")
         if client_id not in directory.apps or request.query.get("response_type") != "code" or not redirect_uri:
-            return web.json_response({"error": "invalid_request",
-                                      "error_description": "client_id, redirect_uri and response_type=code "
-                                                           "are required"}, status=400)
+            return web.json_response(
+                {
+                    "error": "invalid_request",
+                    "error_description": "client_id, redirect_uri and response_type=code are required",
+                },
+                status=400,
+            )
         registered = directory.redirect_uris.get(client_id)
         if registered is not None and redirect_uri not in registered:
             # EDL sends codes only to an application's registered redirect URIs (OAuth 2.0, RFC 6749 3.1.2).
-            return web.json_response({"error": "invalid_request",
-                                      "error_description": f"redirect_uri {redirect_uri!r} is not registered for "
-                                                           f"{client_id}; registered: {sorted(registered)}"},
-                                     status=400)
+            return web.json_response(
+                {
+                    "error": "invalid_request",
+                    "error_description": f"redirect_uri {redirect_uri!r} is not registered for "
+                    f"{client_id}; registered: {sorted(registered)}",
+                },
+                status=400,
+            )
         uid, gave_credentials = directory.check_basic(request.headers.get("Authorization"))
         if gave_credentials and uid is None:
             return _unauthorized()
@@ -225,16 +256,22 @@ def routes(directory: Directory, edl_url: str) -> web.RouteTableDef:
         if uid is None:
             if request.query.get("app_type") == "401":
                 return _unauthorized("Please enter your Earthdata Login credentials")
-            return web.Response(text="<html><body><h1>Earthdata Login</h1><form method='post' action='/login'>"
-                                     "<input name='username'/><input name='password' type='password'/>"
-                                     "</form></body></html>", content_type="text/html")
+            return web.Response(
+                text="<html><body><h1>Earthdata Login</h1><form method='post' action='/login'>"
+                "<input name='username'/><input name='password' type='password'/>"
+                "</form></body></html>",
+                content_type="text/html",
+            )
         user = directory.users[uid]
         state = request.query.get("state")
         if client_id not in user.approved_apps:
             return eula_error(edl_url, client_id)
         if not user.profile_complete:
-            params = {"error": "access_denied", "error_msg": "Please update your profile",
-                      "resolution_url": f"{edl_url}/profile"}
+            params = {
+                "error": "access_denied",
+                "error_msg": "Please update your profile",
+                "resolution_url": f"{edl_url}/profile",
+            }
         else:
             params = {"code": directory.new_code(uid, client_id, redirect_uri)}
         if state is not None:
@@ -260,8 +297,15 @@ def routes(directory: Directory, edl_url: str) -> web.RouteTableDef:
         if access is None:
             return web.json_response({"error": "invalid_grant", "error_description": "Invalid code"}, status=400)
         uid = directory.bearer_user(access)
-        return web.json_response({"access_token": access, "token_type": "Bearer", "expires_in": 3600,
-                                  "refresh_token": secrets.token_urlsafe(16), "endpoint": f"/api/users/{uid}"})
+        return web.json_response(
+            {
+                "access_token": access,
+                "token_type": "Bearer",
+                "expires_in": 3600,
+                "refresh_token": secrets.token_urlsafe(16),
+                "endpoint": f"/api/users/{uid}",
+            }
+        )
 
     def basic_user(request: web.Request) -> str | None:
         return directory.check_basic(request.headers.get("Authorization"))[0]
@@ -272,9 +316,10 @@ def routes(directory: Directory, edl_url: str) -> web.RouteTableDef:
         if uid is None:
             return _unauthorized()
         if len(directory.users[uid].tokens) >= MAX_TOKENS:
-            return web.json_response({"error": "max_token_limit",
-                                      "error_description": f"Max limit ({MAX_TOKENS}) of active tokens reached"},
-                                     status=403)
+            return web.json_response(
+                {"error": "max_token_limit", "error_description": f"Max limit ({MAX_TOKENS}) of active tokens reached"},
+                status=403,
+            )
         return web.json_response(directory.user_token(uid))
 
     @table.get("/api/users/tokens", name="edl_tokens")
@@ -305,14 +350,23 @@ def routes(directory: Directory, edl_url: str) -> web.RouteTableDef:
         header = request.headers.get("Authorization", "")
         uid = directory.bearer_user(header[7:]) if header.startswith("Bearer ") else None
         if uid is None or uid != request.match_info["uid"]:
-            return web.json_response({"error": "invalid_token", "error_description": "The token is invalid"},
-                                     status=401)
+            return web.json_response(
+                {"error": "invalid_token", "error_description": "The token is invalid"}, status=401
+            )
         client_id = request.query.get("client_id")
         if client_id and client_id not in directory.users[uid].approved_apps:
             return eula_error(edl_url, client_id)
-        return web.json_response({"uid": uid, "first_name": "Sandbox", "last_name": "User",
-                                  "email_address": f"{uid}@sandbox.invalid", "country": "United States",
-                                  "user_groups": [], "user_authorized_apps": len(directory.users[uid].approved_apps)})
+        return web.json_response(
+            {
+                "uid": uid,
+                "first_name": "Sandbox",
+                "last_name": "User",
+                "email_address": f"{uid}@sandbox.invalid",
+                "country": "United States",
+                "user_groups": [],
+                "user_authorized_apps": len(directory.users[uid].approved_apps),
+            }
+        )
 
     return table
 

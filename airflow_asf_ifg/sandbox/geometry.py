@@ -99,9 +99,7 @@ def rings_intersect(first: Ring, second: Ring) -> bool:
     if point_in_ring(first[0], second) or point_in_ring(second[0], first):
         return True
     return any(
-        segments_intersect(a, b, c, d)
-        for a, b in itertools.pairwise(first)
-        for c, d in itertools.pairwise(second)
+        segments_intersect(a, b, c, d) for a, b in itertools.pairwise(first) for c, d in itertools.pairwise(second)
     )
 
 

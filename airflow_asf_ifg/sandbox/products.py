@@ -106,9 +106,14 @@ def _vrt(grid: RasterGrid, raw_name: str, band_names: list[str]) -> str:
     )
 
 
-def write_beta_zip(out: IO[bytes], product_name: str, bounds: tuple[float, float, float, float],
-                   size_bytes: int, seed: int, produced: tuple[int, int, int, int, int, int] = (2018, 1, 1, 0, 0, 0),
-                   ) -> None:
+def write_beta_zip(
+    out: IO[bytes],
+    product_name: str,
+    bounds: tuple[float, float, float, float],
+    size_bytes: int,
+    seed: int,
+    produced: tuple[int, int, int, int, int, int] = (2018, 1, 1, 0, 0, 0),
+) -> None:
     """Write a GRFN BETA product zip: ISCE ``merged/`` rasters with VRTs, as the 2018 products held.
 
     Members are stored uncompressed so GDAL's ``/vsizip/`` can seek in them.
@@ -140,13 +145,22 @@ def write_beta_zip(out: IO[bytes], product_name: str, bounds: tuple[float, float
         archive.writestr(member(base + "phsig.cor.geo.vrt"), _vrt(grid, "phsig.cor.geo", ["coherence"]))
         archive.writestr(
             member(f"{product_name}/metadata.json"),
-            json.dumps({"product_name": product_name, "bounds": bounds, "width": grid.width,
-                        "height": grid.height, "pixel_size_deg": grid.pixel_size}, indent=2),
+            json.dumps(
+                {
+                    "product_name": product_name,
+                    "bounds": bounds,
+                    "width": grid.width,
+                    "height": grid.height,
+                    "pixel_size_deg": grid.pixel_size,
+                },
+                indent=2,
+            ),
         )
 
 
-def write_gunw_netcdf(out: IO[bytes], product_name: str, bounds: tuple[float, float, float, float],
-                      size_bytes: int, seed: int) -> None:
+def write_gunw_netcdf(
+    out: IO[bytes], product_name: str, bounds: tuple[float, float, float, float], size_bytes: int, seed: int
+) -> None:
     """Write a NetCDF classic (CDF-1) file with unwrapped phase and coherence over lat/lon.
 
     Real GUNW products are NetCDF-4 (HDF5); the classic format keeps the sandbox free of HDF5 while
@@ -193,13 +207,17 @@ def write_gunw_netcdf(out: IO[bytes], product_name: str, bounds: tuple[float, fl
     sizes = [len(v[3]) if v[3] is not None else 4 * grid.width * grid.height for v in variables]
     dims = struct.pack(">ii", 10, 2) + text("latitude") + struct.pack(">i", grid.height)
     dims += text("longitude") + struct.pack(">i", grid.width)
-    global_attrs = attributes({"title": product_name, "Conventions": "CF-1.6",
-                               "source": "airflow-asf-ifg sandbox (synthetic)"})
+    global_attrs = attributes(
+        {"title": product_name, "Conventions": "CF-1.6", "source": "airflow-asf-ifg sandbox (synthetic)"}
+    )
 
     def header(offsets: list[int]) -> bytes:
         var_list = b"".join(
-            text(name) + struct.pack(">i", len(dim_ids)) + b"".join(struct.pack(">i", d) for d in dim_ids)
-            + attributes(attrs) + struct.pack(">iii", 5, size, offset)
+            text(name)
+            + struct.pack(">i", len(dim_ids))
+            + b"".join(struct.pack(">i", d) for d in dim_ids)
+            + attributes(attrs)
+            + struct.pack(">iii", 5, size, offset)
             for (name, dim_ids, attrs, _), size, offset in zip(variables, sizes, offsets, strict=True)
         )
         variable_header = struct.pack(">ii", 11, len(variables)) + var_list
@@ -228,8 +246,7 @@ def write_png(out: IO[bytes], seed: int, size: int = 64) -> None:
     rng = random.Random(seed)
     phase = rng.uniform(0, 6.28)
     raw = b"".join(
-        b"\0" + bytes(int(127 + 120 * math.sin(phase + (x + y) / 7.0)) for x in range(size))
-        for y in range(size)
+        b"\0" + bytes(int(127 + 120 * math.sin(phase + (x + y) / 7.0)) for x in range(size)) for y in range(size)
     )
 
     def chunk(kind: bytes, data: bytes) -> bytes:
@@ -255,7 +272,7 @@ class BuiltFile:
     md5: str
 
 
-def build_file(writer, *args: object) -> BuiltFile:  # type: ignore[no-untyped-def]
+def build_file(writer, *args: object) -> BuiltFile:
     """Run a ``write_*`` function into a temporary file and measure it.
 
     :param writer: one of the ``write_*`` functions of this module.
@@ -281,5 +298,4 @@ def json_bytes(document: dict) -> bytes:
     return json.dumps(document, indent=2).encode()
 
 
-__all__ = ["BuiltFile", "RasterGrid", "build_file", "json_bytes", "write_beta_zip",
-           "write_gunw_netcdf", "write_png"]
+__all__ = ["BuiltFile", "RasterGrid", "build_file", "json_bytes", "write_beta_zip", "write_gunw_netcdf", "write_png"]

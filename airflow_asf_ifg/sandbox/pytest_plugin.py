@@ -32,8 +32,10 @@ def pytest_configure(config: pytest.Config) -> None:
     :param config: pytest's configuration.
     """
     config.addinivalue_line(
-        "markers", f"{MARKER}(era='today'|'2018', tea=False, **settings): runtime settings of the session's "
-                   f"sandbox for this test (any of SandboxConfig.RUNTIME_FIELDS), restored afterwards")
+        "markers",
+        f"{MARKER}(era='today'|'2018', tea=False, **settings): runtime settings of the session's "
+        f"sandbox for this test (any of SandboxConfig.RUNTIME_FIELDS), restored afterwards",
+    )
 
 
 def marked_settings(node: pytest.Item) -> dict[str, Any]:
@@ -44,8 +46,10 @@ def marked_settings(node: pytest.Item) -> dict[str, Any]:
     settings: dict[str, Any] = {}
     for mark in reversed(list(node.iter_markers(MARKER))):  # iter_markers yields the closest first
         if mark.args:
-            raise pytest.UsageError(f"@pytest.mark.{MARKER} takes keyword settings only (e.g. era='2018'), "
-                                    f"got positional {mark.args!r} on {node.nodeid}")
+            raise pytest.UsageError(
+                f"@pytest.mark.{MARKER} takes keyword settings only (e.g. era='2018'), "
+                f"got positional {mark.args!r} on {node.nodeid}"
+            )
         settings.update(mark.kwargs)
     return settings
 
@@ -81,8 +85,10 @@ def _asf_sandbox_marked(request: pytest.FixtureRequest) -> Iterator[None]:
     sandbox: Sandbox = request.getfixturevalue(MARKER)
     unknown = sorted(set(settings) - set(sandbox.config.RUNTIME_FIELDS))
     if unknown:
-        raise pytest.UsageError(f"@pytest.mark.{MARKER} cannot set {unknown} on {request.node.nodeid}; accepted: "
-                                f"{list(sandbox.config.RUNTIME_FIELDS)} (others belong in asf_sandbox_config)")
+        raise pytest.UsageError(
+            f"@pytest.mark.{MARKER} cannot set {unknown} on {request.node.nodeid}; accepted: "
+            f"{list(sandbox.config.RUNTIME_FIELDS)} (others belong in asf_sandbox_config)"
+        )
     saved = {name: getattr(sandbox.config, name) for name in settings}
     sandbox.update_config(settings)
     try:

@@ -46,7 +46,7 @@ class Urls:
 
 
 def _iso(moment: datetime, fraction: bool = True) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f" if fraction else "%Y-%m-%dT%H:%M:%S")[:23 if fraction else 19] + "Z"
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f" if fraction else "%Y-%m-%dT%H:%M:%S")[: 23 if fraction else 19] + "Z"
 
 
 def additional_attributes(granule: Granule) -> dict[str, list[str]]:
@@ -55,8 +55,9 @@ def additional_attributes(granule: Granule) -> dict[str, list[str]]:
     :param granule: the granule.
     """
     temporal_baseline = (granule.start.date() - granule.secondary_date.date()).days
-    version = "1.2.1" if granule.collection.is_beta else ("2.0.4" if granule.collection.family == "gunw-v2"
-                                                            else "3.0.1")
+    version = (
+        "1.2.1" if granule.collection.is_beta else ("2.0.4" if granule.collection.family == "gunw-v2" else "3.0.1")
+    )
     return {
         "ASCENDING_DESCENDING": [granule.direction],
         "BEAM_MODE": ["IW"],
@@ -104,34 +105,57 @@ def umm_item(granule: Granule, urls: Urls, tea: bool = False) -> dict[str, objec
         kind = {"data": "GET DATA", "browse": "GET RELATED VISUALIZATION", "metadata": "EXTENDED METADATA"}
         related.append({"URL": url, "Type": kind[catalogue_file.role]})
     if direct_access(granule, tea):
-        related.append({"URL": f"s3://{granule.data_file.bucket}/{granule.data_file.name}",
-                        "Type": "GET DATA VIA DIRECT ACCESS",
-                        "Description": "This link provides direct download access via S3 to the granule"})
-        related.append({"URL": f"{urls.asf}/s3credentials", "Type": "VIEW RELATED INFORMATION",
-                        "Description": "api endpoint to retrieve temporary credentials valid for same-region "
-                                       "direct s3 access"})
+        related.append(
+            {
+                "URL": f"s3://{granule.data_file.bucket}/{granule.data_file.name}",
+                "Type": "GET DATA VIA DIRECT ACCESS",
+                "Description": "This link provides direct download access via S3 to the granule",
+            }
+        )
+        related.append(
+            {
+                "URL": f"{urls.asf}/s3credentials",
+                "Type": "VIEW RELATED INFORMATION",
+                "Description": "api endpoint to retrieve temporary credentials valid for same-region direct s3 access",
+            }
+        )
     archive_info = []
     for catalogue_file in granule.files:
         size, md5 = granule.sizes.get(catalogue_file.name, (0, ""))
-        archive_info.append({"Name": catalogue_file.name, "SizeInBytes": size, "Format": catalogue_file.format,
-                             "Checksum": {"Value": md5, "Algorithm": "MD5"}})
+        archive_info.append(
+            {
+                "Name": catalogue_file.name,
+                "SizeInBytes": size,
+                "Format": catalogue_file.format,
+                "Checksum": {"Value": md5, "Algorithm": "MD5"},
+            }
+        )
     points = [{"Longitude": lon, "Latitude": lat} for lon, lat in granule.footprint]
     umm = {
-        "TemporalExtent": {"RangeDateTime": {"BeginningDateTime": _iso(granule.start),
-                                             "EndingDateTime": _iso(granule.end)}},
+        "TemporalExtent": {
+            "RangeDateTime": {"BeginningDateTime": _iso(granule.start), "EndingDateTime": _iso(granule.end)}
+        },
         "OrbitCalculatedSpatialDomains": [{"OrbitNumber": 10000 + granule.path * 175 + granule.frame % 175}],
         "GranuleUR": granule.granule_ur,
         "AdditionalAttributes": [{"Name": k, "Values": v} for k, v in additional_attributes(granule).items()],
         "SpatialExtent": {"HorizontalSpatialDomain": {"Geometry": {"GPolygons": [{"Boundary": {"Points": points}}]}}},
-        "ProviderDates": [{"Date": _iso(granule.revision_date, False), "Type": "Insert"},
-                          {"Date": _iso(granule.revision_date, False), "Type": "Update"}],
+        "ProviderDates": [
+            {"Date": _iso(granule.revision_date, False), "Type": "Insert"},
+            {"Date": _iso(granule.revision_date, False), "Type": "Update"},
+        ],
         "CollectionReference": {"ShortName": granule.collection.short_name, "Version": granule.collection.version},
         "RelatedUrls": related,
-        "DataGranule": {"ArchiveAndDistributionInformation": archive_info, "DayNightFlag": "Unspecified",
-                        "ProductionDateTime": _iso(granule.revision_date)},
+        "DataGranule": {
+            "ArchiveAndDistributionInformation": archive_info,
+            "DayNightFlag": "Unspecified",
+            "ProductionDateTime": _iso(granule.revision_date),
+        },
         "Platforms": [{"ShortName": granule.platform}],
-        "MetadataSpecification": {"URL": "https://cdn.earthdata.nasa.gov/umm/granule/v1.6.6", "Name": "UMM-G",
-                                  "Version": "1.6.6"},
+        "MetadataSpecification": {
+            "URL": "https://cdn.earthdata.nasa.gov/umm/granule/v1.6.6",
+            "Name": "UMM-G",
+            "Version": "1.6.6",
+        },
     }
     if not granule.collection.is_beta:
         umm["InputGranules"] = [
@@ -162,11 +186,21 @@ def atom_entry(granule: Granule, urls: Urls, tea: bool = False) -> dict[str, obj
     links = []
     for catalogue_file in granule.files:
         rel = {"data": "data#", "browse": "browse#", "metadata": "metadata#"}[catalogue_file.role]
-        links.append({"rel": _REL + rel, "hreflang": "en-US",
-                      "href": urls.file_url(catalogue_file.bucket, catalogue_file.name, catalogue_file.role)})
+        links.append(
+            {
+                "rel": _REL + rel,
+                "hreflang": "en-US",
+                "href": urls.file_url(catalogue_file.bucket, catalogue_file.name, catalogue_file.role),
+            }
+        )
     if direct_access(granule, tea):
-        links.append({"rel": _REL + "s3#", "hreflang": "en-US",
-                      "href": f"s3://{granule.data_file.bucket}/{granule.data_file.name}"})
+        links.append(
+            {
+                "rel": _REL + "s3#",
+                "hreflang": "en-US",
+                "href": f"s3://{granule.data_file.bucket}/{granule.data_file.name}",
+            }
+        )
     polygon = " ".join(f"{lat} {lon}" for lon, lat in granule.footprint)
     return {
         "producer_granule_id": granule.producer_granule_id,
@@ -198,8 +232,14 @@ def atom_feed(granules: list[Granule], urls: Urls, request_url: str, tea: bool =
     :param request_url: the request URL (the feed's ``id``).
     :param tea: list the direct-access links (:func:`direct_access`).
     """
-    return {"feed": {"updated": _iso(datetime.now(UTC)), "id": request_url,
-                     "title": "ECHO granule metadata", "entry": [atom_entry(g, urls, tea) for g in granules]}}
+    return {
+        "feed": {
+            "updated": _iso(datetime.now(UTC)),
+            "id": request_url,
+            "title": "ECHO granule metadata",
+            "entry": [atom_entry(g, urls, tea) for g in granules],
+        }
+    }
 
 
 def collection_feed(collections: list[Collection], request_url: str) -> dict[str, object]:
@@ -208,16 +248,35 @@ def collection_feed(collections: list[Collection], request_url: str) -> dict[str
     :param collections: this page's collections.
     :param request_url: the request URL (the feed's ``id``).
     """
-    entries = [{
-        "id": c.concept_id, "title": c.title, "dataset_id": c.title, "short_name": c.short_name,
-        "version_id": c.version, "summary": f"{c.title}, served by the airflow-asf-ifg sandbox.",
-        "data_center": "ASF", "archive_center": "ASF", "processing_level_id": "3",
-        "time_start": f"{c.first_year}-01-01T00:00:00.000Z", "coordinate_system": "GEODETIC",
-        "original_format": "ECHO10" if c.is_beta else "UMM_JSON", "online_access_flag": True,
-        "browse_flag": True, "has_granules": True, "organizations": ["ASF"],
-    } for c in collections]
-    return {"feed": {"updated": _iso(datetime.now(UTC)), "id": request_url,
-                     "title": "ECHO dataset metadata", "entry": entries}}
+    entries = [
+        {
+            "id": c.concept_id,
+            "title": c.title,
+            "dataset_id": c.title,
+            "short_name": c.short_name,
+            "version_id": c.version,
+            "summary": f"{c.title}, served by the airflow-asf-ifg sandbox.",
+            "data_center": "ASF",
+            "archive_center": "ASF",
+            "processing_level_id": "3",
+            "time_start": f"{c.first_year}-01-01T00:00:00.000Z",
+            "coordinate_system": "GEODETIC",
+            "original_format": "ECHO10" if c.is_beta else "UMM_JSON",
+            "online_access_flag": True,
+            "browse_flag": True,
+            "has_granules": True,
+            "organizations": ["ASF"],
+        }
+        for c in collections
+    ]
+    return {
+        "feed": {
+            "updated": _iso(datetime.now(UTC)),
+            "id": request_url,
+            "title": "ECHO dataset metadata",
+            "entry": entries,
+        }
+    }
 
 
 def collection_umm_item(collection: Collection) -> dict[str, object]:
@@ -226,11 +285,21 @@ def collection_umm_item(collection: Collection) -> dict[str, object]:
     :param collection: the collection.
     """
     return {
-        "meta": {"concept-type": "collection", "concept-id": collection.concept_id, "revision-id": 1,
-                 "native-id": collection.short_name, "provider-id": "ASF",
-                 "format": "application/echo10+xml" if collection.is_beta else "application/vnd.nasa.cmr.umm+json"},
-        "umm": {"ShortName": collection.short_name, "Version": collection.version, "EntryTitle": collection.title,
-                "Abstract": f"{collection.title}, served by the airflow-asf-ifg sandbox.",
-                "TemporalExtents": [{"RangeDateTimes": [{
-                    "BeginningDateTime": f"{collection.first_year}-01-01T00:00:00.000Z"}]}]},
+        "meta": {
+            "concept-type": "collection",
+            "concept-id": collection.concept_id,
+            "revision-id": 1,
+            "native-id": collection.short_name,
+            "provider-id": "ASF",
+            "format": "application/echo10+xml" if collection.is_beta else "application/vnd.nasa.cmr.umm+json",
+        },
+        "umm": {
+            "ShortName": collection.short_name,
+            "Version": collection.version,
+            "EntryTitle": collection.title,
+            "Abstract": f"{collection.title}, served by the airflow-asf-ifg sandbox.",
+            "TemporalExtents": [
+                {"RangeDateTimes": [{"BeginningDateTime": f"{collection.first_year}-01-01T00:00:00.000Z"}]}
+            ],
+        },
     }

@@ -36,9 +36,20 @@ ADMIN_SECRET_KEY = "sandbox-admin-secret-key"
 _ARCHIVE_CLASSES = ("GLACIER", "DEEP_ARCHIVE")
 _BODY_CHUNK = 1024 * 1024
 # Query parameters of a presigned URL; any other (versionId, partNumber, response-*) goes to moto.
-_SIGNING_PARAMETERS = frozenset({"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires",
-                                 "X-Amz-SignedHeaders", "X-Amz-Signature", "X-Amz-Security-Token",
-                                 "AWSAccessKeyId", "Signature", "Expires"})
+_SIGNING_PARAMETERS = frozenset(
+    {
+        "X-Amz-Algorithm",
+        "X-Amz-Credential",
+        "X-Amz-Date",
+        "X-Amz-Expires",
+        "X-Amz-SignedHeaders",
+        "X-Amz-Signature",
+        "X-Amz-Security-Token",
+        "AWSAccessKeyId",
+        "Signature",
+        "Expires",
+    }
+)
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/,\s]+)/")
 
 
@@ -63,14 +74,19 @@ def operation_name(method: str, bucket: str, key: str, query: dict[str, list[str
     if not bucket:
         return "s3_list_buckets"
     if not key:
-        return {"GET": "s3_list_objects", "HEAD": "s3_head_bucket", "PUT": "s3_create_bucket",
-                "DELETE": "s3_delete_bucket"}.get(method, "s3_bucket_other")
+        return {
+            "GET": "s3_list_objects",
+            "HEAD": "s3_head_bucket",
+            "PUT": "s3_create_bucket",
+            "DELETE": "s3_delete_bucket",
+        }.get(method, "s3_bucket_other")
     if method == "POST" and "restore" in query:
         return "s3_restore_object"
     if "uploadId" in query or "uploads" in query:
         return "s3_multipart"
-    return {"GET": "s3_get_object", "HEAD": "s3_head_object", "PUT": "s3_put_object",
-            "DELETE": "s3_delete_object"}.get(method, "s3_object_other")
+    return {"GET": "s3_get_object", "HEAD": "s3_head_object", "PUT": "s3_put_object", "DELETE": "s3_delete_object"}.get(
+        method, "s3_object_other"
+    )
 
 
 class S3Gate:
@@ -84,8 +100,15 @@ class S3Gate:
     :param backend: returns moto's S3 backend (for storage classes and restore state).
     """
 
-    def __init__(self, app: Callable[..., Iterable[bytes]], stats: Stats, faults: FaultInjector,
-                 credentials: CredentialIssuer, archive: ArchiveClock, backend: Callable[[], Any]) -> None:
+    def __init__(
+        self,
+        app: Callable[..., Iterable[bytes]],
+        stats: Stats,
+        faults: FaultInjector,
+        credentials: CredentialIssuer,
+        archive: ArchiveClock,
+        backend: Callable[[], Any],
+    ) -> None:
         self._app = app
         self._stats = stats
         self._faults = faults
@@ -106,15 +129,17 @@ class S3Gate:
         fault = self._faults.draw()
         if fault == "throttle":
             self._stats.event("fault_throttle")
-            return self._respond(start_response, method, *_error("SlowDown", "Please reduce your request rate.",
-                                                                 "503 Slow Down"))
+            return self._respond(
+                start_response, method, *_error("SlowDown", "Please reduce your request rate.", "503 Slow Down")
+            )
         if fault == "error":
             self._stats.event("fault_error")
             code = self._faults.error_status()
             status = "500 Internal Server Error" if code == 500 else "503 Service Unavailable"
             name = "InternalError" if code == 500 else "ServiceUnavailable"
-            return self._respond(start_response, method, *_error(name, "We encountered an internal error. "
-                                                                 "Please try again.", status))
+            return self._respond(
+                start_response, method, *_error(name, "We encountered an internal error. Please try again.", status)
+            )
 
         denied = self._authorize(environ, query, method, bucket, key, operation)
         if denied is not None:
@@ -133,7 +158,7 @@ class S3Gate:
             sent["length"] = next((int(v) for k, v in headers if k.lower() == "content-length"), None)
             return start_response(status, headers, *rest)
 
-        body = None
+        body: Iterable[bytes] | None = None
         if set(query) <= _SIGNING_PARAMETERS:
             body = self._stored_body(environ, bucket, key, noting_start_response)
         if body is None:
@@ -145,8 +170,9 @@ class S3Gate:
             body = _paced(body, self._faults.s3_body_bytes_per_second)
         return _counted(body, lambda count: self._stats.served(f"{bucket}/{key}", count))
 
-    def _stored_body(self, environ: dict[str, Any], bucket: str, key: str,
-                     start_response: Callable[..., Any]) -> Iterator[bytes] | None:
+    def _stored_body(
+        self, environ: dict[str, Any], bucket: str, key: str, start_response: Callable[..., Any]
+    ) -> Iterator[bytes] | None:
         """Answer a GET from the stored object, reading only the requested range; None leaves it to moto.
 
         moto answers the same request as a HEAD first, so status, headers and errors (conditions, a bad
@@ -174,12 +200,19 @@ class S3Gate:
 
     @staticmethod
     def _respond(start_response: Callable[..., Any], method: str, status: str, body: bytes) -> list[bytes]:
-        start_response(status, [("Content-Type", "application/xml"), ("Content-Length", str(len(body))),
-                                ("x-amz-request-id", uuid.uuid4().hex[:16].upper())])
+        start_response(
+            status,
+            [
+                ("Content-Type", "application/xml"),
+                ("Content-Length", str(len(body))),
+                ("x-amz-request-id", uuid.uuid4().hex[:16].upper()),
+            ],
+        )
         return [] if method == "HEAD" else [body]
 
-    def _authorize(self, environ: dict[str, Any], query: dict[str, list[str]], method: str, bucket: str,
-                   key: str, operation: str) -> tuple[str, bytes] | None:
+    def _authorize(
+        self, environ: dict[str, Any], query: dict[str, list[str]], method: str, bucket: str, key: str, operation: str
+    ) -> tuple[str, bytes] | None:
         """Return an S3 error for a request AWS would refuse, or None to let it through."""
         resource = f"/{bucket}/{key}" if key else f"/{bucket}"
         credential = _credential_scope(environ, query)
@@ -189,8 +222,9 @@ class S3Gate:
         if credential is None:  # anonymous
             if bucket == BROWSE_BUCKET and method in ("GET", "HEAD") and key:
                 return None
-            return self._no_such_bucket(bucket, operation) or _error("AccessDenied", "Access Denied",
-                                                                     "403 Forbidden", resource)
+            return self._no_such_bucket(bucket, operation) or _error(
+                "AccessDenied", "Access Denied", "403 Forbidden", resource
+            )
         access_key, region = credential
         if access_key.startswith("ASIA"):
             return self._authorize_temporary(environ, query, access_key, region, bucket, operation, resource)
@@ -201,19 +235,36 @@ class S3Gate:
             return _error("AccessDenied", "Access Denied", "403 Forbidden", resource)
         return None
 
-    def _authorize_temporary(self, environ: dict[str, Any], query: dict[str, list[str]], access_key: str,
-                             region: str, bucket: str, operation: str, resource: str) -> tuple[str, bytes] | None:
+    def _authorize_temporary(
+        self,
+        environ: dict[str, Any],
+        query: dict[str, list[str]],
+        access_key: str,
+        region: str,
+        bucket: str,
+        operation: str,
+        resource: str,
+    ) -> tuple[str, bytes] | None:
         issued = self._credentials.lookup(access_key)
         if issued is None:
-            return _error("InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.",
-                          "403 Forbidden", resource)
+            return _error(
+                "InvalidAccessKeyId",
+                "The AWS Access Key Id you provided does not exist in our records.",
+                "403 Forbidden",
+                resource,
+            )
         token = environ.get("HTTP_X_AMZ_SECURITY_TOKEN") or query.get("X-Amz-Security-Token", [""])[0]
         if not token:
-            return _error("InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.",
-                          "403 Forbidden", resource)
+            return _error(
+                "InvalidAccessKeyId",
+                "The AWS Access Key Id you provided does not exist in our records.",
+                "403 Forbidden",
+                resource,
+            )
         if token != issued.session_token:
-            return _error("InvalidToken", "The provided token is malformed or otherwise invalid.",
-                          "400 Bad Request", resource)
+            return _error(
+                "InvalidToken", "The provided token is malformed or otherwise invalid.", "400 Bad Request", resource
+            )
         if datetime.now(UTC) >= issued.expiration:
             return _error("ExpiredToken", "The provided token has expired.", "400 Bad Request", resource)
         missing = self._no_such_bucket(bucket, operation)
@@ -292,11 +343,14 @@ class S3Gate:
             return _error("NoSuchKey", "The specified key does not exist.", "404 Not Found", resource)
         status = self._archive.status(bucket, key, stored.storage_class)
         if status.state == "available":
-            return _error("InvalidObjectState", "Restore is not allowed for the object's current storage class",
-                          "403 Forbidden", resource)
+            return _error(
+                "InvalidObjectState",
+                "Restore is not allowed for the object's current storage class",
+                "403 Forbidden",
+                resource,
+            )
         if status.state == "retrieving":
-            return _error("RestoreAlreadyInProgress", "Object restore is already in progress",
-                          "409 Conflict", resource)
+            return _error("RestoreAlreadyInProgress", "Object restore is already in progress", "409 Conflict", resource)
         if status.state == "restored":
             return "200 OK", b""
         self._archive.request(bucket, key, days)
@@ -382,7 +436,7 @@ def _paced(body: Iterable[bytes], bytes_per_second: float) -> Iterator[bytes]:
     try:
         for chunk in body:
             for offset in range(0, len(chunk), _BODY_CHUNK):
-                piece = chunk[offset:offset + _BODY_CHUNK]
+                piece = chunk[offset : offset + _BODY_CHUNK]
                 sent += len(piece)
                 ahead = sent / bytes_per_second - (time.monotonic() - started)
                 if ahead > 0:
@@ -434,12 +488,14 @@ class S3Server:
 
         # The sandbox decides when a restore finishes (ArchiveClock); stop moto from finishing it on read.
         state_manager.set_transition("s3::keyrestore", {"progression": "manual", "times": 2**62})
+
         class QuietHandler(MotoRequestHandler):
             def log_request(self, *args: Any, **kwargs: Any) -> None:
                 """Keep the sandbox's output to its own lines (no access log per request)."""
 
-        self._server: BaseWSGIServer = make_server(host, port, gate_factory(create_backend_app("s3")),
-                                                   threaded=True, request_handler=QuietHandler)
+        self._server: BaseWSGIServer = make_server(
+            host, port, gate_factory(create_backend_app("s3")), threaded=True, request_handler=QuietHandler
+        )
         self._thread = threading.Thread(target=self._server.serve_forever, name="sandbox-s3", daemon=True)
 
     @property

@@ -52,8 +52,9 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as error:
         sock.close()
-        raise OSError(f"cannot listen on {host}:{port} ({error.strerror}); choose another --port or 0 for free "
-                      f"ports") from error
+        raise OSError(
+            f"cannot listen on {host}:{port} ({error.strerror}); choose another --port or 0 for free ports"
+        ) from error
     sock.listen(128)
     return sock
 
@@ -92,8 +93,10 @@ class Sandbox:
     def start(self) -> Sandbox:
         """Bind every service, load the catalogue into S3 and start serving; return self."""
         if not _RUNNING.acquire(blocking=False):
-            raise RuntimeError("another Sandbox is running in this process (they would share moto's S3); "
-                               "stop it first, or run this one as `python -m airflow_asf_ifg.sandbox serve`")
+            raise RuntimeError(
+                "another Sandbox is running in this process (they would share moto's S3); "
+                "stop it first, or run this one as `python -m airflow_asf_ifg.sandbox serve`"
+            )
         self._holds_lock = True
         try:
             addresses = self._addresses()
@@ -160,16 +163,25 @@ class Sandbox:
 
     def aws_connection(self) -> dict[str, Any]:
         """The ``aws`` connection (Airflow JSON form) for buckets on the sandbox's S3."""
-        return {"conn_type": "aws", "login": USER_ACCESS_KEY, "password": USER_SECRET_KEY,
-                "extra": {"endpoint_url": self._urls().s3, "region_name": REGION}}
+        return {
+            "conn_type": "aws",
+            "login": USER_ACCESS_KEY,
+            "password": USER_SECRET_KEY,
+            "extra": {"endpoint_url": self._urls().s3, "region_name": REGION},
+        }
 
     def environment(self) -> dict[str, str]:
         """The lines ``serve`` prints: every URL and both Airflow connections."""
         urls = self._urls()
-        return {"SANDBOX_URL": urls.sandbox, "CMR_URL": urls.cmr, "EDL_URL": urls.edl, "ASF_URL": urls.asf,
-                "S3_URL": urls.s3,
-                "AIRFLOW_CONN_EARTHDATA_DEFAULT": json.dumps(self.earthdata_connection(), separators=(",", ":")),
-                "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(self.aws_connection(), separators=(",", ":"))}
+        return {
+            "SANDBOX_URL": urls.sandbox,
+            "CMR_URL": urls.cmr,
+            "EDL_URL": urls.edl,
+            "ASF_URL": urls.asf,
+            "S3_URL": urls.s3,
+            "AIRFLOW_CONN_EARTHDATA_DEFAULT": json.dumps(self.earthdata_connection(), separators=(",", ":")),
+            "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(self.aws_connection(), separators=(",", ":")),
+        }
 
     @contextlib.contextmanager
     def connections(self) -> Iterator[dict[str, str]]:
@@ -198,15 +210,32 @@ class Sandbox:
         as in the current era (never today)."""
         urls = self._urls()
         archiving = self.config.era == "2018"
-        return [{
-            "concept_id": g.concept_id, "collection_concept_id": g.collection.concept_id,
-            "short_name": g.collection.short_name, "granule_ur": g.granule_ur,
-            "start": g.start.isoformat(), "end": g.end.isoformat(), "revision_date": g.revision_date.isoformat(),
-            "footprint": g.footprint,
-            "files": [{"name": f.name, "role": f.role, "bucket": f.bucket, "key": f.name,
-                       "size": g.sizes[f.name][0], "md5": g.sizes[f.name][1], "archived": archiving and f.archived,
-                       "url": urls.file_url(f.bucket, f.name, f.role)} for f in g.files],
-        } for g in self.catalogue]
+        return [
+            {
+                "concept_id": g.concept_id,
+                "collection_concept_id": g.collection.concept_id,
+                "short_name": g.collection.short_name,
+                "granule_ur": g.granule_ur,
+                "start": g.start.isoformat(),
+                "end": g.end.isoformat(),
+                "revision_date": g.revision_date.isoformat(),
+                "footprint": g.footprint,
+                "files": [
+                    {
+                        "name": f.name,
+                        "role": f.role,
+                        "bucket": f.bucket,
+                        "key": f.name,
+                        "size": g.sizes[f.name][0],
+                        "md5": g.sizes[f.name][1],
+                        "archived": archiving and f.archived,
+                        "url": urls.file_url(f.bucket, f.name, f.role),
+                    }
+                    for f in g.files
+                ],
+            }
+            for g in self.catalogue
+        ]
 
     def update_config(self, changes: dict[str, Any]) -> SandboxConfig:
         """Change runtime settings (era, fault rates, credential lifetime, retrieval time...); a new era gives
@@ -253,8 +282,9 @@ class Sandbox:
         """Give the catalogue's archived products the era's storage class (2018: GLACIER; today: STANDARD, as
         Glacier serving was retired in 2019) and forget every retrieval."""
         if self._s3_gate is not None and not self.config.metadata_only:
-            self._s3_gate.set_storage_class(PRODUCT_BUCKET, self._archived_keys(),
-                                            "GLACIER" if self.config.era == "2018" else "STANDARD")
+            self._s3_gate.set_storage_class(
+                PRODUCT_BUCKET, self._archived_keys(), "GLACIER" if self.config.era == "2018" else "STANDARD"
+            )
         self.archive.reset()
 
     def _load_catalogue(self) -> None:
@@ -279,21 +309,34 @@ class Sandbox:
             bounds = geometry.bounds(granule.footprint)
             for catalogue_file in granule.files:
                 if catalogue_file.role == "data" and granule.collection.is_beta:
-                    built = products.build_file(products.write_beta_zip, granule.producer_granule_id, bounds,
-                                                self.config.product_bytes, catalogue_file.seed,
-                                                granule.revision_date.timetuple()[:6])
+                    built = products.build_file(
+                        products.write_beta_zip,
+                        granule.producer_granule_id,
+                        bounds,
+                        self.config.product_bytes,
+                        catalogue_file.seed,
+                        granule.revision_date.timetuple()[:6],
+                    )
                 elif catalogue_file.role == "data":
-                    built = products.build_file(products.write_gunw_netcdf, granule.granule_ur, bounds,
-                                                self.config.product_bytes, catalogue_file.seed)
+                    built = products.build_file(
+                        products.write_gunw_netcdf,
+                        granule.granule_ur,
+                        bounds,
+                        self.config.product_bytes,
+                        catalogue_file.seed,
+                    )
                 elif catalogue_file.role == "browse":
                     built = products.build_file(products.write_png, catalogue_file.seed)
                 else:
                     built = products.build_file(_write_metadata, granule)
                 try:
                     with open(built.path, "rb") as handle:
-                        stored = backend.put_object(catalogue_file.bucket, catalogue_file.name, handle.read(),
-                                                    storage="GLACIER" if catalogue_file.archived and archiving
-                                                    else None)
+                        stored = backend.put_object(
+                            catalogue_file.bucket,
+                            catalogue_file.name,
+                            handle.read(),
+                            storage="GLACIER" if catalogue_file.archived and archiving else None,
+                        )
                     if catalogue_file.bucket == BROWSE_BUCKET:  # grfn-public-prod is public, as ASF's is
                         stored.set_acl(get_canned_acl("public-read"))
                 finally:
@@ -311,20 +354,35 @@ class Sandbox:
         import boto3
         from botocore.config import Config
 
-        presigner = boto3.client("s3", endpoint_url=self._urls().s3, region_name=REGION,
-                                 aws_access_key_id=ADMIN_ACCESS_KEY, aws_secret_access_key=ADMIN_SECRET_KEY,
-                                 config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+        presigner = boto3.client(
+            "s3",
+            endpoint_url=self._urls().s3,
+            region_name=REGION,
+            aws_access_key_id=ADMIN_ACCESS_KEY,
+            aws_secret_access_key=ADMIN_SECRET_KEY,
+            config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+        )
 
         def presign(key: str, seconds: int) -> str:
-            return presigner.generate_presigned_url("get_object", Params={"Bucket": PRODUCT_BUCKET, "Key": key},
-                                                    ExpiresIn=seconds)
+            return presigner.generate_presigned_url(
+                "get_object", Params={"Bucket": PRODUCT_BUCKET, "Key": key}, ExpiresIn=seconds
+            )
 
         signing_key = secrets.token_bytes(32)
         directory = self._edl = edl.Directory(signing_key)
         # ASF's application: today's auth.asf.alaska.edu/login (and TEA's /login), 2018's mod_auth_urs /door/oauth.
         directory.redirect_uris[edl.ASF_CLIENT_ID] = {f"{self._urls().asf}/login", f"{self._urls().asf}/door/oauth"}
-        self._door = asf.AsfDoor(lambda: self.config, self._urls(), directory, self.credentials, self.archive,
-                                 self._storage_class, presign, self.stats, secrets.token_bytes(32))
+        self._door = asf.AsfDoor(
+            lambda: self.config,
+            self._urls(),
+            directory,
+            self.credentials,
+            self.archive,
+            self._storage_class,
+            presign,
+            self.stats,
+            secrets.token_bytes(32),
+        )
         search = cmr.GranuleSearch(self.catalogue, self._urls(), lambda: self.config)
 
         cmr_app = self._app(cmr.throttled)
@@ -337,10 +395,11 @@ class Sandbox:
 
         ready = threading.Event()
         failure: list[BaseException] = []
-        self._loop = asyncio.new_event_loop()
+        loop = self._loop = asyncio.new_event_loop()
+        door = self._door
 
         async def setup() -> None:
-            self._door.http = aiohttp.ClientSession()  # type: ignore[union-attr]
+            door.http = aiohttp.ClientSession()
             for name, app in (("cmr", cmr_app), ("edl", edl_app), ("asf", asf_app)):
                 runner = web.AppRunner(app, access_log=None, handle_signals=False)
                 await runner.setup()
@@ -348,15 +407,15 @@ class Sandbox:
                 self._runners.append(runner)
 
         def run() -> None:
-            asyncio.set_event_loop(self._loop)
+            asyncio.set_event_loop(loop)
             try:
-                self._loop.run_until_complete(setup())  # type: ignore[union-attr]
+                loop.run_until_complete(setup())
             except BaseException as error:
                 failure.append(error)
                 ready.set()
                 return
             ready.set()
-            self._loop.run_forever()  # type: ignore[union-attr]
+            loop.run_forever()
 
         self._thread = threading.Thread(target=run, name="sandbox-http", daemon=True)
         self._thread.start()
@@ -365,8 +424,9 @@ class Sandbox:
             raise failure[0]
 
     def _app(self, throttled: Any) -> web.Application:
-        return web.Application(middlewares=[service_middleware(self.stats, self.faults, throttled)],
-                               client_max_size=16 * 1024 * 1024)
+        return web.Application(
+            middlewares=[service_middleware(self.stats, self.faults, throttled)], client_max_size=16 * 1024 * 1024
+        )
 
     async def _cleanup(self) -> None:
         for runner in self._runners:
@@ -418,9 +478,17 @@ class Sandbox:
 
 
 def _write_metadata(out: Any, granule: Granule) -> None:
-    out.write(products.json_bytes({
-        "granule_ur": granule.granule_ur, "collection": granule.collection.short_name,
-        "reference_date": granule.start.isoformat(), "secondary_date": granule.secondary_date.isoformat(),
-        "path": granule.path, "frame": granule.frame, "flight_direction": granule.direction,
-        "footprint": granule.footprint,
-    }))
+    out.write(
+        products.json_bytes(
+            {
+                "granule_ur": granule.granule_ur,
+                "collection": granule.collection.short_name,
+                "reference_date": granule.start.isoformat(),
+                "secondary_date": granule.secondary_date.isoformat(),
+                "path": granule.path,
+                "frame": granule.frame,
+                "flight_direction": granule.direction,
+                "footprint": granule.footprint,
+            }
+        )
+    )

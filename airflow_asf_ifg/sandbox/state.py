@@ -98,8 +98,11 @@ class FaultInjector:
         config = self._config()
         with self._lock:
             value = self._random.random()
-        for kind, rate in (("throttle", config.throttle_rate), ("error", config.fault_rate),
-                           ("reset", config.reset_rate)):
+        for kind, rate in (
+            ("throttle", config.throttle_rate),
+            ("error", config.fault_rate),
+            ("reset", config.reset_rate),
+        ):
             if value < rate:
                 return kind
             value -= rate

@@ -56,6 +56,7 @@ def decode(token: str, key: bytes) -> dict[str, object] | None:
     except ValueError:
         return None
     claims = claims_unverified(token)
-    if not claims or float(claims.get("exp", 0)) < time.time():  # type: ignore[arg-type]
+    expires = claims.get("exp", 0) if claims else 0
+    if not claims or not isinstance(expires, int | float) or expires < time.time():
         return None
     return claims

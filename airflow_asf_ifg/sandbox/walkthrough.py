@@ -52,15 +52,21 @@ def run(sandbox: Sandbox, netrc_path: str) -> None:
     session = requests.Session()  # one session keeps the asf-urs cookie across calls, as the page advises
 
     step(1, f"search CMR for {UNWRAPPED} granules over the Pasadena point {PASADENA}")
-    params = {"collection_concept_id": UNWRAPPED, "point": f"{PASADENA[0]},{PASADENA[1]}", "page_size": 2000}
+    params: dict[str, str | int] = {
+        "collection_concept_id": UNWRAPPED,
+        "point": f"{PASADENA[0]},{PASADENA[1]}",
+        "page_size": 2000,
+    }
     response = session.get(f"{urls.cmr}/search/granules.umm_json", params=params, timeout=30)
     print(f"GET {response.url}\n-> {response.status_code}, CMR-Hits: {response.headers['CMR-Hits']}")
     items = response.json()["items"]
     for item in items:
         umm = item["umm"]
         product = umm["DataGranule"]["ArchiveAndDistributionInformation"][0]
-        print(f"   {item['meta']['concept-id']}  {umm['TemporalExtent']['RangeDateTime']['BeginningDateTime']}  "
-              f"{product['Name']}  {product['SizeInBytes']} bytes")
+        print(
+            f"   {item['meta']['concept-id']}  {umm['TemporalExtent']['RangeDateTime']['BeginningDateTime']}  "
+            f"{product['Name']}  {product['SizeInBytes']} bytes"
+        )
     if not items:
         raise SystemExit("the sandbox catalogue has no granule over Pasadena; this is a bug in the sandbox")
 
@@ -69,17 +75,25 @@ def run(sandbox: Sandbox, netrc_path: str) -> None:
     hops = " -> ".join(f"{r.status_code} {urlsplit(r.url).netloc}{urlsplit(r.url).path}" for r in response.history)
     print(f"GET {urls.asf}/door/credentials\n-> redirects: {hops}\n-> {response.status_code}")
     credentials = response.json()["Credentials"]
-    print(f"   AccessKeyId={credentials['AccessKeyId']}  SecretAccessKey={masked(credentials['SecretAccessKey'])}  "
-          f"SessionToken={masked(credentials['SessionToken'])}  Expiration={credentials['Expiration']}")
+    print(
+        f"   AccessKeyId={credentials['AccessKeyId']}  SecretAccessKey={masked(credentials['SecretAccessKey'])}  "
+        f"SessionToken={masked(credentials['SessionToken'])}  Expiration={credentials['Expiration']}"
+    )
 
     step(3, f"list s3://{PRODUCT_BUCKET}/ with the temporary keys (what `aws s3 ls` does)")
-    s3 = boto3.client("s3", endpoint_url=urls.s3, region_name="us-east-1",
-                      aws_access_key_id=credentials["AccessKeyId"],
-                      aws_secret_access_key=credentials["SecretAccessKey"],
-                      aws_session_token=credentials["SessionToken"])
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=urls.s3,
+        region_name="us-east-1",
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
     listing = s3.list_objects_v2(Bucket=PRODUCT_BUCKET)["Contents"]
-    print(f"-> {len(listing)} objects, e.g. {listing[0]['Key']} ({listing[0]['Size']} bytes, "
-          f"{listing[0].get('StorageClass', 'STANDARD')})")
+    print(
+        f"-> {len(listing)} objects, e.g. {listing[0]['Key']} ({listing[0]['Size']} bytes, "
+        f"{listing[0].get('StorageClass', 'STANDARD')})"
+    )
 
     step(4, "archive status of each product found in step 1")
     names = {item["umm"]["DataGranule"]["ArchiveAndDistributionInformation"][0]["Name"]: item for item in items}
@@ -109,8 +123,10 @@ def run(sandbox: Sandbox, netrc_path: str) -> None:
     digest, size = hashlib.md5(usedforsecurity=False), 0
     with session.get(f"{urls.asf}/door/download/{chosen}", stream=True, timeout=60) as response:
         response.raise_for_status()
-        print(f"-> {response.history[0].status_code} to a signed URL valid 15 s on "
-              f"{urlsplit(response.url).netloc}, then {response.status_code}")
+        print(
+            f"-> {response.history[0].status_code} to a signed URL valid 15 s on "
+            f"{urlsplit(response.url).netloc}, then {response.status_code}"
+        )
         for chunk in response.iter_content(1 << 20):
             digest.update(chunk)
             size += len(chunk)

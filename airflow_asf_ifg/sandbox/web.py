@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from aiohttp import web
 
@@ -18,7 +18,7 @@ RESET_KEY = web.RequestKey("reset", bool)
 STATS_KEY = web.RequestKey("stats", object)
 
 
-def service_middleware(stats: Stats, faults: FaultInjector, throttle_body: Callable[[], web.Response]):  # type: ignore[no-untyped-def]
+def service_middleware(stats: Stats, faults: FaultInjector, throttle_body: Callable[[], web.Response]):
     """Build the middleware that counts each request by route name and injects faults.
 
     Routes whose name starts with ``control_`` are the sandbox's own and never fail.
@@ -29,7 +29,7 @@ def service_middleware(stats: Stats, faults: FaultInjector, throttle_body: Calla
     """
 
     @web.middleware
-    async def middleware(request: web.Request, handler):  # type: ignore[no-untyped-def]
+    async def middleware(request: web.Request, handler):
         route = request.match_info.route.name or "unknown"
         stats.record(route, request.host, "Authorization" in request.headers)
         if route.startswith("control_"):
@@ -51,8 +51,14 @@ def service_middleware(stats: Stats, faults: FaultInjector, throttle_body: Calla
     return middleware
 
 
-async def send(request: web.Request, body: bytes, *, status: int = 200, content_type: str = "application/json",
-               headers: dict[str, str] | None = None) -> web.StreamResponse:
+async def send(
+    request: web.Request,
+    body: bytes,
+    *,
+    status: int = 200,
+    content_type: str = "application/json",
+    headers: dict[str, str] | None = None,
+) -> web.StreamResponse:
     """Send a complete body, or half of it and then reset the connection when a reset was drawn.
 
     :param request: the request being answered.
@@ -62,9 +68,10 @@ async def send(request: web.Request, body: bytes, *, status: int = 200, content_
     :param headers: extra headers.
     """
     if not request.get(RESET_KEY) or len(body) < 2 or request.method == "HEAD":
-        return web.Response(body=body, status=status, content_type=None,
-                            headers={"Content-Type": content_type, **(headers or {})})
-    request[STATS_KEY].event("fault_reset")  # type: ignore[attr-defined]
+        return web.Response(
+            body=body, status=status, content_type=None, headers={"Content-Type": content_type, **(headers or {})}
+        )
+    cast("Stats", request[STATS_KEY]).event("fault_reset")
     response = web.StreamResponse(status=status, headers={"Content-Type": content_type, **(headers or {})})
     response.content_length = len(body)
     await response.prepare(request)

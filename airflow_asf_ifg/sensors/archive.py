@@ -11,47 +11,23 @@ from airflow.sdk import PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout, AirflowSkipException
 
 from airflow_asf_ifg.client.archive import ArchiveState, ProductStatus
+from airflow_asf_ifg.client.archive_poll import (
+    ArchivePoller,
+    ArchiveTarget,
+    archive_targets,
+    finished,
+    outcome,
+    targets_from_names,
+)
 from airflow_asf_ifg.client.granule import checked_roles
-from airflow_asf_ifg.failing import configuration_errors_fail_the_task
+from airflow_asf_ifg.failing import permanent_errors_fail_the_task
 from airflow_asf_ifg.hooks import EARTHDATA_DEFAULT_CONN_ID
 from airflow_asf_ifg.sensors.base import PokeThenDeferSensor
 from airflow_asf_ifg.templates import checked_after_rendering, is_templated
-from airflow_asf_ifg.triggers.archive import ArchivePoller, AsfArchiveStatusTrigger, archive_targets, finished
+from airflow_asf_ifg.triggers.archive import AsfArchiveStatusTrigger, archive_poller
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-
-def targets_from_names(names: Sequence[str]) -> list[dict[str, Any]]:
-    """Targets for products given by file name (read through the door's status) or ``s3://`` URL.
-
-    :param names: file names or ``s3://bucket/key`` URLs.
-    """
-    targets = []
-    for name in names:
-        if name.startswith("s3://"):
-            targets.append({"name": name.rsplit("/", 1)[-1], "url": None, "s3_url": name,
-                            "s3_credentials_url": None})
-        else:
-            targets.append({"name": name, "url": None, "s3_url": None, "s3_credentials_url": None})
-    return targets
-
-
-def outcome(products: list[dict[str, Any]], fail_on_missing: bool) -> str | None:
-    """Why a finished wait is a failure, or None when every product is available.
-
-    :param products: per-product state dicts.
-    :param fail_on_missing: whether a missing product fails the wait.
-    """
-    missing = [p["name"] for p in products if p["state"] == ArchiveState.MISSING.value]
-    archived = [p["name"] for p in products if p["state"] == ArchiveState.ARCHIVED.value]
-    problems = []
-    if missing and fail_on_missing:
-        problems.append(f"{len(missing)} product(s) do not exist: {', '.join(missing[:5])}")
-    if archived:
-        problems.append(f"{len(archived)} product(s) are still archived because max_retrievals was reached: "
-                        f"{', '.join(archived[:5])}; a later run will request them")
-    return "; ".join(problems) or None
 
 
 class AsfArchiveStatusSensor(PokeThenDeferSensor):
@@ -77,12 +53,21 @@ class AsfArchiveStatusSensor(PokeThenDeferSensor):
     template_fields_renderers = {"granules": "json"}
     ui_color = "#fcf3cf"
 
-    def __init__(self, *, granules: list[dict[str, Any]] | None = None, names: list[str] | None = None,
-                 files: Sequence[str] = ("data",), earthdata_conn_id: str = EARTHDATA_DEFAULT_CONN_ID,
-                 request_retrieval: bool = True, max_retrievals: int | None = None, fail_on_missing: bool = True,
-                 max_concurrency: int = 20, max_interval: float = 600.0,
-                 deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        granules: list[dict[str, Any]] | None = None,
+        names: list[str] | None = None,
+        files: Sequence[str] = ("data",),
+        earthdata_conn_id: str = EARTHDATA_DEFAULT_CONN_ID,
+        request_retrieval: bool = True,
+        max_retrievals: int | None = None,
+        fail_on_missing: bool = True,
+        max_concurrency: int = 20,
+        max_interval: float = 600.0,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(deferrable=deferrable, **kwargs)
         if granules is None and names is None:
             raise ValueError("give granules= (granule dicts) or names= (file names or s3:// URLs)")
@@ -100,7 +85,7 @@ class AsfArchiveStatusSensor(PokeThenDeferSensor):
         self._poller: ArchivePoller | None = None
         self._explained = False
 
-    def targets(self) -> list[dict[str, Any]]:
+    def targets(self) -> list[ArchiveTarget]:
         """The products to watch (names and URLs only)."""
         if self.granules is not None:
             roles = checked_after_rendering(self.files, checked_roles)
@@ -111,17 +96,20 @@ class AsfArchiveStatusSensor(PokeThenDeferSensor):
     def poller(self) -> ArchivePoller:
         """The poller; it remembers the retrievals requested by this task across pokes."""
         if self._poller is None:
-            self._poller = ArchivePoller(self.earthdata_conn_id, self.max_concurrency, self.request_retrieval,
-                                         self.max_retrievals)
+            self._poller = archive_poller(
+                self.earthdata_conn_id,
+                max_concurrency=self.max_concurrency,
+                request_retrieval=self.request_retrieval,
+                max_retrievals=self.max_retrievals,
+            )
         return self._poller
 
-    def _poll_once(self, targets: list[dict[str, Any]]) -> dict[str, ProductStatus]:
+    def _poll_once(self, targets: list[ArchiveTarget]) -> dict[str, ProductStatus]:
         async def poll() -> dict[str, ProductStatus]:
             async with self.poller as poller:
-                states, _ = await poller.poll(targets)
-                return states
+                return (await poller.poll(targets)).states
 
-        with configuration_errors_fail_the_task():  # a refused login must not be retried (EDL locks accounts)
+        with permanent_errors_fail_the_task():  # a refused login must not be retried (EDL locks accounts)
             states = asyncio.run(poll())
         for status in states.values():
             if status.requested:
@@ -138,33 +126,42 @@ class AsfArchiveStatusSensor(PokeThenDeferSensor):
         states = self._poll_once(targets)
         counts = {state.value: sum(s.state is state for s in states.values()) for state in ArchiveState}
         self.log.info("%d product(s): %s", len(targets), ", ".join(f"{v} {k}" for k, v in counts.items() if v))
-        done = finished(states, self.poller, len(targets))
+        done = finished(states, len(targets), self.poller.stays_archived)
         products = [s.to_dict() for s in states.values()]
         if done:
             self._fail_if(outcome(products, self.fail_on_missing))
         return PokeReturnValue(done, products)
 
-    def _explain(self, targets: list[dict[str, Any]]) -> None:
+    def _explain(self, targets: list[ArchiveTarget]) -> None:
         """Say once how the states are read, so a pass in seconds under today's services is not a mystery."""
         self._explained = True
         methods = {self.poller.method_for(target) for target in targets}
         if methods == {"download"}:
-            self.log.info("No archive status endpoint is configured and the products have no s3:// URL, as with "
-                          "today's ASF services, which keep no GUNW product in long-term storage: each product is "
-                          "read through its download URL (one byte), and one that answers is available")
+            self.log.info(
+                "No archive status endpoint is configured and the products have no s3:// URL, as with "
+                "today's ASF services, which keep no GUNW product in long-term storage: each product is "
+                "read through its download URL (one byte), and one that answers is available"
+            )
         elif "status" in methods:
-            self.log.info("Reading archive states from the door's status endpoint %s (the 2018 door)",
-                          self.poller.hook.earthdata.settings.archive_status_url)
+            self.log.info(
+                "Reading archive states from the door's status endpoint %s (the 2018 door)", self.poller.status_template
+            )
         else:
             self.log.info("Reading archive states with S3 HeadObject (StorageClass and Restore)")
 
     def trigger(self) -> AsfArchiveStatusTrigger:
         """The trigger that waits on, knowing which retrievals the first poke requested."""
         return AsfArchiveStatusTrigger(
-            targets=self.targets(), earthdata_conn_id=self.earthdata_conn_id, poke_interval=self.poke_interval,
-            max_interval=self.max_interval, deadline=time.time() + self.timeout,
-            max_concurrency=self.max_concurrency, request_retrieval=self.request_retrieval,
-            max_retrievals=self.max_retrievals, requested=sorted(self.poller.requested))
+            targets=self.targets(),
+            earthdata_conn_id=self.earthdata_conn_id,
+            poke_interval=self.poke_interval,
+            max_interval=self.max_interval,
+            deadline=time.time() + self.timeout,
+            max_concurrency=self.max_concurrency,
+            request_retrieval=self.request_retrieval,
+            max_retrievals=self.max_retrievals,
+            requested=sorted(self.poller.requested),
+        )
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> list[dict[str, Any]]:
         """Turn the trigger's envelope into the per-product states, or a clear failure."""
@@ -176,8 +173,10 @@ class AsfArchiveStatusSensor(PokeThenDeferSensor):
             return products
         if status == "timeout":
             waiting = [p["name"] for p in products if p["state"] != ArchiveState.AVAILABLE.value]
-            message = (f"timed out after {self.timeout} s waiting for {len(waiting)} product(s) to leave long-term "
-                       f"storage: {', '.join(waiting[:5])}")
+            message = (
+                f"timed out after {self.timeout} s waiting for {len(waiting)} product(s) to leave long-term "
+                f"storage: {', '.join(waiting[:5])}"
+            )
             if self.soft_fail:
                 raise AirflowSkipException(message)
             raise AirflowSensorTimeout(message)

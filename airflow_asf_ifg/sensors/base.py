@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseSensorOperator
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -33,6 +33,8 @@ class PokeThenDeferSensor(BaseSensorOperator):
         if not self.deferrable:
             return super().execute(context)
         first = self.poke(context)
-        if first.is_done:  # type: ignore[union-attr]
-            return first.xcom_value  # type: ignore[union-attr]
+        if isinstance(first, bool):  # a subclass may answer a plain bool, as BaseSensorOperator allows
+            first = PokeReturnValue(first)
+        if first.is_done:
+            return first.xcom_value
         self.defer(trigger=self.trigger(), method_name="execute_complete", timeout=timedelta(seconds=self.timeout))

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout, AirflowSkipException
 
-from airflow_asf_ifg.client.archive import ArchiveState, state_from_head
+from airflow_asf_ifg.client.archive import ArchiveState
+from airflow_asf_ifg.client.archive_poll import finished
+from airflow_asf_ifg.client.s3_restore import object_state
 from airflow_asf_ifg.sensors.base import PokeThenDeferSensor
 from airflow_asf_ifg.triggers.s3_restore import S3ObjectRestoredTrigger
 
@@ -30,10 +32,17 @@ class S3ObjectRestoredSensor(PokeThenDeferSensor):
 
     template_fields: Sequence[str] = ("bucket", "keys")
 
-    def __init__(self, *, bucket: str, keys: list[str], aws_conn_id: str | None = "aws_default",
-                 fail_on_missing: bool = True, max_interval: float = 600.0,
-                 deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        keys: list[str],
+        aws_conn_id: str | None = "aws_default",
+        fail_on_missing: bool = True,
+        max_interval: float = 600.0,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(deferrable=deferrable, **kwargs)
         self.bucket = bucket
         self.keys = keys
@@ -44,19 +53,11 @@ class S3ObjectRestoredSensor(PokeThenDeferSensor):
     def poke(self, context: Context) -> PokeReturnValue:
         """HeadObject of every key once."""
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook  # loads boto3: not at DAG parse time
-        from botocore.exceptions import ClientError
 
         client = S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
-        products = []
-        for key in self.keys:
-            try:
-                head = client.head_object(Bucket=self.bucket, Key=key)
-            except ClientError as error:
-                if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") != 404:
-                    raise
-                head = None
-            products.append(state_from_head(key, head).to_dict())
-        done = all(p["state"] in (ArchiveState.AVAILABLE.value, ArchiveState.MISSING.value) for p in products)
+        states = {key: object_state(client, self.bucket, key) for key in self.keys}
+        products = [s.to_dict() for s in states.values()]
+        done = finished(states, len(states))
         if done:
             self._check(products)
         return PokeReturnValue(done, products)
@@ -64,8 +65,13 @@ class S3ObjectRestoredSensor(PokeThenDeferSensor):
     def trigger(self) -> S3ObjectRestoredTrigger:
         """The trigger that waits on."""
         return S3ObjectRestoredTrigger(
-            bucket=self.bucket, keys=list(self.keys), aws_conn_id=self.aws_conn_id, poke_interval=self.poke_interval,
-            max_interval=self.max_interval, deadline=time.time() + self.timeout)
+            bucket=self.bucket,
+            keys=list(self.keys),
+            aws_conn_id=self.aws_conn_id,
+            poke_interval=self.poke_interval,
+            max_interval=self.max_interval,
+            deadline=time.time() + self.timeout,
+        )
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> list[dict[str, Any]]:
         """Turn the trigger's envelope into the per-key states, or a clear failure."""
@@ -83,5 +89,6 @@ class S3ObjectRestoredSensor(PokeThenDeferSensor):
     def _check(self, products: list[dict[str, Any]]) -> None:
         missing = [p["name"] for p in products if p["state"] == ArchiveState.MISSING.value]
         if missing and self.fail_on_missing:
-            raise AirflowException(f"{len(missing)} key(s) do not exist in s3://{self.bucket}: "
-                                   f"{', '.join(missing[:5])}")
+            raise AirflowException(
+                f"{len(missing)} key(s) do not exist in s3://{self.bucket}: {', '.join(missing[:5])}"
+            )

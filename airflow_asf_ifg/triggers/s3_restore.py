@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_asf_ifg.client.archive import ArchiveState, ProductStatus, Throttled, gather_bounded, head_status
+from airflow_asf_ifg.client.archive import ProductStatus
+from airflow_asf_ifg.client.archive_poll import finished, head_states
+from airflow_asf_ifg.client.polling import PollRound, wait_until_settled
 
 
 class S3ObjectRestoredTrigger(BaseTrigger):
@@ -24,8 +24,17 @@ class S3ObjectRestoredTrigger(BaseTrigger):
     :param max_concurrency: requests in flight at once.
     """
 
-    def __init__(self, *, bucket: str, keys: list[str], aws_conn_id: str | None, poke_interval: float,
-                 max_interval: float, deadline: float, max_concurrency: int = 20) -> None:
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        keys: list[str],
+        aws_conn_id: str | None,
+        poke_interval: float,
+        max_interval: float,
+        deadline: float,
+        max_concurrency: int = 20,
+    ) -> None:
         super().__init__()
         self.bucket = bucket
         self.keys = keys
@@ -37,10 +46,18 @@ class S3ObjectRestoredTrigger(BaseTrigger):
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """The class path and every argument."""
-        return ("airflow_asf_ifg.triggers.s3_restore.S3ObjectRestoredTrigger", {
-            "bucket": self.bucket, "keys": self.keys, "aws_conn_id": self.aws_conn_id,
-            "poke_interval": self.poke_interval, "max_interval": self.max_interval, "deadline": self.deadline,
-            "max_concurrency": self.max_concurrency})
+        return (
+            "airflow_asf_ifg.triggers.s3_restore.S3ObjectRestoredTrigger",
+            {
+                "bucket": self.bucket,
+                "keys": self.keys,
+                "aws_conn_id": self.aws_conn_id,
+                "poke_interval": self.poke_interval,
+                "max_interval": self.max_interval,
+                "deadline": self.deadline,
+                "max_concurrency": self.max_concurrency,
+            },
+        )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll until every key is available or missing, or the deadline passes."""
@@ -49,29 +66,26 @@ class S3ObjectRestoredTrigger(BaseTrigger):
             from airflow.providers.amazon.aws.hooks.s3 import S3Hook  # the sensor imports this module at parse
 
             async with await S3Hook(aws_conn_id=self.aws_conn_id).get_async_conn() as client:
-                interval = self.poke_interval
-                while True:
-                    results = await gather_bounded(self.max_concurrency,
-                                                   [head_status(client, self.bucket, key) for key in self.keys])
-                    for key, result in zip(self.keys, results, strict=True):
-                        if isinstance(result, Throttled):
-                            continue
-                        if isinstance(result, BaseException):
-                            raise result
-                        if key not in states or states[key].state != result.state:
-                            self.log.info("s3://%s/%s: %s", self.bucket, key, result.state.value)
-                        states[key] = result
-                    if len(states) == len(self.keys) and all(
-                            s.state in (ArchiveState.AVAILABLE, ArchiveState.MISSING) for s in states.values()):
-                        yield TriggerEvent(self._envelope("success", states))
-                        return
-                    if time.time() >= self.deadline:
-                        yield TriggerEvent(self._envelope("timeout", states, "the deadline passed while waiting"))
-                        return
-                    await asyncio.sleep(min(interval, max(0.0, self.deadline - time.time())))
-                    interval = min(interval * 2, self.max_interval)
+                settled = await wait_until_settled(
+                    lambda: head_states(client, self.bucket, self.keys, self.max_concurrency),
+                    settled=lambda latest: finished(latest, len(set(self.keys))),
+                    interval=self.poke_interval,
+                    max_interval=self.max_interval,
+                    deadline=self.deadline,
+                    states=states,
+                    report=self._log_changes,
+                )
         except Exception as error:  # a trigger reports; it never raises
             yield TriggerEvent(self._envelope("error", states, f"{type(error).__name__}: {error}"))
+            return
+        if settled:
+            yield TriggerEvent(self._envelope("success", states))
+        else:
+            yield TriggerEvent(self._envelope("timeout", states, "the deadline passed while waiting"))
+
+    def _log_changes(self, poll_round: PollRound) -> None:
+        for status in poll_round.changes:
+            self.log.info("s3://%s/%s: %s", self.bucket, status.name, status.state.value)
 
     @staticmethod
     def _envelope(status: str, states: dict[str, ProductStatus], message: str = "") -> dict[str, Any]:

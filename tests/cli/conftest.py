@@ -25,8 +25,10 @@ def tool(name: str) -> str:
     else:
         path = shutil.which(name)
     if not path or not os.access(path, os.X_OK):
-        pytest.fail(f"{name} is not installed; `make test` installs it (AWS CLI: set {AWS_CLI_VARIABLE} or run "
-                    f"`make tools`; GDAL: Debian's gdal-bin)")
+        pytest.fail(
+            f"{name} is not installed; `make test` installs it (AWS CLI: set {AWS_CLI_VARIABLE} or run "
+            f"`make tools`; GDAL: Debian's gdal-bin)"
+        )
     return path
 
 
@@ -36,8 +38,9 @@ def run_cli(asf_sandbox_connections) -> Callable[..., subprocess.CompletedProces
     script = Path(sys.executable).with_name("asf-ifg")
 
     def run(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(script), *args], capture_output=True, text=True, timeout=timeout,
-                              env={**os.environ, **(env or {})})
+        return subprocess.run(
+            [str(script), *args], capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+        )
 
     return run
 

@@ -11,38 +11,71 @@ from airflow_asf_ifg.exceptions import ConfigurationError, ConnectionFormatError
 
 
 class TestParseConnection:
-    @pytest.mark.parametrize(("text", "login", "password", "extra"), [
-        pytest.param('{"conn_type": "earthdata", "login": "me", "password": "p@ss", "extra": {"cmr_url": '
-                     '"https://cmr.example"}}', "me", "p@ss", {"cmr_url": "https://cmr.example"}, id="json"),
-        pytest.param('{"conn_type": "earthdata", "extra": "{\\"token\\": \\"t\\"}"}', None, None, {"token": "t"},
-                     id="json-extra-as-text"),
-        pytest.param("earthdata://me:p%40ss%2Fx@/?cmr_url=https%3A%2F%2Fcmr.example", "me", "p@ss/x",
-                     {"cmr_url": "https://cmr.example"}, id="uri-query-extra"),
-        pytest.param("earthdata://me:pw@/?__extra__=%7B%22verify%22%3A+false%7D", "me", "pw", {"verify": False},
-                     id="uri-__extra__"),
-    ])
+    @pytest.mark.parametrize(
+        ("text", "login", "password", "extra"),
+        [
+            pytest.param(
+                '{"conn_type": "earthdata", "login": "me", "password": "p@ss", "extra": {"cmr_url": '
+                '"https://cmr.example"}}',
+                "me",
+                "p@ss",
+                {"cmr_url": "https://cmr.example"},
+                id="json",
+            ),
+            pytest.param(
+                '{"conn_type": "earthdata", "extra": "{\\"token\\": \\"t\\"}"}',
+                None,
+                None,
+                {"token": "t"},
+                id="json-extra-as-text",
+            ),
+            pytest.param(
+                "earthdata://me:p%40ss%2Fx@/?cmr_url=https%3A%2F%2Fcmr.example",
+                "me",
+                "p@ss/x",
+                {"cmr_url": "https://cmr.example"},
+                id="uri-query-extra",
+            ),
+            pytest.param(
+                "earthdata://me:pw@/?__extra__=%7B%22verify%22%3A+false%7D",
+                "me",
+                "pw",
+                {"verify": False},
+                id="uri-__extra__",
+            ),
+        ],
+    )
     def test_airflow_forms(self, text, login, password, extra):
         fields = parse_connection(text, "X")
         assert (fields.login, fields.password, fields.extra) == (login, password, extra)
 
-    @pytest.mark.parametrize(("text", "message"), [
-        pytest.param("{not json", "is not valid JSON", id="json"),
-        pytest.param('{"extra": [1]}', "extra must be a JSON object", id="extra-list"),
-        pytest.param("just-a-word", "neither Airflow's JSON form nor an earthdata:// URI", id="word"),
-        pytest.param("earthdata://me:pw@/?__extra__=[1]", "must be a JSON object", id="uri-extra-list"),
-    ])
+    @pytest.mark.parametrize(
+        ("text", "message"),
+        [
+            pytest.param("{not json", "is not valid JSON", id="json"),
+            pytest.param('{"extra": [1]}', "extra must be a JSON object", id="extra-list"),
+            pytest.param("just-a-word", "neither Airflow's JSON form nor an earthdata:// URI", id="word"),
+            pytest.param("earthdata://me:pw@/?__extra__=[1]", "must be a JSON object", id="uri-extra-list"),
+        ],
+    )
     def test_bad_text_names_the_source(self, text, message):
         with pytest.raises(ValueError, match=message) as error:
             parse_connection(text, "AIRFLOW_CONN_EARTHDATA_DEFAULT")
         assert "AIRFLOW_CONN_EARTHDATA_DEFAULT" in str(error.value)
 
-    @pytest.mark.parametrize(("text", "found"), [
-        pytest.param("extra:{edl_url:http://x}", "it reads as a connection of type 'extra'", id="extra-colon"),
-        pytest.param("http://me:pw@urs.example/", "it reads as a connection of type 'http'", id="http-uri"),
-        pytest.param("earthdata:me:pw@/", "neither Airflow's JSON form nor an earthdata:// URI", id="no-slashes"),
-        pytest.param('{"conn_type": "aws", "login": "KEY", "password": "pw"}', "has conn_type 'aws', not 'earthdata'",
-                     id="json-of-another-type"),
-    ])
+    @pytest.mark.parametrize(
+        ("text", "found"),
+        [
+            pytest.param("extra:{edl_url:http://x}", "it reads as a connection of type 'extra'", id="extra-colon"),
+            pytest.param("http://me:pw@urs.example/", "it reads as a connection of type 'http'", id="http-uri"),
+            pytest.param("earthdata:me:pw@/", "neither Airflow's JSON form nor an earthdata:// URI", id="no-slashes"),
+            pytest.param(
+                '{"conn_type": "aws", "login": "KEY", "password": "pw"}',
+                "has conn_type 'aws', not 'earthdata'",
+                id="json-of-another-type",
+            ),
+        ],
+    )
     def test_text_that_is_no_earthdata_connection_is_refused_with_the_two_forms(self, text, found):
         with pytest.raises(ConnectionFormatError) as caught:
             parse_connection(text, "AIRFLOW_CONN_EARTHDATA_DEFAULT")

@@ -47,8 +47,12 @@ def vsizip(product: dict, member: str) -> str:
 class TestCredentialsOutput:
     def test_env_lines_are_the_pages_three_keys_and_the_region(self, run_cli, asf_sandbox):
         result = run_cli("credentials")
-        assert list(exports(result.stdout)) == ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                                                "AWS_DEFAULT_REGION"]
+        assert list(exports(result.stdout)) == [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "AWS_DEFAULT_REGION",
+        ]
         issued = asf_sandbox.credentials.lookup(exports(result.stdout)["AWS_ACCESS_KEY_ID"])
         assert issued is not None and issued.session_token == exports(result.stdout)["AWS_SESSION_TOKEN"]
         assert re.search(r"valid until \d{4}-\d\d-\d\dT", result.stderr)
@@ -62,8 +66,14 @@ class TestCredentialsOutput:
 
     def test_json_has_the_keys_and_expiration(self, run_cli, asf_sandbox):
         document = json.loads(run_cli("credentials", "--format", "json").stdout)
-        assert set(document) == {"accessKeyId", "secretAccessKey", "sessionToken", "expiration", "region",
-                                 "s3_endpoint_url"}
+        assert set(document) == {
+            "accessKeyId",
+            "secretAccessKey",
+            "sessionToken",
+            "expiration",
+            "region",
+            "s3_endpoint_url",
+        }
         assert document["s3_endpoint_url"] == asf_sandbox.urls.s3
 
     def test_todays_410_names_the_fix(self, run_cli, asf_sandbox_settings):
@@ -78,29 +88,54 @@ class TestAwsCli:
         aws = tool("aws")
         product = product_files(archived=False, suffix=UNWRAPPED)[0]
         env = {**os.environ, **keys}
-        listing = page_tool([aws, "s3", "ls", "--endpoint-url", asf_sandbox.urls.s3,
-                             f"s3://{PRODUCT_BUCKET}/{product['name']}"], env)
+        listing = page_tool(
+            [aws, "s3", "ls", "--endpoint-url", asf_sandbox.urls.s3, f"s3://{PRODUCT_BUCKET}/{product['name']}"], env
+        )
         assert listing.returncode == 0, listing.stderr
         assert listing.stdout.split()[2:] == [str(product["size"]), product["name"]]
-        copied = page_tool([aws, "s3", "cp", "--endpoint-url", asf_sandbox.urls.s3,
-                            f"s3://{PRODUCT_BUCKET}/{product['name']}", str(tmp_path)], env)
+        copied = page_tool(
+            [
+                aws,
+                "s3",
+                "cp",
+                "--endpoint-url",
+                asf_sandbox.urls.s3,
+                f"s3://{PRODUCT_BUCKET}/{product['name']}",
+                str(tmp_path),
+            ],
+            env,
+        )
         assert copied.returncode == 0, copied.stderr
         assert hashlib.md5((tmp_path / product["name"]).read_bytes()).hexdigest() == product["md5"]
 
     def test_without_the_keys_s3_refuses(self, asf_sandbox, product_files):
-        env = {**os.environ, "AWS_ACCESS_KEY_ID": "ASIANOTISSUED0000000", "AWS_SECRET_ACCESS_KEY": "x",
-               "AWS_SESSION_TOKEN": "y"}
+        env = {
+            **os.environ,
+            "AWS_ACCESS_KEY_ID": "ASIANOTISSUED0000000",
+            "AWS_SECRET_ACCESS_KEY": "x",
+            "AWS_SESSION_TOKEN": "y",
+        }
         product = product_files(archived=False, suffix=UNWRAPPED)[0]
-        listing = page_tool([tool("aws"), "s3", "ls", "--endpoint-url", asf_sandbox.urls.s3,
-                             f"s3://{PRODUCT_BUCKET}/{product['name']}"], env)
+        listing = page_tool(
+            [
+                tool("aws"),
+                "s3",
+                "ls",
+                "--endpoint-url",
+                asf_sandbox.urls.s3,
+                f"s3://{PRODUCT_BUCKET}/{product['name']}",
+            ],
+            env,
+        )
         assert listing.returncode != 0 and "InvalidAccessKeyId" in listing.stderr
 
 
 class TestBoto3:
     def test_the_pages_boto3_session_reads_the_product(self, run_cli, asf_sandbox, product_files):
         document = json.loads(run_cli("credentials", "--format", "json").stdout)
-        session = boto3.session.Session(document["accessKeyId"], document["secretAccessKey"],
-                                        document["sessionToken"], document["region"])
+        session = boto3.session.Session(
+            document["accessKeyId"], document["secretAccessKey"], document["sessionToken"], document["region"]
+        )
         s3 = session.client("s3", endpoint_url=document["s3_endpoint_url"])
         product = product_files(archived=False, suffix=UNWRAPPED)[0]
         body = s3.get_object(Bucket=PRODUCT_BUCKET, Key=product["name"])["Body"].read()
@@ -117,8 +152,10 @@ class TestGdal:
         width, height = int(vrt.get("rasterXSize")), int(vrt.get("rasterYSize"))
         transform = [float(v) for v in vrt.find("GeoTransform").text.split(",")]
         assert info["size"] == [width, height]
-        assert [(b["description"], b["type"]) for b in info["bands"]] == [("amplitude", "Float32"),
-                                                                          ("unwrapped_phase", "Float32")]
+        assert [(b["description"], b["type"]) for b in info["bands"]] == [
+            ("amplitude", "Float32"),
+            ("unwrapped_phase", "Float32"),
+        ]
         assert info["geoTransform"] == pytest.approx(transform)
         assert transform[1] * 1200 == pytest.approx(round(transform[1] * 1200))  # 3 arc-second multiples
         assert 'ID["EPSG",4326]' in info["coordinateSystem"]["wkt"]
@@ -126,11 +163,13 @@ class TestGdal:
     def test_gdal_translate_to_a_geotiff_that_gdalinfo_reads_back(self, gdal_env, product_files, tmp_path):
         product = product_files(archived=False, suffix=UNWRAPPED)[0]
         out = tmp_path / "coherence.tif"
-        translated = page_tool([tool("gdal_translate"), "-of", "GTiff", vsizip(product, "phsig.cor.geo.vrt"),
-                                str(out)], gdal_env)
+        translated = page_tool(
+            [tool("gdal_translate"), "-of", "GTiff", vsizip(product, "phsig.cor.geo.vrt"), str(out)], gdal_env
+        )
         assert translated.returncode == 0, translated.stderr
-        source = json.loads(page_tool([tool("gdalinfo"), "-json", "-stats", vsizip(product, "phsig.cor.geo.vrt")],
-                                      gdal_env).stdout)
+        source = json.loads(
+            page_tool([tool("gdalinfo"), "-json", "-stats", vsizip(product, "phsig.cor.geo.vrt")], gdal_env).stdout
+        )
         back = json.loads(page_tool([tool("gdalinfo"), "-json", "-stats", str(out)], {**os.environ}).stdout)
         assert back["driverShortName"] == "GTiff" and back["size"] == source["size"]
         assert back["geoTransform"] == pytest.approx(source["geoTransform"])
@@ -142,8 +181,13 @@ def _generated_vrt(sandbox, product: dict, tmp_path) -> ET.Element:
     """The VRT the sandbox wrote, read from the zip it serves (through its admin key, not through GDAL)."""
     from airflow_asf_ifg.sandbox.s3 import ADMIN_ACCESS_KEY, ADMIN_SECRET_KEY
 
-    s3 = boto3.client("s3", endpoint_url=sandbox.urls.s3, region_name="us-east-1", aws_access_key_id=ADMIN_ACCESS_KEY,
-                      aws_secret_access_key=ADMIN_SECRET_KEY)
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=sandbox.urls.s3,
+        region_name="us-east-1",
+        aws_access_key_id=ADMIN_ACCESS_KEY,
+        aws_secret_access_key=ADMIN_SECRET_KEY,
+    )
     path = tmp_path / product["name"]
     s3.download_file(PRODUCT_BUCKET, product["name"], str(path))
     stem = product["name"].removesuffix(UNWRAPPED)

@@ -24,11 +24,14 @@ def quick_retrieval(asf_sandbox, asf_sandbox_settings):
 
 
 class TestNameCandidates:
-    @pytest.mark.parametrize(("name", "expected"), [
-        ("P-v1.2.1-standard.unw_geo.zip", ["P-v1.2.1-standard.unw_geo", "P-v1.2.1-standard", "P-v1.2", "P-v1"]),
-        ("S1-GUNW-X-v2_0_4.nc", ["S1-GUNW-X-v2_0_4"]),
-        ("noext", ["noext"]),
-    ])
+    @pytest.mark.parametrize(
+        ("name", "expected"),
+        [
+            ("P-v1.2.1-standard.unw_geo.zip", ["P-v1.2.1-standard.unw_geo", "P-v1.2.1-standard", "P-v1.2", "P-v1"]),
+            ("S1-GUNW-X-v2_0_4.nc", ["S1-GUNW-X-v2_0_4"]),
+            ("noext", ["noext"]),
+        ],
+    )
     def test_strips_one_suffix_at_a_time(self, name, expected):
         assert name_candidates(name) == expected
 
@@ -48,8 +51,9 @@ class TestStatus:
 
 
 class TestDownload:
-    def test_search_status_download_of_an_archived_product(self, run_cli, asf_sandbox, quick_retrieval, tmp_path,
-                                                           stats):
+    def test_search_status_download_of_an_archived_product(
+        self, run_cli, asf_sandbox, quick_retrieval, tmp_path, stats
+    ):
         found = run_cli("search", "C1379535600-ASF", "C1379535891-ASF", "--format", "jsonl", "--max", "100")
         archived = {f["name"]: f for g in asf_sandbox.catalogue_document() for f in g["files"] if f["archived"]}
         files = [f for line in found.stdout.splitlines() for f in json.loads(line)["files"] if f["name"] in archived]
@@ -69,8 +73,9 @@ class TestDownload:
         again = run_cli("download", product["name"], "-o", str(tmp_path))
         assert again.returncode == 0 and "skipped" in again.stdout
 
-    def test_a_part_file_is_resumed_and_verified(self, run_cli, product_files, quick_retrieval, tmp_path, stats,
-                                                 asf_sandbox):
+    def test_a_part_file_is_resumed_and_verified(
+        self, run_cli, product_files, quick_retrieval, tmp_path, stats, asf_sandbox
+    ):
         product = product_files(archived=False)[0]
         body = _product_bytes(asf_sandbox, product["name"])
         (tmp_path / f"{product['name']}.part").write_bytes(body[: len(body) // 3])
@@ -90,8 +95,9 @@ class TestDownload:
         assert not (tmp_path / f"{product['name']}.part").exists() and not (tmp_path / product["name"]).exists()
         assert run_cli("download", product["name"], "-o", str(tmp_path)).returncode == 0
 
-    def test_a_reset_mid_body_is_resumed(self, run_cli, product_files, tmp_path, quick_retrieval,
-                                         asf_sandbox_settings, stats):
+    def test_a_reset_mid_body_is_resumed(
+        self, run_cli, product_files, tmp_path, quick_retrieval, asf_sandbox_settings, stats
+    ):
         product = product_files(archived=False)[0]
         asf_sandbox_settings(reset_next=2)  # the first cuts the one-byte availability probe
         result = run_cli("download", product["name"], "-o", str(tmp_path))
@@ -99,8 +105,9 @@ class TestDownload:
         assert "resuming" in result.stderr and stats()["events"]["fault_reset"] >= 1
         assert hashlib.md5((tmp_path / product["name"]).read_bytes()).hexdigest() == product["md5"]
 
-    def test_a_timeout_exits_1_and_names_the_files(self, run_cli, product_files, asf_sandbox, asf_sandbox_settings,
-                                                   tmp_path):
+    def test_a_timeout_exits_1_and_names_the_files(
+        self, run_cli, product_files, asf_sandbox, asf_sandbox_settings, tmp_path
+    ):
         asf_sandbox.reset()
         asf_sandbox_settings(retrieval_seconds=600.0)
         product = product_files(archived=True)[0]
@@ -114,6 +121,11 @@ def _product_bytes(sandbox, key: str) -> bytes:
 
     from airflow_asf_ifg.sandbox.s3 import ADMIN_ACCESS_KEY, ADMIN_SECRET_KEY
 
-    s3 = boto3.client("s3", endpoint_url=sandbox.urls.s3, region_name="us-east-1", aws_access_key_id=ADMIN_ACCESS_KEY,
-                      aws_secret_access_key=ADMIN_SECRET_KEY)
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=sandbox.urls.s3,
+        region_name="us-east-1",
+        aws_access_key_id=ADMIN_ACCESS_KEY,
+        aws_secret_access_key=ADMIN_SECRET_KEY,
+    )
     return s3.get_object(Bucket=PRODUCT_BUCKET, Key=key)["Body"].read()

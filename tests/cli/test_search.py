@@ -16,8 +16,11 @@ class TestSearch:
         result = run_cli("search", UNWRAPPED, f"--aoi={PASADENA}", "--start", "2016-01-01", "--format", "jsonl")
         assert result.returncode == 0, result.stderr
         granules = [Granule.from_dict(json.loads(line)) for line in result.stdout.splitlines()]
-        expected = {g["granule_ur"] for g in asf_sandbox.catalogue_document() if g["collection_concept_id"] ==
-                    UNWRAPPED and _covers(g["footprint"], -118.1445, 34.1478)}
+        expected = {
+            g["granule_ur"]
+            for g in asf_sandbox.catalogue_document()
+            if g["collection_concept_id"] == UNWRAPPED and _covers(g["footprint"], -118.1445, 34.1478)
+        }
         assert {g.granule_ur for g in granules} == expected and expected
         assert all(g.data_files[0].checksum for g in granules)
         assert f"{len(expected)} of {len(expected)} granule(s)" in result.stderr

@@ -12,16 +12,28 @@ ARIA_S1_GUNW = "C2859376221-ASF"
 
 
 def login_only(sandbox) -> dict[str, str]:
-    connection = {"conn_type": "earthdata", "login": SANDBOX_USER, "password": SANDBOX_PASSWORD,
-                  "extra": {"edl_url": sandbox.urls.edl, "cmr_url": sandbox.urls.cmr}}
+    connection = {
+        "conn_type": "earthdata",
+        "login": SANDBOX_USER,
+        "password": SANDBOX_PASSWORD,
+        "extra": {"edl_url": sandbox.urls.edl, "cmr_url": sandbox.urls.cmr},
+    }
     return {"AIRFLOW_CONN_EARTHDATA_DEFAULT": json.dumps(connection)}
 
 
 class TestToday:
     def test_search_then_download_over_https_with_a_login_alone(self, run_cli, asf_sandbox, tmp_path, stats):
         asf_sandbox.reset()
-        found = run_cli("search", ARIA_S1_GUNW, "--aoi=-118.1445,34.1478", "--format", "jsonl", "--max", "5",
-                        env=login_only(asf_sandbox))
+        found = run_cli(
+            "search",
+            ARIA_S1_GUNW,
+            "--aoi=-118.1445,34.1478",
+            "--format",
+            "jsonl",
+            "--max",
+            "5",
+            env=login_only(asf_sandbox),
+        )
         assert found.returncode == 0, found.stderr
         product = json.loads(found.stdout.splitlines()[0])["files"][0]
         assert product["url"].startswith(f"{asf_sandbox.urls.asf}/door/download/") and not product.get("s3_url")
@@ -29,8 +41,7 @@ class TestToday:
         assert result.returncode == 0, result.stderr
         body = (tmp_path / product["name"]).read_bytes()
         expected = {f["name"]: f for g in asf_sandbox.catalogue_document() for f in g["files"]}[product["name"]]
-        assert (len(body), hashlib.md5(body, usedforsecurity=False).hexdigest()) == (expected["size"],
-                                                                                      expected["md5"])
+        assert (len(body), hashlib.md5(body, usedforsecurity=False).hexdigest()) == (expected["size"], expected["md5"])
         assert not set(stats()["requests"]) & {"credentials", "s3credentials", "status"}
 
     def test_credentials_exit_2_and_name_what_exists(self, run_cli, asf_sandbox, stats):

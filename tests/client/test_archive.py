@@ -17,11 +17,14 @@ from airflow_asf_ifg.exceptions import AsfIfgError
 
 
 class TestDoor:
-    @pytest.mark.parametrize(("document", "state"), [
-        ({"status": "archived"}, ArchiveState.ARCHIVED),
-        ({"status": "retrieving"}, ArchiveState.RETRIEVING),
-        ({"status": "available"}, ArchiveState.AVAILABLE),
-    ])
+    @pytest.mark.parametrize(
+        ("document", "state"),
+        [
+            ({"status": "archived"}, ArchiveState.ARCHIVED),
+            ({"status": "retrieving"}, ArchiveState.RETRIEVING),
+            ({"status": "available"}, ArchiveState.AVAILABLE),
+        ],
+    )
     def test_states(self, document, state):
         assert state_from_door("a.zip", 200, document).state is state
 
@@ -41,29 +44,44 @@ class TestDoor:
 
 
 class TestHead:
-    @pytest.mark.parametrize(("head", "state"), [
-        ({"ContentLength": 1}, ArchiveState.AVAILABLE),
-        ({"StorageClass": "STANDARD_IA"}, ArchiveState.AVAILABLE),
-        ({"StorageClass": "GLACIER"}, ArchiveState.ARCHIVED),
-        ({"StorageClass": "DEEP_ARCHIVE", "Restore": 'ongoing-request="true"'}, ArchiveState.RETRIEVING),
-        ({"StorageClass": "GLACIER", "Restore": 'ongoing-request="false", expiry-date="Fri, 21 Dec 2012 00:00:00 GMT"'},
-         ArchiveState.AVAILABLE),
-        (None, ArchiveState.MISSING),
-    ])
+    @pytest.mark.parametrize(
+        ("head", "state"),
+        [
+            ({"ContentLength": 1}, ArchiveState.AVAILABLE),
+            ({"StorageClass": "STANDARD_IA"}, ArchiveState.AVAILABLE),
+            ({"StorageClass": "GLACIER"}, ArchiveState.ARCHIVED),
+            ({"StorageClass": "DEEP_ARCHIVE", "Restore": 'ongoing-request="true"'}, ArchiveState.RETRIEVING),
+            (
+                {
+                    "StorageClass": "GLACIER",
+                    "Restore": 'ongoing-request="false", expiry-date="Fri, 21 Dec 2012 00:00:00 GMT"',
+                },
+                ArchiveState.AVAILABLE,
+            ),
+            (None, ArchiveState.MISSING),
+        ],
+    )
     def test_states(self, head, state):
         assert state_from_head("k", head).state is state
 
     def test_restore_expiry(self):
-        head = {"StorageClass": "GLACIER", "Restore": 'ongoing-request="false", expiry-date="Fri, 21 Dec 2012 '
-                                                      '00:00:00 GMT"'}
+        head = {
+            "StorageClass": "GLACIER",
+            "Restore": 'ongoing-request="false", expiry-date="Fri, 21 Dec 2012 00:00:00 GMT"',
+        }
         assert state_from_head("k", head).expires == datetime(2012, 12, 21, tzinfo=UTC)
 
 
 class TestDownload:
-    @pytest.mark.parametrize(("status", "state", "requested"), [
-        (200, ArchiveState.AVAILABLE, False), (206, ArchiveState.AVAILABLE, False),
-        (202, ArchiveState.RETRIEVING, True), (404, ArchiveState.MISSING, False),
-    ])
+    @pytest.mark.parametrize(
+        ("status", "state", "requested"),
+        [
+            (200, ArchiveState.AVAILABLE, False),
+            (206, ArchiveState.AVAILABLE, False),
+            (202, ArchiveState.RETRIEVING, True),
+            (404, ArchiveState.MISSING, False),
+        ],
+    )
     def test_states(self, status, state, requested):
         result = state_from_download("a.nc", status)
         assert (result.state, result.requested) == (state, requested)

@@ -19,6 +19,7 @@ from airflow_asf_ifg.exceptions import (
     ConfigurationError,
     HostNotFoundError,
     IncompleteSearchError,
+    InvalidInputError,
     TooManyResultsError,
 )
 from tests.client.helpers import UNRESOLVABLE_CMR, closed_port_url
@@ -41,37 +42,62 @@ def expected(sandbox, collections=ALL) -> set[str]:
 
 class TestQuery:
     def test_every_condition(self):
-        params = granule_query(collection_concept_id=[GUNW, "C1379535600-ASF"], aoi=PASADENA,
-                               temporal=("2018-01-01", datetime(2019, 1, 1, 12, tzinfo=UTC)),
-                               revision_date=(date(2024, 1, 1), None),
-                               attributes={"PATH_NUMBER": 64, "FRAME_NUMBER": (100, None),
-                                           "ASCENDING_DESCENDING": "descending", "PERPENDICULAR_BASELINE": (-5, 2.5)},
-                               sort_key="-start_date")
+        params = granule_query(
+            collection_concept_id=[GUNW, "C1379535600-ASF"],
+            aoi=PASADENA,
+            temporal=("2018-01-01", datetime(2019, 1, 1, 12, tzinfo=UTC)),
+            revision_date=(date(2024, 1, 1), None),
+            attributes={
+                "PATH_NUMBER": 64,
+                "FRAME_NUMBER": (100, None),
+                "ASCENDING_DESCENDING": "descending",
+                "PERPENDICULAR_BASELINE": (-5, 2.5),
+            },
+            sort_key="-start_date",
+        )
         assert params == [
-            ("collection_concept_id[]", GUNW), ("collection_concept_id[]", "C1379535600-ASF"),
+            ("collection_concept_id[]", GUNW),
+            ("collection_concept_id[]", "C1379535600-ASF"),
             ("point", "-118.1445,34.1478"),
             ("temporal", "2018-01-01T00:00:00Z,2019-01-01T12:00:00Z"),
             ("revision_date[]", "2024-01-01T00:00:00Z,"),
-            ("attribute[]", "int,PATH_NUMBER,64"), ("attribute[]", "int,FRAME_NUMBER,100,"),
+            ("attribute[]", "int,PATH_NUMBER,64"),
+            ("attribute[]", "int,FRAME_NUMBER,100,"),
             ("attribute[]", "string,ASCENDING_DESCENDING,descending"),
             ("attribute[]", "float,PERPENDICULAR_BASELINE,-5,2.5"),
             ("sort_key[]", "-start_date"),
         ]
 
-    @pytest.mark.parametrize(("kwargs", "message"), [
-        pytest.param({}, "give collection_concept_id", id="no-collection"),
-        pytest.param({"collection_concept_id": ""}, "must be a non-empty string", id="empty-collection"),
-        pytest.param({"collection_concept_id": GUNW, "temporal": ("yesterday", None)},
-                     "temporal start 'yesterday' is not an ISO 8601", id="bad-time"),
-        pytest.param({"collection_concept_id": GUNW, "temporal": ("2020-01-02", "2020-01-01")},
-                     "is after its end", id="reversed-window"),
-        pytest.param({"collection_concept_id": GUNW, "temporal": "2020-01-01"}, "must be a (start, end) pair",
-                     id="not-a-pair"),
-        pytest.param({"collection_concept_id": GUNW, "aoi": (500, 0)}, "longitude 500.0 is out of range",
-                     id="bad-aoi"),
-        pytest.param({"collection_concept_id": GUNW, "attributes": {"PATH_NUMBER": (1, 2, 3)}},
-                     "must be a value or a (min, max) pair", id="bad-attribute"),
-    ])
+    @pytest.mark.parametrize(
+        ("kwargs", "message"),
+        [
+            pytest.param({}, "give collection_concept_id", id="no-collection"),
+            pytest.param({"collection_concept_id": ""}, "must be a non-empty string", id="empty-collection"),
+            pytest.param(
+                {"collection_concept_id": GUNW, "temporal": ("yesterday", None)},
+                "temporal start 'yesterday' is not an ISO 8601",
+                id="bad-time",
+            ),
+            pytest.param(
+                {"collection_concept_id": GUNW, "temporal": ("2020-01-02", "2020-01-01")},
+                "is after its end",
+                id="reversed-window",
+            ),
+            pytest.param(
+                {"collection_concept_id": GUNW, "temporal": "2020-01-01"},
+                "must be a (start, end) pair",
+                id="not-a-pair",
+            ),
+            pytest.param(
+                {"collection_concept_id": GUNW, "aoi": (500, 0)}, "longitude 500.0 is out of range", id="bad-aoi"
+            ),
+            pytest.param(
+                {"collection_concept_id": GUNW, "attributes": {"PATH_NUMBER": (1, 2, 3)}},
+                "must be a value or a (min, max) pair",
+                id="bad-attribute",
+            ),
+        ],
+    )
     def test_bad_input_fails_before_any_request(self, kwargs, message):
         with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
             granule_query(**kwargs)
@@ -97,29 +123,52 @@ class TestSearch:
         assert found and all(g.start >= start for g in found)
         from airflow_asf_ifg.sandbox.geometry import point_in_ring
 
-        covering = {g["concept_id"] for g in asf_sandbox.catalogue_document()
-                    if g["collection_concept_id"] == GUNW and datetime.fromisoformat(g["end"]) >= start
-                    and point_in_ring(PASADENA, [tuple(p) for p in g["footprint"]])}
+        covering = {
+            g["concept_id"]
+            for g in asf_sandbox.catalogue_document()
+            if g["collection_concept_id"] == GUNW
+            and datetime.fromisoformat(g["end"]) >= start
+            and point_in_ring(PASADENA, [tuple(p) for p in g["footprint"]])
+        }
         assert {g.concept_id for g in found} == covering
 
-    def test_hits_and_max_results(self, cmr, asf_sandbox):
+    def test_hits_and_limit(self, cmr, asf_sandbox, stats):
         assert cmr.hits(collection_concept_id=GUNW) == asf_sandbox.config.granules
-        results = cmr.search(collection_concept_id=GUNW, max_results=3, page_size=2)
+        before = stats()["requests"].get("cmr_granules", 0)
+        results = cmr.search(collection_concept_id=GUNW, limit=3, page_size=2)
         assert len(list(results)) == 3
+        assert stats()["requests"]["cmr_granules"] - before == 2  # no page fetched past the limit
 
-    def test_limit_raises_before_paging(self, cmr, stats):
-        results = cmr.search(collection_concept_id=ALL, page_size=5).start()
+    def test_max_hits_raises_before_any_granule_or_second_page(self, cmr, stats):
+        before = stats()["requests"].get("cmr_granules", 0)
+        results = cmr.search(collection_concept_id=ALL, page_size=5, max_hits=10)
         with pytest.raises(TooManyResultsError, match="matched 60 granules, more than max_results=10"):
-            cmr.limit(results, 10)
-        assert stats()["requests"]["cmr_granules"] == 1
+            results.start()
+        assert stats()["requests"]["cmr_granules"] - before == 1
+
+    @pytest.mark.parametrize(
+        ("options", "message"),
+        [
+            ({"page_size": 0}, "page_size 0 must be between 1 and 2000"),
+            ({"limit": 0}, "limit 0 must be at least 1"),
+            ({"max_hits": -1}, "max_hits -1 must be at least 1"),
+            ({"on_incomplete": "ignore"}, "on_incomplete 'ignore' must be 'raise' or 'warn'"),
+        ],
+        ids=["page-size", "limit", "max-hits", "on-incomplete"],
+    )
+    def test_bad_options_are_refused_before_any_request(self, cmr, options, message):
+        with pytest.raises(InvalidInputError, match=message):
+            cmr.search(collection_concept_id=GUNW, **options)
 
     def test_client_id_header(self, cmr, stats):
         list(cmr.search(collection_concept_id=GUNW))
         assert "cmr_client_id=airflow-asf-ifg" in stats()["events"]
 
     def test_long_queries_go_as_post(self, cmr, asf_sandbox, stats):
-        ring = [(-118.1445 + 0.5 * math.cos(2 * math.pi * i / 400), 34.1478 + 0.5 * math.sin(2 * math.pi * i / 400))
-                for i in range(400)]
+        ring = [
+            (-118.1445 + 0.5 * math.cos(2 * math.pi * i / 400), 34.1478 + 0.5 * math.sin(2 * math.pi * i / 400))
+            for i in range(400)
+        ]
         results = cmr.search(collection_concept_id=GUNW, aoi={"type": "Polygon", "coordinates": [ring]})
         assert len(results.query_url) > 6000
         found = {g.concept_id for g in results}
@@ -150,11 +199,11 @@ class TestSearch:
 
 
 class TestRecovery:
-    @pytest.mark.parametrize(("setting", "event"), [("fault_rate", "fault_error"),
-                                                    ("throttle_rate", "fault_throttle"),
-                                                    ("reset_rate", "fault_reset")])
-    def test_faults_are_retried_to_an_exact_result(self, cmr, asf_sandbox, asf_sandbox_settings, stats, setting,
-                                                   event):
+    @pytest.mark.parametrize(
+        ("setting", "event"),
+        [("fault_rate", "fault_error"), ("throttle_rate", "fault_throttle"), ("reset_rate", "fault_reset")],
+    )
+    def test_faults_are_retried_to_an_exact_result(self, cmr, asf_sandbox, asf_sandbox_settings, stats, setting, event):
         asf_sandbox_settings(**{setting: 0.3})
         granules = list(cmr.search(collection_concept_id=ALL, page_size=6))
         assert {g.concept_id for g in granules} == expected(asf_sandbox)
@@ -162,16 +211,21 @@ class TestRecovery:
 
     def test_retry_after_is_honoured(self, asf_sandbox, asf_sandbox_settings):
         waits: list[float] = []
-        client = CmrClient(requests.Session(), asf_sandbox.urls.cmr,
-                           retry=RetryPolicy(attempts=3, base_seconds=0.01, max_seconds=5), sleep=waits.append)
+        client = CmrClient(
+            requests.Session(),
+            asf_sandbox.urls.cmr,
+            retry=RetryPolicy(attempts=3, base_seconds=0.01, max_seconds=5),
+            sleep=waits.append,
+        )
         asf_sandbox_settings(throttle_rate=1.0)
         with pytest.raises(CmrSearchError, match="kept failing after 3 tries; last: HTTP 429"):
             list(client.search(collection_concept_id=GUNW))
         assert waits == [1.0, 1.0]  # the sandbox's Retry-After, not the 0.01 s backoff
 
     def test_timeouts_are_retried_then_reported(self, asf_sandbox, asf_sandbox_settings):
-        client = CmrClient(requests.Session(), asf_sandbox.urls.cmr, timeout=(2, 0.2),
-                           retry=RetryPolicy(attempts=2, base_seconds=0.01))
+        client = CmrClient(
+            requests.Session(), asf_sandbox.urls.cmr, timeout=(2, 0.2), retry=RetryPolicy(attempts=2, base_seconds=0.01)
+        )
         asf_sandbox_settings(latency_ms=600)
         with pytest.raises(CmrSearchError, match="kept failing after 2 tries; last: ReadTimeout"):
             list(client.search(collection_concept_id=GUNW))
@@ -233,13 +287,17 @@ class TestCollectionCheck:
         assert (snapshot["cmr_collections"], snapshot["cmr_granules"]) == (1, results.pages)
 
     def test_no_check_without_a_concept_id(self, cmr, stats):
-        assert list(cmr.search(short_name="ARIA_S1_GUNW", max_results=2))
+        assert list(cmr.search(short_name="ARIA_S1_GUNW", limit=2))
         assert "cmr_collections" not in stats()["requests"]
 
     def test_the_check_is_retried_like_a_page(self, asf_sandbox, asf_sandbox_settings, stats):
         waits: list[float] = []
-        client = CmrClient(requests.Session(), asf_sandbox.urls.cmr,
-                           retry=RetryPolicy(attempts=3, base_seconds=0.01, max_seconds=5), sleep=waits.append)
+        client = CmrClient(
+            requests.Session(),
+            asf_sandbox.urls.cmr,
+            retry=RetryPolicy(attempts=3, base_seconds=0.01, max_seconds=5),
+            sleep=waits.append,
+        )
         asf_sandbox.reset()
         asf_sandbox_settings(fault_rate=1.0)
         with pytest.raises(CmrSearchError, match="kept failing after 3 tries; last: HTTP 50") as caught:
@@ -270,8 +328,7 @@ class TestHostNotFound:
 
     def test_a_refused_connection_is_still_retried(self):
         waits: list[float] = []
-        client = CmrClient(requests.Session(), closed_port_url(), retry=RetryPolicy(attempts=3),
-                           sleep=waits.append)
+        client = CmrClient(requests.Session(), closed_port_url(), retry=RetryPolicy(attempts=3), sleep=waits.append)
         with pytest.raises(CmrSearchError, match="kept failing after 3 tries; last: ConnectionError") as caught:
             client.hits(short_name="ARIA_S1_GUNW")
         assert not isinstance(caught.value, ConfigurationError)

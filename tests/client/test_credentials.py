@@ -45,19 +45,34 @@ from airflow_asf_ifg.sandbox.config import (
 
 pytestmark = pytest.mark.asf_sandbox(era="2018")  # the 2018 door's /door/credentials and S3 keys for its buckets
 
-DOOR = {"Credentials": {"AccessKeyId": "ASIAEXAMPLE", "SecretAccessKey": "door-secret-value",
-                        "SessionToken": "door-token-value", "Expiration": "2018-10-31 21:44:59+00:00"},
-        "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+DOOR = {
+    "Credentials": {
+        "AccessKeyId": "ASIAEXAMPLE",
+        "SecretAccessKey": "door-secret-value",
+        "SessionToken": "door-token-value",
+        "Expiration": "2018-10-31 21:44:59+00:00",
+    },
+    "PolicyDocument": {
+        "Version": "2012-10-17",
+        "Statement": [
             {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::grfn-content-prod"},
-            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::grfn-content-prod/*"}]}}
-TEA = {"accessKeyId": "ASIATEA", "secretAccessKey": "tea-secret-value", "sessionToken": "tea-token-value",
-       "expiration": "2021-01-27 00:50:09+00:00"}
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::grfn-content-prod/*"},
+        ],
+    },
+}
+TEA = {
+    "accessKeyId": "ASIATEA",
+    "secretAccessKey": "tea-secret-value",
+    "sessionToken": "tea-token-value",
+    "expiration": "2021-01-27 00:50:09+00:00",
+}
 
 
 def session_for(sandbox, login=SANDBOX_USER, password=SANDBOX_PASSWORD, token=None) -> EarthdataSession:
     identity = EarthdataIdentity(token=token, login=login, password=password, source="test")
-    return EarthdataSession(AuthPolicy(identity, sandbox.urls.edl, [sandbox.urls.cmr,
-                                                                    f"{sandbox.urls.asf}/s3credentials"]))
+    return EarthdataSession(
+        AuthPolicy(identity, sandbox.urls.edl, [sandbox.urls.cmr, f"{sandbox.urls.asf}/s3credentials"])
+    )
 
 
 class TestShapes:
@@ -73,16 +88,22 @@ class TestShapes:
     def test_tea_shape(self):
         credentials = TemporaryCredentials.parse(TEA)
         assert (credentials.access_key_id, credentials.secret_access_key, credentials.session_token) == (
-            "ASIATEA", "tea-secret-value", "tea-token-value")
+            "ASIATEA",
+            "tea-secret-value",
+            "tea-token-value",
+        )
         assert credentials.expiration == datetime(2021, 1, 27, 0, 50, 9, tzinfo=UTC)
         assert credentials.buckets == ()
 
-    @pytest.mark.parametrize(("text", "expected"), [
-        ("2021-01-27 00:50:09+00:00", datetime(2021, 1, 27, 0, 50, 9, tzinfo=UTC)),
-        ("2021-01-27T00:50:09Z", datetime(2021, 1, 27, 0, 50, 9, tzinfo=UTC)),
-        ("2021-01-27T02:50:09+02:00", datetime(2021, 1, 27, 0, 50, 9, tzinfo=UTC)),
-        ("2021-01-27T00:50:09.123456", datetime(2021, 1, 27, 0, 50, 9, 123456, tzinfo=UTC)),
-    ])
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("2021-01-27 00:50:09+00:00", datetime(2021, 1, 27, 0, 50, 9, tzinfo=UTC)),
+            ("2021-01-27T00:50:09Z", datetime(2021, 1, 27, 0, 50, 9, tzinfo=UTC)),
+            ("2021-01-27T02:50:09+02:00", datetime(2021, 1, 27, 0, 50, 9, tzinfo=UTC)),
+            ("2021-01-27T00:50:09.123456", datetime(2021, 1, 27, 0, 50, 9, 123456, tzinfo=UTC)),
+        ],
+    )
     def test_expiration_formats(self, text, expected):
         assert parse_expiration(text) == expected
 
@@ -90,16 +111,28 @@ class TestShapes:
         text = repr(TemporaryCredentials.parse(DOOR))
         assert "ASIAEXAMPLE" in text and "door-secret-value" not in text and "door-token-value" not in text
 
-    @pytest.mark.parametrize(("document", "message"), [
-        pytest.param({"Credentials": {"AccessKeyId": "A", "SecretAccessKey": "s3cr3t"}},
-                     "lack ['SessionToken', 'Expiration']", id="door-missing"),
-        pytest.param({"accessKeyId": "A", "sessionToken": "t0k3n", "expiration": "2021-01-01 00:00:00+00:00"},
-                     "lack ['secretAccessKey']", id="tea-missing"),
-        pytest.param({"error": "nope"}, "lack ['accessKeyId', 'secretAccessKey', 'sessionToken', 'expiration']",
-                     id="unrelated"),
-        pytest.param(["not", "a", "dict"], "are not a JSON object but list", id="list"),
-        pytest.param({**TEA, "expiration": "soon"}, "expiration 'soon' is not a date and time", id="bad-time"),
-    ])
+    @pytest.mark.parametrize(
+        ("document", "message"),
+        [
+            pytest.param(
+                {"Credentials": {"AccessKeyId": "A", "SecretAccessKey": "s3cr3t"}},
+                "lack ['SessionToken', 'Expiration']",
+                id="door-missing",
+            ),
+            pytest.param(
+                {"accessKeyId": "A", "sessionToken": "t0k3n", "expiration": "2021-01-01 00:00:00+00:00"},
+                "lack ['secretAccessKey']",
+                id="tea-missing",
+            ),
+            pytest.param(
+                {"error": "nope"},
+                "lack ['accessKeyId', 'secretAccessKey', 'sessionToken', 'expiration']",
+                id="unrelated",
+            ),
+            pytest.param(["not", "a", "dict"], "are not a JSON object but list", id="list"),
+            pytest.param({**TEA, "expiration": "soon"}, "expiration 'soon' is not a date and time", id="bad-time"),
+        ],
+    )
     def test_bad_shapes_name_the_fields_not_the_values(self, document, message):
         with pytest.raises(AsfCredentialsError) as caught:
             TemporaryCredentials.parse(document)
@@ -124,8 +157,9 @@ class TestFetch:
         edl, auth = asf_sandbox.urls.edl, (SANDBOX_USER, SANDBOX_PASSWORD)
         token = requests.post(f"{edl}/api/users/token", auth=auth, timeout=10).json()["access_token"]
         try:
-            credentials = fetch_credentials(session_for(asf_sandbox, None, None, token),
-                                            f"{asf_sandbox.urls.asf}/s3credentials", app_name="tests")
+            credentials = fetch_credentials(
+                session_for(asf_sandbox, None, None, token), f"{asf_sandbox.urls.asf}/s3credentials", app_name="tests"
+            )
         finally:
             requests.post(f"{edl}/api/users/revoke_token", params={"token": token}, auth=auth, timeout=10)
         assert credentials.access_key_id.startswith("ASIA") and credentials.buckets == ()
@@ -143,8 +177,9 @@ class TestFetch:
     @pytest.mark.asf_sandbox(tea=True)  # TEA's /s3credentials is on the door only with TEA direct access
     def test_eula(self, asf_sandbox):
         with pytest.raises(EulaNotAcceptedError, match="approve_app"):
-            fetch_credentials(session_for(asf_sandbox, NO_EULA_USER, NO_EULA_PASSWORD),
-                              f"{asf_sandbox.urls.asf}/s3credentials")
+            fetch_credentials(
+                session_for(asf_sandbox, NO_EULA_USER, NO_EULA_PASSWORD), f"{asf_sandbox.urls.asf}/s3credentials"
+            )
 
     def test_not_json(self, asf_sandbox):
         browse = next(f["url"] for g in asf_sandbox.catalogue_document() for f in g["files"] if f["role"] == "browse")
@@ -175,10 +210,14 @@ class TestS3Refusals:
     @pytest.mark.asf_sandbox(tea=True)  # TEA's /s3credentials is on the door only with TEA direct access
     def test_outside_the_region_is_explained(self, asf_sandbox):
         credentials = fetch_credentials(session_for(asf_sandbox), f"{asf_sandbox.urls.asf}/s3credentials")
-        s3 = boto3.client("s3", endpoint_url=asf_sandbox.urls.s3, region_name="eu-central-1",
-                          aws_access_key_id=credentials.access_key_id,
-                          aws_secret_access_key=credentials.secret_access_key,
-                          aws_session_token=credentials.session_token)
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=asf_sandbox.urls.s3,
+            region_name="eu-central-1",
+            aws_access_key_id=credentials.access_key_id,
+            aws_secret_access_key=credentials.secret_access_key,
+            aws_session_token=credentials.session_token,
+        )
         with pytest.raises(botocore.exceptions.ClientError) as caught:
             s3.list_objects_v2(Bucket=PRODUCT_BUCKET)
         explained = explain_s3_error(caught.value, "us-west-2", PRODUCT_BUCKET)
@@ -188,10 +227,14 @@ class TestS3Refusals:
     def test_expired_keys_are_explained(self, asf_sandbox, asf_sandbox_settings):
         asf_sandbox_settings(credential_ttl=1)
         credentials = fetch_credentials(session_for(asf_sandbox), f"{asf_sandbox.urls.asf}/door/credentials")
-        s3 = boto3.client("s3", endpoint_url=asf_sandbox.urls.s3, region_name="us-east-1",
-                          aws_access_key_id=credentials.access_key_id,
-                          aws_secret_access_key=credentials.secret_access_key,
-                          aws_session_token=credentials.session_token)
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=asf_sandbox.urls.s3,
+            region_name="us-east-1",
+            aws_access_key_id=credentials.access_key_id,
+            aws_secret_access_key=credentials.secret_access_key,
+            aws_session_token=credentials.session_token,
+        )
         while credentials.remaining_seconds() > -0.2:  # the condition: the keys' own expiry
             time.sleep(0.1)
         with pytest.raises(botocore.exceptions.ClientError) as caught:
@@ -208,7 +251,6 @@ class TestRefreshable:
         credentials = refreshable_credentials(lambda: fetch_credentials(session, url))
         first = credentials.get_frozen_credentials().access_key
         asf_sandbox_settings(credentials_gone=True)
-
 
         def until_refused() -> None:  # the failure surfaces once the mandatory window is reached
             deadline = time.monotonic() + 10

@@ -48,8 +48,7 @@ def new_token(asf_sandbox):
 
     yield create
     for auth, token in made:
-        requests.post(f"{asf_sandbox.urls.edl}/api/users/revoke_token", params={"token": token}, auth=auth,
-                      timeout=10)
+        requests.post(f"{asf_sandbox.urls.edl}/api/users/revoke_token", params={"token": token}, auth=auth, timeout=10)
 
 
 def policy(sandbox, identity: EarthdataIdentity) -> AuthPolicy:
@@ -74,8 +73,11 @@ class TestIdentity:
 
     def test_netrc_is_read_for_the_edl_host_only(self, asf_sandbox, netrc_for):
         netrc_for(asf_sandbox)
-        assert netrc_login(urlsplit(asf_sandbox.urls.edl).hostname) == (SANDBOX_USER, SANDBOX_PASSWORD,
-                                                                        netrc_login("127.0.0.2")[2])
+        assert netrc_login(urlsplit(asf_sandbox.urls.edl).hostname) == (
+            SANDBOX_USER,
+            SANDBOX_PASSWORD,
+            netrc_login("127.0.0.2")[2],
+        )
         assert netrc_login(urlsplit(asf_sandbox.urls.asf).hostname) is None
 
     def test_nothing_at_all(self, asf_sandbox):
@@ -102,20 +104,33 @@ class TestAuthPolicy:
     def test_basic_goes_to_the_edl_origin_only(self):
         rules = AuthPolicy(PASSWORD, "https://urs.earthdata.nasa.gov", ["https://cmr.earthdata.nasa.gov"])
         assert rules.authorization("https://urs.earthdata.nasa.gov/oauth/authorize").startswith("Basic ")
-        for url in ("https://urs.earthdata.nasa.gov:8443/x", "http://urs.earthdata.nasa.gov/x",
-                    "https://grfn.asf.alaska.edu/door/credentials", "https://cmr.earthdata.nasa.gov/search",
-                    "https://grfn-content-prod.s3.amazonaws.com/x.nc?X-Amz-Signature=1"):
+        for url in (
+            "https://urs.earthdata.nasa.gov:8443/x",
+            "http://urs.earthdata.nasa.gov/x",
+            "https://grfn.asf.alaska.edu/door/credentials",
+            "https://cmr.earthdata.nasa.gov/search",
+            "https://grfn-content-prod.s3.amazonaws.com/x.nc?X-Amz-Signature=1",
+        ):
             assert rules.authorization(url) is None, url
 
     def test_bearer_goes_where_it_is_accepted(self):
         identity = EarthdataIdentity(token="tok", source="test")
-        rules = AuthPolicy(identity, "https://urs.earthdata.nasa.gov",
-                           ["https://cmr.earthdata.nasa.gov", "https://sentinel1.asf.alaska.edu/s3credentials"])
-        for url in ("https://urs.earthdata.nasa.gov/api/users/me", "https://cmr.earthdata.nasa.gov/search/granules",
-                    "https://sentinel1.asf.alaska.edu/s3credentials"):
+        rules = AuthPolicy(
+            identity,
+            "https://urs.earthdata.nasa.gov",
+            ["https://cmr.earthdata.nasa.gov", "https://sentinel1.asf.alaska.edu/s3credentials"],
+        )
+        for url in (
+            "https://urs.earthdata.nasa.gov/api/users/me",
+            "https://cmr.earthdata.nasa.gov/search/granules",
+            "https://sentinel1.asf.alaska.edu/s3credentials",
+        ):
             assert rules.authorization(url) == "Bearer tok", url
-        for url in ("https://sentinel1.asf.alaska.edu/door/download/x.zip", "https://d1.cloudfront.net/x.nc",
-                    "https://grfn.asf.alaska.edu/door/credentials"):
+        for url in (
+            "https://sentinel1.asf.alaska.edu/door/download/x.zip",
+            "https://d1.cloudfront.net/x.nc",
+            "https://grfn.asf.alaska.edu/door/credentials",
+        ):
             assert rules.authorization(url) is None, url
 
     def test_token_user(self, new_token):
@@ -129,13 +144,18 @@ class TestRedirectChain:
         session = EarthdataSession(policy(asf_sandbox, PASSWORD))
         response = session.get_checked(f"{asf_sandbox.urls.asf}/door/credentials")
         assert response.status_code == 200 and "Credentials" in response.json()
-        assert [host(r.url) for r in response.history] == [host(asf_sandbox.urls.asf), host(asf_sandbox.urls.edl),
-                                                           host(asf_sandbox.urls.asf)]
+        assert [host(r.url) for r in response.history] == [
+            host(asf_sandbox.urls.asf),
+            host(asf_sandbox.urls.edl),
+            host(asf_sandbox.urls.asf),
+        ]
         authorization = stats()["authorization"]
         # The door's own code exchange and profile lookup (mod_auth_urs), server to server.
-        assert authorization == {"edl_authorize": [host(asf_sandbox.urls.edl)],
-                                 "edl_oauth_token": [host(asf_sandbox.urls.edl)],
-                                 "edl_profile": [host(asf_sandbox.urls.edl)]}
+        assert authorization == {
+            "edl_authorize": [host(asf_sandbox.urls.edl)],
+            "edl_oauth_token": [host(asf_sandbox.urls.edl)],
+            "edl_profile": [host(asf_sandbox.urls.edl)],
+        }
 
     def test_cookie_keeps_the_session(self, asf_sandbox, stats):
         session = EarthdataSession(policy(asf_sandbox, PASSWORD))
@@ -147,8 +167,9 @@ class TestRedirectChain:
         netrc_for(asf_sandbox)
         identity = resolve_identity(token=None, login=None, password=None, edl_url=asf_sandbox.urls.edl)
         session = EarthdataSession(policy(asf_sandbox, identity))
-        product = next(f for g in asf_sandbox.catalogue_document() for f in g["files"]
-                       if f["role"] == "data" and not f["archived"])
+        product = next(
+            f for g in asf_sandbox.catalogue_document() for f in g["files"] if f["role"] == "data" and not f["archived"]
+        )
         response = session.get_checked(product["url"])
         assert response.status_code == 200 and len(response.content) == product["size"]
         assert host(response.url) == host(asf_sandbox.urls.s3)
@@ -214,8 +235,12 @@ class TestLoginErrors:
     @pytest.mark.asf_sandbox(tea=True)  # TEA's /s3credentials is on the door only with TEA direct access
     def test_revoked_token_is_refused(self, asf_sandbox, new_token):
         token = new_token()
-        requests.post(f"{asf_sandbox.urls.edl}/api/users/revoke_token", params={"token": token},
-                      auth=(SANDBOX_USER, SANDBOX_PASSWORD), timeout=10)
+        requests.post(
+            f"{asf_sandbox.urls.edl}/api/users/revoke_token",
+            params={"token": token},
+            auth=(SANDBOX_USER, SANDBOX_PASSWORD),
+            timeout=10,
+        )
         session = EarthdataSession(policy(asf_sandbox, EarthdataIdentity(token=token, source="test")))
         with pytest.raises(EarthdataLoginError, match="refused the EDL token"):
             session.get_checked(f"{asf_sandbox.urls.asf}/s3credentials")
@@ -281,8 +306,11 @@ class TestHostNotFound:
         with pytest.raises(requests.ConnectionError):
             EarthdataSession(policy_for(PASSWORD, self.SETTINGS)).get(closed_port_url())
 
-    @pytest.mark.parametrize(("errno", "permanent"), [(socket.EAI_NONAME, True), (socket.EAI_AGAIN, False)],
-                             ids=["name-unknown", "resolver-busy"])
+    @pytest.mark.parametrize(
+        ("errno", "permanent"),
+        [(socket.EAI_NONAME, True), (socket.EAI_AGAIN, False)],
+        ids=["name-unknown", "resolver-busy"],
+    )
     def test_only_an_unknown_name_is_final(self, errno, permanent):
         from airflow_asf_ifg.client.earthdata import host_not_found
 

@@ -21,8 +21,11 @@ def sample(name: str):
 
 
 def cassette_bodies(name: str) -> list[dict]:
-    return [json.loads(i["response"]["body"]["string"]) for i in sample(name)["interactions"]
-            if i["response"]["body"]["string"].startswith("{")]
+    return [
+        json.loads(i["response"]["body"]["string"])
+        for i in sample(name)["interactions"]
+        if i["response"]["body"]["string"].startswith("{")
+    ]
 
 
 def utc(*parts: int) -> datetime:
@@ -47,8 +50,14 @@ class TestAsfSamples:
         assert [f.name for f in granule.files] == [f"{name}.nc", f"{name}.png"]  # the .json has no URL
         product = granule.files[0]
         assert product == ProductFile(
-            name=f"{name}.nc", role="data", url=f"https://grfn.asf.alaska.edu/door/download/{name}.nc",
-            s3_url=None, size_bytes=136887876, checksum="1da292d57037f6a3aabcbe2f0e513a5b", checksum_algorithm="MD5")
+            name=f"{name}.nc",
+            role="data",
+            url=f"https://grfn.asf.alaska.edu/door/download/{name}.nc",
+            s3_url=None,
+            size_bytes=136887876,
+            checksum="1da292d57037f6a3aabcbe2f0e513a5b",
+            checksum_algorithm="MD5",
+        )
         assert granule.files[1].role == "browse" and granule.files[1].size_bytes == 519881
         assert granule.browse_urls == [f"https://grfn-public-prod.asf.alaska.edu/{name}.png"]
         assert granule.s3_credentials_url is None
@@ -146,8 +155,9 @@ class TestOtherSamples:
 
 
 class TestRoundTrip:
-    @pytest.mark.parametrize("name", ["asf_search__ARIAS1-GUNW_response.yml", "asf_search__ALOS_2.yml",
-                                      "asf_search__Fairbanks_SLC.yml"])
+    @pytest.mark.parametrize(
+        "name", ["asf_search__ARIAS1-GUNW_response.yml", "asf_search__ALOS_2.yml", "asf_search__Fairbanks_SLC.yml"]
+    )
     def test_to_dict_survives_json(self, name):
         document = sample(name)
         granule = Granule.from_umm({"meta": document["meta"], "umm": document["umm"]})

@@ -84,7 +84,7 @@ def target(client, *, buffers: int = 4, concurrency: int = 3) -> MultipartTarget
 def chunks_of(data: bytes, sizes: list[int]):
     position = 0
     for size in sizes:
-        yield data[position:position + size]
+        yield data[position : position + size]
         position += size
     yield data[position:]
 
@@ -176,7 +176,7 @@ class TestUploadRanges:
 
         def fetch(first, view):
             time.sleep(random.uniform(0, 0.02))
-            view[:] = data[first:first + len(view)]
+            view[:] = data[first : first + len(view)]
 
         assert upload_ranges(target(client, buffers=3, concurrency=3), len(data), fetch, digest, accept) == len(data)
         assert client.objects["key"] == data and digest.hexdigest() == hashlib.md5(data).hexdigest()

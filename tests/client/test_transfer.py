@@ -6,6 +6,7 @@ import hashlib
 import os
 
 import pytest
+from botocore.exceptions import ClientError
 
 from airflow_asf_ifg.client.credentials import boto3_session, fetch_credentials, refreshable_credentials
 from airflow_asf_ifg.client.earthdata import AuthPolicy, EarthdataIdentity, EarthdataSession
@@ -33,6 +34,21 @@ def asf_client(sandbox):
     http = session(sandbox)
     credentials = refreshable_credentials(lambda: fetch_credentials(http, f"{sandbox.urls.asf}/s3credentials"))
     return boto3_session(credentials, "us-west-2").client("s3", endpoint_url=sandbox.urls.s3)
+
+
+def refuse(client, operation: str) -> None:
+    """Make S3 refuse ``operation`` for this client (botocore's before-call event): a later step of a copy fails."""
+
+    def refused(**_) -> None:
+        raise ClientError(
+            {
+                "Error": {"Code": "InternalError", "Message": "refused by the test"},
+                "ResponseMetadata": {"HTTPStatusCode": 500},
+            },
+            operation,
+        )
+
+    client.meta.events.register(f"before-call.s3.{operation}", refused)
 
 
 def md5(data: bytes) -> str:
@@ -63,17 +79,28 @@ def gunw_product(sandbox, archived=False) -> dict:
     raise LookupError("no such GUNW product")
 
 
+def source_object(sandbox, parts: str) -> tuple[str, int, str, int | None]:
+    """(key, size, MD5, part size) of a source object that is copied in one put or in three parts."""
+    if parts == "single-put":
+        product = gunw_product(sandbox)
+        return product["key"], product["size"], product["md5"], None
+    return BIG_KEY, len(BIG), md5(BIG), 5 * MIB
+
+
 class TestPartSize:
     def test_five_terabytes_fit_in_ten_thousand_parts(self):
         size = 5 * 1024**4
         assert size / part_size_for(size) <= 10_000
         assert part_size_for(100) == 8 * MIB and part_size_for(100, 5 * MIB) == 5 * MIB
 
-    @pytest.mark.parametrize(("settings", "message"), [
-        ({"part_size": MIB}, "part_size 1048576 is below S3's 5 MiB minimum"),
-        ({"concurrency": 0}, "concurrency 0 must be at least 1"),
-        ({"memory_limit": 6 * MIB}, "memory_limit 6291456 is below two parts of S3's 5 MiB minimum"),
-    ])
+    @pytest.mark.parametrize(
+        ("settings", "message"),
+        [
+            ({"part_size": MIB}, "part_size 1048576 is below S3's 5 MiB minimum"),
+            ({"concurrency": 0}, "concurrency 0 must be at least 1"),
+            ({"memory_limit": 6 * MIB}, "memory_limit 6291456 is below two parts of S3's 5 MiB minimum"),
+        ],
+    )
     def test_bad_settings_are_refused_before_any_request(self, settings, message):
         with pytest.raises(ValueError, match=message):
             Transfer(object(), **settings)
@@ -82,9 +109,14 @@ class TestPartSize:
 class TestCopy:
     def test_s3_source(self, asf_sandbox, dest):
         product = gunw_product(asf_sandbox)
-        result = Transfer(dest).copy(S3Source(asf_client(asf_sandbox), PRODUCT_BUCKET, product["key"]), DEST,
-                                     "gunw/" + product["name"], size=product["size"], checksum=product["md5"],
-                                     metadata={"asf-concept-id": "G1-ASF"})
+        result = Transfer(dest).copy(
+            S3Source(asf_client(asf_sandbox), PRODUCT_BUCKET, product["key"]),
+            DEST,
+            "gunw/" + product["name"],
+            size=product["size"],
+            checksum=product["md5"],
+            metadata={"asf-concept-id": "G1-ASF"},
+        )
         assert (result.status, result.bytes, result.checksum) == ("copied", product["size"], product["md5"])
         stored = dest.get_object(Bucket=DEST, Key="gunw/" + product["name"])
         assert md5(stored["Body"].read()) == product["md5"]
@@ -93,10 +125,20 @@ class TestCopy:
         assert stored["Metadata"]["asf-source-url"] == f"s3://{PRODUCT_BUCKET}/{product['key']}"
 
     def test_https_source_through_the_door(self, asf_sandbox, dest, stats):
-        product = next(f for g in asf_sandbox.catalogue_document() if g["short_name"].startswith("SENTINEL-1_INSAR")
-                       for f in g["files"] if f["role"] == "data" and not f["archived"])
-        result = Transfer(dest).copy(HttpsSource(session(asf_sandbox), product["url"]), DEST, product["name"],
-                                     size=product["size"], checksum=product["md5"])
+        product = next(
+            f
+            for g in asf_sandbox.catalogue_document()
+            if g["short_name"].startswith("SENTINEL-1_INSAR")
+            for f in g["files"]
+            if f["role"] == "data" and not f["archived"]
+        )
+        result = Transfer(dest).copy(
+            HttpsSource(session(asf_sandbox), product["url"]),
+            DEST,
+            product["name"],
+            size=product["size"],
+            checksum=product["md5"],
+        )
         snapshot = stats()
         assert result.status == "copied" and result.bytes == product["size"]
         assert snapshot["requests"]["download"] >= 1 and snapshot["requests"]["s3_get_object"] >= 1
@@ -105,12 +147,33 @@ class TestCopy:
 
     def test_larger_than_one_part(self, asf_sandbox, dest, big_object):
         result = Transfer(dest, part_size=5 * MIB, concurrency=2).copy(
-            S3Source(asf_client(asf_sandbox), PRODUCT_BUCKET, big_object), DEST, "big.bin", size=len(BIG),
-            checksum=md5(BIG))
+            S3Source(asf_client(asf_sandbox), PRODUCT_BUCKET, big_object),
+            DEST,
+            "big.bin",
+            size=len(BIG),
+            checksum=md5(BIG),
+        )
         assert result.bytes == len(BIG)
         head = dest.head_object(Bucket=DEST, Key="big.bin")
         assert head["ETag"].strip('"').endswith("-3")  # three parts
         assert md5(dest.get_object(Bucket=DEST, Key="big.bin")["Body"].read()) == md5(BIG)
+
+    @pytest.mark.parametrize("parts", ["single-put", "multipart"])
+    def test_s3_source_without_a_cmr_checksum_records_the_one_read(self, asf_sandbox, dest, big_object, parts):
+        key, size, checksum, part_size = source_object(asf_sandbox, parts)
+        result = Transfer(dest, part_size=part_size).copy(
+            S3Source(asf_client(asf_sandbox), PRODUCT_BUCKET, key), DEST, "unchecked.bin", size=size, checksum=None
+        )
+        assert (result.status, result.bytes, result.checksum) == ("copied", size, checksum)
+        stored = dest.head_object(Bucket=DEST, Key="unchecked.bin")
+        assert stored["Metadata"]["asf-checksum"] == checksum  # not "pending": the copy finished
+        assert stored["Metadata"]["asf-size"] == str(size)
+        assert stored["Metadata"]["asf-source-url"] == f"s3://{PRODUCT_BUCKET}/{key}"
+        assert md5(dest.get_object(Bucket=DEST, Key="unchecked.bin")["Body"].read()) == checksum
+        again = Transfer(dest).copy(
+            S3Source(asf_client(asf_sandbox), PRODUCT_BUCKET, key), DEST, "unchecked.bin", size=size, checksum=None
+        )
+        assert again.status == "skipped"  # the recorded checksum marks a finished copy
 
     def test_rerun_is_skipped(self, asf_sandbox, dest, stats):
         product = gunw_product(asf_sandbox)
@@ -124,8 +187,14 @@ class TestCopy:
 
     def test_server_side_when_one_identity_reads_and_writes(self, asf_sandbox, dest):
         dest.put_object(Bucket=DEST, Key="origin.bin", Body=b"x" * 1000)
-        result = Transfer(dest).copy(S3Source(dest, DEST, "origin.bin"), DEST, "copy.bin", size=1000,
-                                     checksum=md5(b"x" * 1000), server_side_from=(DEST, "origin.bin"))
+        result = Transfer(dest).copy(
+            S3Source(dest, DEST, "origin.bin"),
+            DEST,
+            "copy.bin",
+            size=1000,
+            checksum=md5(b"x" * 1000),
+            server_side_from=(DEST, "origin.bin"),
+        )
         assert result.method == "server-side"
         assert dest.get_object(Bucket=DEST, Key="copy.bin")["Body"].read() == b"x" * 1000
 
@@ -134,15 +203,35 @@ class TestIntegrity:
     @pytest.mark.parametrize("part_size", [None, 5 * MIB], ids=["single-put", "multipart"])
     def test_checksum_mismatch_leaves_nothing(self, asf_sandbox, dest, big_object, part_size):
         with pytest.raises(ChecksumMismatchError, match="does not match CMR's"):
-            Transfer(dest, part_size=part_size).copy(S3Source(asf_client(asf_sandbox), PRODUCT_BUCKET, big_object),
-                                                     DEST, "bad.bin", size=len(BIG), checksum="0" * 32)
+            Transfer(dest, part_size=part_size).copy(
+                S3Source(asf_client(asf_sandbox), PRODUCT_BUCKET, big_object),
+                DEST,
+                "bad.bin",
+                size=len(BIG),
+                checksum="0" * 32,
+            )
         assert "Contents" not in dest.list_objects_v2(Bucket=DEST)
+
+    @pytest.mark.parametrize("parts", ["single-put", "multipart"])
+    def test_a_checksum_that_cannot_be_recorded_leaves_nothing(self, asf_sandbox, dest, big_object, parts):
+        key, size, _, part_size = source_object(asf_sandbox, parts)
+        refuse(dest, "CopyObject")  # the in-place copy that records the checksum read fails
+        with pytest.raises(ClientError, match="refused by the test"):
+            Transfer(dest, part_size=part_size).copy(
+                S3Source(asf_client(asf_sandbox), PRODUCT_BUCKET, key), DEST, "unrecorded.bin", size=size, checksum=None
+            )
+        assert "Contents" not in dest.list_objects_v2(Bucket=DEST)  # no object left with checksum "pending"
 
     def test_size_mismatch_leaves_nothing(self, asf_sandbox, dest):
         product = gunw_product(asf_sandbox)
         with pytest.raises(ChecksumMismatchError, match="CMR says"):
-            Transfer(dest).copy(S3Source(asf_client(asf_sandbox), PRODUCT_BUCKET, product["key"]), DEST, "x.nc",
-                                size=product["size"] + 1, checksum=product["md5"])
+            Transfer(dest).copy(
+                S3Source(asf_client(asf_sandbox), PRODUCT_BUCKET, product["key"]),
+                DEST,
+                "x.nc",
+                size=product["size"] + 1,
+                checksum=product["md5"],
+            )
         assert "Contents" not in dest.list_objects_v2(Bucket=DEST)
 
     def test_html_login_page_is_not_data(self, asf_sandbox, dest):
@@ -159,22 +248,29 @@ class TestResilience:
         client = asf_client(asf_sandbox)
         asf_sandbox_settings(reset_next=3)
         result = Transfer(dest, part_size=5 * MIB, sleep=lambda _: None).copy(
-            S3Source(client, PRODUCT_BUCKET, big_object), DEST, "resumed.bin", size=len(BIG), checksum=md5(BIG))
+            S3Source(client, PRODUCT_BUCKET, big_object), DEST, "resumed.bin", size=len(BIG), checksum=md5(BIG)
+        )
         assert result.resumes == 3 and result.reread_bytes == 0
         assert md5(dest.get_object(Bucket=DEST, Key="resumed.bin")["Body"].read()) == md5(BIG)
 
     def test_https_resets_resume_through_the_door(self, asf_sandbox, dest, big_object, asf_sandbox_settings):
         product = gunw_product(asf_sandbox)
         asf_sandbox_settings(reset_next=2)
-        result = Transfer(dest, sleep=lambda _: None).copy(HttpsSource(session(asf_sandbox), product["url"]), DEST,
-                                                          "door.nc", size=product["size"], checksum=product["md5"])
+        result = Transfer(dest, sleep=lambda _: None).copy(
+            HttpsSource(session(asf_sandbox), product["url"]),
+            DEST,
+            "door.nc",
+            size=product["size"],
+            checksum=product["md5"],
+        )
         assert result.resumes == 2 and result.reread_bytes == 0 and result.bytes == product["size"]
 
     def test_https_larger_than_one_part_resumes_in_order(self, asf_sandbox, dest, big_object, asf_sandbox_settings):
         asf_sandbox_settings(reset_next=2)
         url = f"{asf_sandbox.urls.asf}/door/download/{big_object}"
         result = Transfer(dest, part_size=5 * MIB, concurrency=2, sleep=lambda _: None).copy(
-            HttpsSource(session(asf_sandbox), url), DEST, "door-big.bin", size=len(BIG), checksum=md5(BIG))
+            HttpsSource(session(asf_sandbox), url), DEST, "door-big.bin", size=len(BIG), checksum=md5(BIG)
+        )
         assert result.resumes == 2 and result.reread_bytes == 0 and result.bytes == len(BIG)
         assert dest.head_object(Bucket=DEST, Key="door-big.bin")["ETag"].strip('"').endswith("-3")
         assert md5(dest.get_object(Bucket=DEST, Key="door-big.bin")["Body"].read()) == md5(BIG)
@@ -182,8 +278,12 @@ class TestResilience:
     def test_s3_parts_are_fetched_as_ranges(self, asf_sandbox, dest, big_object, stats):
         asf_sandbox.stats.reset()
         Transfer(dest, part_size=5 * MIB, concurrency=3).copy(
-            S3Source(asf_client(asf_sandbox), PRODUCT_BUCKET, big_object), DEST, "ranged.bin", size=len(BIG),
-            checksum=md5(BIG))
+            S3Source(asf_client(asf_sandbox), PRODUCT_BUCKET, big_object),
+            DEST,
+            "ranged.bin",
+            size=len(BIG),
+            checksum=md5(BIG),
+        )
         snapshot = stats()
         assert snapshot["requests"]["s3_get_object"] == 3  # one GET per part, each only its range
         assert snapshot["bytes_served"][f"{PRODUCT_BUCKET}/{big_object}"] == len(BIG)
@@ -193,16 +293,17 @@ class TestResilience:
         client = asf_client(asf_sandbox)  # its first keys live 2 s
         asf_sandbox_settings(reset_next=12, latency_ms=250)
         result = Transfer(dest, part_size=5 * MIB, max_resumes=50, sleep=lambda _: None).copy(
-            S3Source(client, PRODUCT_BUCKET, big_object), DEST, "long.bin", size=len(BIG), checksum=md5(BIG))
+            S3Source(client, PRODUCT_BUCKET, big_object), DEST, "long.bin", size=len(BIG), checksum=md5(BIG)
+        )
         assert result.status == "copied" and result.seconds > 2
         assert stats()["events"]["credentials_issued"] >= 2  # the keys were refreshed while copying
 
     def test_archived_products_are_refused_clearly(self, asf_sandbox, dest):
         product = gunw_product(asf_sandbox, archived=True)
         with pytest.raises(ProductArchivedError, match="storage and not restored"):
-            Transfer(dest).copy(S3Source(asf_client(asf_sandbox), PRODUCT_BUCKET, product["key"]), DEST, "a.nc",
-                                size=product["size"])
+            Transfer(dest).copy(
+                S3Source(asf_client(asf_sandbox), PRODUCT_BUCKET, product["key"]), DEST, "a.nc", size=product["size"]
+            )
         with pytest.raises(ProductArchivedError, match="answered 202"):
             Transfer(dest).copy(HttpsSource(session(asf_sandbox), product["url"]), DEST, "a.nc", size=product["size"])
         assert "Contents" not in dest.list_objects_v2(Bucket=DEST)
-

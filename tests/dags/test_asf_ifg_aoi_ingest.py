@@ -45,8 +45,14 @@ class TestAoisFile:
     def test_the_shipped_file_gives_one_daily_dag(self, example):
         dag = example.asf_ifg_aoi_ingest
         assert dag.dag_id == "asf_ifg_aoi_ingest" and dag.catchup is False
-        assert {t.task_id for t in dag.tasks} == {"search", "found_products", "preflight", "wait_for_archive",
-                                                   "copy", "summarize"}
+        assert {t.task_id for t in dag.tasks} == {
+            "search",
+            "found_products",
+            "preflight",
+            "wait_for_archive",
+            "copy",
+            "summarize",
+        }
         assert dag.params["aoi"] == "-118.1445,34.1478"
         assert dag.params["collection_concept_id"] == ARIA_S1_GUNW
         assert dag.params["files"] == ["data"] and dag.params["window"] == "acquisition"
@@ -54,26 +60,47 @@ class TestAoisFile:
         assert dag.get_task("wait_for_archive").deferrable is True
 
     def test_every_entry_becomes_its_own_dag(self, example, tmp_path):
-        first = {"dag_id": "aoi_one", "aoi": "POINT (-118.1445 34.1478)", "dest_bucket": "first-bucket",
-                 "window": "revision", "files": ["data", "browse"]}
+        first = {
+            "dag_id": "aoi_one",
+            "aoi": "POINT (-118.1445 34.1478)",
+            "dest_bucket": "first-bucket",
+            "window": "revision",
+            "files": ["data", "browse"],
+        }
         aois = example.load_aois(write_aois(tmp_path, first, ENTRY))
         dags = [example.build_dag(aoi) for aoi in aois]
         assert [d.dag_id for d in dags] == ["aoi_one", "aoi_two"]
         assert dags[0].params["window"] == "revision" and dags[1].params["window"] == "acquisition"
         assert dags[1].params["dest_bucket"] == "second-bucket"
 
-    @pytest.mark.parametrize(("change", "message"), [
-        ({"colour": "red"}, r"entry 1 \(aoi_two\): unknown keys \['colour'\]"),
-        ({"dest_bucket": None}, r"missing keys \['dest_bucket'\]"),
-        ({"aoi": "POLYGON ((0 0, 1 1))"}, r"entry 1 \(aoi_two\):.*"),
-        ({"window": "sensing"}, r"window 'sensing' is not one of \['acquisition', 'revision'\]"),
-        ({"files": ["thumbnail"]}, r"files \['thumbnail'\] must be a non-empty list of"),
-        ({"dest_bucket": "Bad_Bucket"}, r"dest_bucket 'Bad_Bucket' is not a valid S3 bucket name"),
-        ({"collection_concept_id": "ARIA_S1_GUNW"}, r"collection_concept_id 'ARIA_S1_GUNW' is not a CMR collection"),
-        ({"start_date": "yesterday"}, r"yesterday"),
-        ({"archive_timeout_hours": 0}, r"archive_timeout_hours 0 must be a positive number"),
-    ], ids=["unknown-key", "missing-bucket", "bad-aoi", "bad-window", "bad-files", "bad-bucket", "short-name",
-            "bad-date", "no-timeout"])
+    @pytest.mark.parametrize(
+        ("change", "message"),
+        [
+            ({"colour": "red"}, r"entry 1 \(aoi_two\): unknown keys \['colour'\]"),
+            ({"dest_bucket": None}, r"missing keys \['dest_bucket'\]"),
+            ({"aoi": "POLYGON ((0 0, 1 1))"}, r"entry 1 \(aoi_two\):.*"),
+            ({"window": "sensing"}, r"window 'sensing' is not one of \['acquisition', 'revision'\]"),
+            ({"files": ["thumbnail"]}, r"files \['thumbnail'\] must be a non-empty list of"),
+            ({"dest_bucket": "Bad_Bucket"}, r"dest_bucket 'Bad_Bucket' is not a valid S3 bucket name"),
+            (
+                {"collection_concept_id": "ARIA_S1_GUNW"},
+                r"collection_concept_id 'ARIA_S1_GUNW' is not a CMR collection",
+            ),
+            ({"start_date": "yesterday"}, r"yesterday"),
+            ({"archive_timeout_hours": 0}, r"archive_timeout_hours 0 must be a positive number"),
+        ],
+        ids=[
+            "unknown-key",
+            "missing-bucket",
+            "bad-aoi",
+            "bad-window",
+            "bad-files",
+            "bad-bucket",
+            "short-name",
+            "bad-date",
+            "no-timeout",
+        ],
+    )
     def test_a_bad_entry_names_itself_and_the_key(self, example, tmp_path, change, message):
         with pytest.raises(ValueError, match=message):
             example.load_aois(write_aois(tmp_path, {**ENTRY, **change}))
@@ -143,8 +170,9 @@ class TestRun:
         for granule in group:
             key = f"sentinel-1/ARIA_S1_GUNW/{granule.granule_ur}/{granule.data_file.name}"
             body = ingest.destination.get_object(Bucket=ingest.bucket, Key=key)["Body"].read()
-            assert (len(body), hashlib.md5(body, usedforsecurity=False).hexdigest()) == \
-                granule.sizes[granule.data_file.name]
+            assert (len(body), hashlib.md5(body, usedforsecurity=False).hexdigest()) == granule.sizes[
+                granule.data_file.name
+            ]
         assert summary["bytes_copied"] == sum(o["Size"] for o in listed)
         assert stats()["events"]["retrieval_started"] == sum(g.data_file.archived for g in group)
         assert sorted(uri for uri, _ in asset_events(dag_run)) == sorted(summary["written"])
@@ -172,8 +200,9 @@ class TestRun:
         dag_run = ingest(run_after(group[0].start), files=["data", "browse"], dest_prefix="custom/{concept_id}/")
         assert dag_run.state == "success", task_states(dag_run)
         keys = {o["Key"] for o in ingest.destination.list_objects_v2(Bucket=ingest.bucket)["Contents"]}
-        assert keys == {f"custom/{g.concept_id}/{f.name}" for g in group for f in g.files if f.role in
-                        ("data", "browse")}
+        assert keys == {
+            f"custom/{g.concept_id}/{f.name}" for g in group for f in g.files if f.role in ("data", "browse")
+        }
 
     def test_bad_run_parameters_are_refused_before_anything_runs(self, ingest, asf_sandbox, stats):
         from airflow.sdk.definitions.param import ParamValidationError

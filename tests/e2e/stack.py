@@ -56,8 +56,9 @@ class AirflowStack:
             "AIRFLOW__API__PORT": str(self.port),
             "AIRFLOW__API__WORKERS": "1",
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
-            "AIRFLOW__CORE__AUTH_MANAGER":
-                "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+            "AIRFLOW__CORE__AUTH_MANAGER": (
+                "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+            ),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "simple_auth_manager_passwords.json"),
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
@@ -69,15 +70,25 @@ class AirflowStack:
 
     def start(self) -> None:
         """Create the database, then start every component, each in its own process group."""
-        subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=self.environment, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+        subprocess.run(
+            [sys.executable, "-m", "airflow", "db", "migrate"],
+            env=self.environment,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=300,
+        )
         logs = self.home / "process-logs"
         logs.mkdir(exist_ok=True)
         for component in COMPONENTS:
             with open(logs / f"{component}.log", "wb") as output:
                 self.processes[component] = subprocess.Popen(
-                    [sys.executable, "-m", "airflow", component], env=self.environment, stdout=output,
-                    stderr=subprocess.STDOUT, start_new_session=True)
+                    [sys.executable, "-m", "airflow", component],
+                    env=self.environment,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
 
     def stop(self) -> None:
         """SIGTERM every process group, then SIGKILL what is still running after 30 s."""
@@ -107,15 +118,18 @@ class AirflowStack:
             health = requests.get(f"{self.url}/api/v2/monitor/health", timeout=5).json()
         except (requests.ConnectionError, requests.Timeout, ValueError):
             return False
-        return health.get("metadatabase", {}).get("status") == "healthy" and \
-            health.get("scheduler", {}).get("status") == "healthy"
+        return (
+            health.get("metadatabase", {}).get("status") == "healthy"
+            and health.get("scheduler", {}).get("status") == "healthy"
+        )
 
     @property
     def token(self) -> str:
         """A JWT for the REST API, from the simple auth manager's login."""
         if self._token is None:
-            response = requests.post(f"{self.url}/auth/token", json={"username": USER, "password": self.password},
-                                     timeout=30)
+            response = requests.post(
+                f"{self.url}/auth/token", json={"username": USER, "password": self.password}, timeout=30
+            )
             response.raise_for_status()
             self._token = response.json()["access_token"]
         return self._token
@@ -128,5 +142,6 @@ class AirflowStack:
         :param kwargs: passed to requests.
         """
         self.check_alive()
-        return requests.request(method, f"{self.url}/api/v2{path}", headers={"Authorization": f"Bearer {self.token}"},
-                                timeout=30, **kwargs)
+        return requests.request(
+            method, f"{self.url}/api/v2{path}", headers={"Authorization": f"Bearer {self.token}"}, timeout=30, **kwargs
+        )

@@ -24,6 +24,7 @@ from tests.sandbox.helpers import user_s3, wait_for
 def wait_until(condition, timeout: float, what: str):
     return wait_for(condition, timeout, what, every=1.0)  # REST polling: once a second is plenty
 
+
 RUN_ID = "e2e_pasadena"
 TODAY_RUN_ID = "e2e_pasadena_today"
 BUCKET = "asf-ifg-ingest"
@@ -54,8 +55,11 @@ def stack(sandbox, tmp_path_factory):
     try:
         airflow.start()
         wait_until(airflow.healthy, 240, "the API server and the scheduler to be healthy")
-        wait_until(lambda: airflow.api("GET", f"/dags/{DAG_ID}").status_code == 200, 240,
-                   f"the dag-processor to parse {DAG_ID}")
+        wait_until(
+            lambda: airflow.api("GET", f"/dags/{DAG_ID}").status_code == 200,
+            240,
+            f"the dag-processor to parse {DAG_ID}",
+        )
         yield airflow
     finally:
         airflow.stop()
@@ -73,14 +77,18 @@ def run_state(stack: AirflowStack, run_id: str = RUN_ID) -> str:
 
 def trigger(stack: AirflowStack, run_id: str, logical_date) -> None:
     assert stack.api("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False}).status_code == 200
-    created = stack.api("POST", f"/dags/{DAG_ID}/dagRuns", json={"dag_run_id": run_id,
-                                                                 "logical_date": logical_date.isoformat()})
+    created = stack.api(
+        "POST", f"/dags/{DAG_ID}/dagRuns", json={"dag_run_id": run_id, "logical_date": logical_date.isoformat()}
+    )
     assert created.status_code == 200, created.text
 
 
 def finished(stack: AirflowStack, run_id: str, timeout: float) -> str:
-    return wait_until(lambda: run_state(stack, run_id) if run_state(stack, run_id) in ("success", "failed") else None,
-                      timeout, f"the DAG run {run_id} to finish")
+    return wait_until(
+        lambda: run_state(stack, run_id) if run_state(stack, run_id) in ("success", "failed") else None,
+        timeout,
+        f"the DAG run {run_id} to finish",
+    )
 
 
 def landed_verified(sandbox, granules) -> None:
@@ -88,8 +96,9 @@ def landed_verified(sandbox, granules) -> None:
     for granule in granules:
         key = f"sentinel-1/ARIA_S1_GUNW/{granule.granule_ur}/{granule.data_file.name}"
         body = destination.get_object(Bucket=BUCKET, Key=key)["Body"].read()
-        assert (len(body), hashlib.md5(body, usedforsecurity=False).hexdigest()) == \
-            granule.sizes[granule.data_file.name]
+        assert (len(body), hashlib.md5(body, usedforsecurity=False).hexdigest()) == granule.sizes[
+            granule.data_file.name
+        ]
 
 
 @pytest.fixture(scope="module")
@@ -98,9 +107,19 @@ def browser():
 
     with sync_playwright() as playwright:
         # Flags as the machine's notes say: no sandbox as root, no background traffic on a closed network.
-        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+        chromium = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         yield chromium
         chromium.close()
 
@@ -151,8 +170,9 @@ class TestScheduledIngest:
         group = first_pair_group(sandbox.catalogue, ARIA_S1_GUNW)
         trigger(stack, RUN_ID, run_after(group[0].start))
 
-        wait_until(lambda: task_states(stack).get("wait_for_archive") == "deferred", 300,
-                   "the archive sensor to be deferred")
+        wait_until(
+            lambda: task_states(stack).get("wait_for_archive") == "deferred", 300, "the archive sensor to be deferred"
+        )
         page = logged_in_page(browser, stack)
         text = grid_picture(page, stack, "1-sensor-deferred.png", "deferred")
         assert "wait_for_archive" in text and "search" in text
@@ -163,14 +183,16 @@ class TestScheduledIngest:
         text = grid_picture(page, stack, "2-run-finished.png", "success")
         assert "summarize" in text
 
-        summary = stack.api("GET", f"/dags/{DAG_ID}/dagRuns/{RUN_ID}/taskInstances/summarize/xcomEntries/"
-                                   "return_value").json()["value"]
+        summary = stack.api(
+            "GET", f"/dags/{DAG_ID}/dagRuns/{RUN_ID}/taskInstances/summarize/xcomEntries/return_value"
+        ).json()["value"]
         assert summary["granules_found"] == len(group) and summary["files_copied"] == len(group)
         landed_verified(sandbox, group)
 
     def test_no_secret_reaches_any_log(self, stack, sandbox):
-        logs = [path for path in stack.home.rglob("*") if path.is_file() and
-                (path.suffix == ".log" or "logs" in path.parts)]
+        logs = [
+            path for path in stack.home.rglob("*") if path.is_file() and (path.suffix == ".log" or "logs" in path.parts)
+        ]
         text = "\n".join(path.read_text(errors="replace") for path in logs)
         assert f"run_id={RUN_ID}" in text and "file(s) copied" in text  # the task logs are really here
         issued = [secret for secret in sandbox.issued_secrets() if len(secret) >= 8]

@@ -100,5 +100,7 @@ class TestGdal:
         assert options["AWS_ACCESS_KEY_ID"].startswith("ASIA") and options["AWS_SESSION_TOKEN"]
 
     def test_vsizip_path_as_on_the_2018_page(self):
-        assert AsfHook.vsizip_path("grfn-content-prod", "S1-IFG_X.unw_geo.zip", "S1-IFG_X/merged/a.vrt") == \
-            "/vsizip//vsis3/grfn-content-prod/S1-IFG_X.unw_geo.zip/S1-IFG_X/merged/a.vrt"
+        assert (
+            AsfHook.vsizip_path("grfn-content-prod", "S1-IFG_X.unw_geo.zip", "S1-IFG_X/merged/a.vrt")
+            == "/vsizip//vsis3/grfn-content-prod/S1-IFG_X.unw_geo.zip/S1-IFG_X/merged/a.vrt"
+        )

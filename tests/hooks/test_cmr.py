@@ -26,8 +26,10 @@ class TestCmrHook:
         assert len(names) == asf_sandbox.config.granules and all(n.startswith("S1-GUNW-") for n in names)
 
     def test_an_unresolvable_cmr_fails_at_once(self, monkeypatch, caplog):
-        monkeypatch.setenv("AIRFLOW_CONN_EARTHDATA_NOWHERE", json.dumps(
-            {"conn_type": "earthdata", "extra": {"cmr_url": UNRESOLVABLE_CMR}}))
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_EARTHDATA_NOWHERE",
+            json.dumps({"conn_type": "earthdata", "extra": {"cmr_url": UNRESOLVABLE_CMR}}),
+        )
         with pytest.raises(HostNotFoundError, match="check cmr_url in the earthdata connection") as caught:
             CmrHook("earthdata_nowhere").hits(collection_concept_id="C2859376221-ASF")
         assert isinstance(caught.value, ConfigurationError)  # so a task fails without retries

@@ -60,12 +60,15 @@ class TestEarthdataHook:
         assert (hook.identity.login, hook.identity.source) == ("netrc-user", path)
         assert redacted("netrc-password-2") == "value=***"
 
-    @pytest.mark.parametrize(("extra", "message"), [
-        pytest.param({"cmr_url": "cmr.example"}, "cmr_url 'cmr.example' is not an http(s) URL", id="bad-url"),
-        pytest.param({"archive_status_url": "https://x/door/status/"}, "has no {name} placeholder", id="template"),
-        pytest.param({"verify": "maybe"}, "verify 'maybe' is not a boolean", id="verify"),
-        pytest.param({"cmr": "https://x"}, "unknown earthdata connection extra field(s) ['cmr']", id="unknown"),
-    ])
+    @pytest.mark.parametrize(
+        ("extra", "message"),
+        [
+            pytest.param({"cmr_url": "cmr.example"}, "cmr_url 'cmr.example' is not an http(s) URL", id="bad-url"),
+            pytest.param({"archive_status_url": "https://x/door/status/"}, "has no {name} placeholder", id="template"),
+            pytest.param({"verify": "maybe"}, "verify 'maybe' is not a boolean", id="verify"),
+            pytest.param({"cmr": "https://x"}, "unknown earthdata connection extra field(s) ['cmr']", id="unknown"),
+        ],
+    )
     def test_bad_extra_names_the_connection_and_field(self, connection, extra, message):
         hook = EarthdataHook(connection(extra=extra))
         with pytest.raises(ValueError, match="connection 'earthdata_test': ") as caught:
@@ -88,7 +91,9 @@ class TestEarthdataHook:
 
     def test_test_connection(self, connection):
         assert EarthdataHook(connection()).test_connection() == (
-            True, f"Earthdata Login accepted {SANDBOX_USER} (from connection login)")
+            True,
+            f"Earthdata Login accepted {SANDBOX_USER} (from connection login)",
+        )
         ok, message = EarthdataHook(connection(password="wrong")).test_connection()
         assert not ok and "401" in message
 
@@ -104,11 +109,14 @@ class TestEarthdataHook:
 
 
 class TestConnectionType:
-    @pytest.mark.parametrize(("text", "conn_type"), [
-        pytest.param("extra:{edl_url:http://x}", "extra", id="not-json-not-a-uri"),
-        pytest.param("http://me:pw@urs.example/", "http", id="uri-of-another-type"),
-        pytest.param('{"conn_type": "aws", "login": "KEY", "password": "pw"}', "aws", id="json-of-another-type"),
-    ])
+    @pytest.mark.parametrize(
+        ("text", "conn_type"),
+        [
+            pytest.param("extra:{edl_url:http://x}", "extra", id="not-json-not-a-uri"),
+            pytest.param("http://me:pw@urs.example/", "http", id="uri-of-another-type"),
+            pytest.param('{"conn_type": "aws", "login": "KEY", "password": "pw"}', "aws", id="json-of-another-type"),
+        ],
+    )
     def test_a_connection_of_another_type_is_refused(self, text, conn_type, monkeypatch):
         monkeypatch.setenv("AIRFLOW_CONN_EARTHDATA_TEST", text)
         hook = EarthdataHook("earthdata_test")

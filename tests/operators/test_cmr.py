@@ -30,8 +30,11 @@ def catalogue(sandbox, collection=GUNW) -> list[dict]:
 
 
 def overlapping(items, start: datetime, end: datetime, field_start="start", field_end="end") -> set[str]:
-    return {g["concept_id"] for g in items if datetime.fromisoformat(g[field_end]) >= start
-            and datetime.fromisoformat(g[field_start]) <= end}
+    return {
+        g["concept_id"]
+        for g in items
+        if datetime.fromisoformat(g[field_end]) >= start and datetime.fromisoformat(g[field_start]) <= end
+    }
 
 
 @pytest.fixture
@@ -67,8 +70,13 @@ class TestWindow:
         target = catalogue(asf_sandbox)[1]
         dag_run = run('window="revision"', day_after(target["revision_date"]))
         found = {g["concept_id"] for g in xcom_value(dag_run, "search")}
-        expected = overlapping(catalogue(asf_sandbox), dag_run.data_interval_start, dag_run.data_interval_end,
-                               "revision_date", "revision_date")
+        expected = overlapping(
+            catalogue(asf_sandbox),
+            dag_run.data_interval_start,
+            dag_run.data_interval_end,
+            "revision_date",
+            "revision_date",
+        )
         assert target["concept_id"] in found and found == expected
 
     def test_templated_aoi_and_explicit_temporal(self, run, asf_sandbox):
@@ -76,12 +84,15 @@ class TestWindow:
         found = xcom_value(dag_run, "search")
         from airflow_asf_ifg.sandbox.geometry import point_in_ring
 
-        expected = {g["concept_id"] for g in catalogue(asf_sandbox)
-                    if point_in_ring((-118.1445, 34.1478), [tuple(p) for p in g["footprint"]])}
+        expected = {
+            g["concept_id"]
+            for g in catalogue(asf_sandbox)
+            if point_in_ring((-118.1445, 34.1478), [tuple(p) for p in g["footprint"]])
+        }
         assert {g["concept_id"] for g in found} == expected and expected
 
     def test_query_url_link(self, run, asf_sandbox):
-        dag_run = run('temporal=(None, None)', datetime(2024, 1, 2, tzinfo=UTC))
+        dag_run = run("temporal=(None, None)", datetime(2024, 1, 2, tzinfo=UTC))
         url = xcom_value(dag_run, "search", key="cmr_query_url")
         assert url.startswith(f"{asf_sandbox.urls.cmr}/search/granules.umm_json?collection_concept_id")
         assert xcom_value(dag_run, "search", key="_link_CmrQueryLink") == url
@@ -106,11 +117,9 @@ class TestLimits:
         assert dag_run.state == "failed"
         assert "the run's data interval is empty" in capfd.readouterr().out
 
-    def test_an_unscheduled_dag_is_told_about_temporal_not_cron(self, dag_from_source, asf_sandbox_connections,
-                                                                 capfd):
-        source = DAG_SOURCE.replace('schedule=CronDataIntervalTimetable("@daily", timezone="UTC")', 'schedule=None')
-        dag_run = dag_from_source(source.replace("{arguments}", "")).test(logical_date=datetime(2024, 1, 2,
-                                                                                                tzinfo=UTC))
+    def test_an_unscheduled_dag_is_told_about_temporal_not_cron(self, dag_from_source, asf_sandbox_connections, capfd):
+        source = DAG_SOURCE.replace('schedule=CronDataIntervalTimetable("@daily", timezone="UTC")', "schedule=None")
+        dag_run = dag_from_source(source.replace("{arguments}", "")).test(logical_date=datetime(2024, 1, 2, tzinfo=UTC))
         assert dag_run.state == "failed"
         assert task_states(dag_run) == {"search": "failed"}  # at once, not up_for_retry
         out = capfd.readouterr().out
@@ -121,18 +130,32 @@ class TestLimits:
 
 
 class TestArguments:
-    @pytest.mark.parametrize(("kwargs", "message"), [
-        pytest.param({"aoi": "POLYGON ((0 0, 1 1, 1 0, 0 1, 0 0))"}, "ring crosses itself", id="bad-aoi"),
-        pytest.param({"window": "weekly"}, "window 'weekly' is not one of", id="window"),
-        pytest.param({"page_size": 5000}, "page_size 5000 must be between 1 and 2000", id="page-size"),
-        pytest.param({"max_results": 0}, "max_results 0 must be at least 1", id="max-results"),
-    ])
+    @pytest.mark.parametrize(
+        ("kwargs", "message"),
+        [
+            pytest.param({"aoi": "POLYGON ((0 0, 1 1, 1 0, 0 1, 0 0))"}, "ring crosses itself", id="bad-aoi"),
+            pytest.param({"window": "weekly"}, "window 'weekly' is not one of", id="window"),
+            pytest.param({"page_size": 5000}, "page_size 5000 must be between 1 and 2000", id="page-size"),
+            pytest.param({"max_results": 0}, "max_results 0 must be at least 1", id="max-results"),
+        ],
+    )
     def test_bad_arguments_fail_when_the_dag_is_parsed(self, kwargs, message):
         with pytest.raises(ValueError, match=message):
             CmrSearchOperator(task_id="search", collection_concept_id=GUNW, **kwargs)
 
     def test_templated_values_wait_for_rendering(self):
-        operator = CmrSearchOperator(task_id="search", collection_concept_id="{{ params.c }}", aoi="{{ params.aoi }}",
-                                     window="{{ params.window }}")
-        assert operator.template_fields == ("collection_concept_id", "short_name", "aoi", "temporal",
-                                            "revision_date", "attributes", "window")
+        operator = CmrSearchOperator(
+            task_id="search",
+            collection_concept_id="{{ params.c }}",
+            aoi="{{ params.aoi }}",
+            window="{{ params.window }}",
+        )
+        assert operator.template_fields == (
+            "collection_concept_id",
+            "short_name",
+            "aoi",
+            "temporal",
+            "revision_date",
+            "attributes",
+            "window",
+        )

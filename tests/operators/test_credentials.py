@@ -36,8 +36,9 @@ def run(dag_from_source, asf_sandbox, asf_sandbox_connections):
 
 
 def secrets_issued(sandbox) -> list[str]:
-    return [value for issued in sandbox.credentials.issued() for value in (issued.secret_access_key,
-                                                                             issued.session_token)]
+    return [
+        value for issued in sandbox.credentials.issued() for value in (issued.secret_access_key, issued.session_token)
+    ]
 
 
 class TestPreflight:
@@ -48,8 +49,15 @@ class TestPreflight:
         assert facts["bucket"] == PRODUCT_BUCKET and facts["buckets"] == [PRODUCT_BUCKET]
         assert facts["endpoint"] == f"{asf_sandbox.urls.asf}/door/credentials"
         assert facts["region"] == "us-east-1" and 3500 <= facts["lifetime_seconds"] <= 3600
-        assert set(facts) == {"expiration", "endpoint", "bucket", "buckets", "region", "lifetime_seconds",
-                              "output_path"}
+        assert set(facts) == {
+            "expiration",
+            "endpoint",
+            "bucket",
+            "buckets",
+            "region",
+            "lifetime_seconds",
+            "output_path",
+        }
         logs = capfd.readouterr()
         secrets = secrets_issued(asf_sandbox)
         assert secrets
@@ -94,8 +102,10 @@ class TestFailures:
 
     @pytest.mark.asf_sandbox(tea=True)
     def test_outside_the_region(self, run, asf_sandbox, capfd):
-        dag_run = run(f"s3_credentials_url=\"{asf_sandbox.urls.asf}/s3credentials\", bucket=\"{PRODUCT_BUCKET}\", "
-                      "region_name=\"eu-central-1\"")
+        dag_run = run(
+            f's3_credentials_url="{asf_sandbox.urls.asf}/s3credentials", bucket="{PRODUCT_BUCKET}", '
+            'region_name="eu-central-1"'
+        )
         assert dag_run.state == "failed"
         out = capfd.readouterr().out
         assert "in-region only" in out and "(this request was signed for eu-central-1)" in out

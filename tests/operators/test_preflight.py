@@ -63,8 +63,10 @@ class TestHttps:
         dag_run = run("dest_bucket='no-such-bucket'")
         assert dag_run.state == "failed"
         assert task_states(dag_run)["preflight"] == "failed"  # not up_for_retry
-        assert "bucket 'no-such-bucket' does not exist or is not writable by connection 'aws_default'" in \
-            capfd.readouterr().out
+        assert (
+            "bucket 'no-such-bucket' does not exist or is not writable by connection 'aws_default'"
+            in capfd.readouterr().out
+        )
 
 
 @pytest.mark.asf_sandbox(tea=True)

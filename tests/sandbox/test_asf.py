@@ -68,8 +68,12 @@ class TestLoginRedirect:
             assert response.status_code == 404, path
 
     def test_browsers_are_not_sent_app_type(self, asf_sandbox):
-        response = requests.get(f"{asf_sandbox.urls.asf}/door/credentials", allow_redirects=False, timeout=10,
-                                headers={"User-Agent": "Mozilla/5.0"})
+        response = requests.get(
+            f"{asf_sandbox.urls.asf}/door/credentials",
+            allow_redirects=False,
+            timeout=10,
+            headers={"User-Agent": "Mozilla/5.0"},
+        )
         assert "app_type" not in response.headers["Location"]
 
     def test_without_credentials_a_script_ends_at_401(self, asf_sandbox):
@@ -92,8 +96,11 @@ class TestLoginRedirect:
         assert snapshot["requests"]["edl_authorize"] == 1
 
     def test_login_error_is_403_with_edl_message(self, asf_sandbox):
-        response = requests.get(f"{asf_sandbox.urls.asf}/door/oauth", params={
-            "error": "access_denied", "error_msg": "Please update your profile", "state": b64("x")}, timeout=10)
+        response = requests.get(
+            f"{asf_sandbox.urls.asf}/door/oauth",
+            params={"error": "access_denied", "error_msg": "Please update your profile", "state": b64("x")},
+            timeout=10,
+        )
         assert response.status_code == 403 and "Please update your profile" in response.text
 
     def test_callback_without_state_is_403(self, asf_sandbox):
@@ -101,8 +108,12 @@ class TestLoginRedirect:
         assert response.status_code == 403
 
     def test_login_with_a_forged_code_is_refused(self, asf_sandbox):
-        response = requests.get(f"{asf_sandbox.urls.asf}/door/oauth", params={"code": "forged", "state": b64("x")},
-                                allow_redirects=False, timeout=10)
+        response = requests.get(
+            f"{asf_sandbox.urls.asf}/door/oauth",
+            params={"code": "forged", "state": b64("x")},
+            allow_redirects=False,
+            timeout=10,
+        )
         assert response.status_code == 400  # EDL's invalid_grant, passed through as mod_auth_urs did
 
 
@@ -119,8 +130,10 @@ class TestDoorCredentials:
         remaining = (expires - datetime.now(UTC)).total_seconds()
         assert asf_sandbox.config.credential_ttl - 5 <= remaining <= asf_sandbox.config.credential_ttl
         actions = {(s["Action"], s["Resource"]) for s in document["PolicyDocument"]["Statement"]}
-        assert actions == {("s3:ListBucket", f"arn:aws:s3:::{PRODUCT_BUCKET}"),
-                           ("s3:GetObject", f"arn:aws:s3:::{PRODUCT_BUCKET}/*")}
+        assert actions == {
+            ("s3:ListBucket", f"arn:aws:s3:::{PRODUCT_BUCKET}"),
+            ("s3:GetObject", f"arn:aws:s3:::{PRODUCT_BUCKET}/*"),
+        }
 
     def test_lifetime_follows_credential_ttl(self, asf_sandbox, door_session, asf_sandbox_settings):
         asf_sandbox_settings(credential_ttl=60)
@@ -130,8 +143,7 @@ class TestDoorCredentials:
 
     def test_gone_answers_410_after_login(self, asf_sandbox, door_session, asf_sandbox_settings):
         asf_sandbox_settings(credentials_gone=True)
-        unauthenticated = requests.get(f"{asf_sandbox.urls.asf}/door/credentials", allow_redirects=False,
-                                       timeout=10)
+        unauthenticated = requests.get(f"{asf_sandbox.urls.asf}/door/credentials", allow_redirects=False, timeout=10)
         assert unauthenticated.status_code == 302  # the login check comes first, as in routes.py
         response = door_session.get(f"{asf_sandbox.urls.asf}/door/credentials", timeout=10)
         assert response.status_code == 410
@@ -160,8 +172,9 @@ class TestDoorStatusAndDownload:
         assert len(body) == item["size"]
         assert hashlib.md5(body, usedforsecurity=False).hexdigest() == item["md5"]
 
-    def test_archived_product_is_retrieved_once_then_served(self, asf_sandbox, door_session, asf_sandbox_settings,
-                                                              stats):
+    def test_archived_product_is_retrieved_once_then_served(
+        self, asf_sandbox, door_session, asf_sandbox_settings, stats
+    ):
         asf_sandbox_settings(retrieval_seconds=1.0)
         item = catalogue_file(asf_sandbox, archived=True)
         status_url = f"{asf_sandbox.urls.asf}/door/status/{item['name']}"
@@ -175,8 +188,11 @@ class TestDoorStatusAndDownload:
         assert door_session.get(status_url, timeout=10).json() == {"status": "retrieving"}
         assert door_session.get(item["url"], timeout=10).status_code == 202
         assert stats()["events"]["retrieval_started"] == 1
-        state = wait_for(lambda: (s := door_session.get(status_url, timeout=10).json())["status"] == "available"
-                         and s, timeout=15, what="the retrieval to finish")
+        state = wait_for(
+            lambda: (s := door_session.get(status_url, timeout=10).json())["status"] == "available" and s,
+            timeout=15,
+            what="the retrieval to finish",
+        )
         assert re.match(r"^\d{4}-\d\d-\d\d 00:00:00$", state["expiration_date"])
         download = door_session.get(item["url"], timeout=30)
         assert download.status_code == 200
@@ -188,8 +204,9 @@ class TestTeaCredentials:
     KEYS = ["accessKeyId", "secretAccessKey", "sessionToken", "expiration"]
 
     def test_bearer_token(self, asf_sandbox, user_token):
-        response = requests.get(f"{asf_sandbox.urls.asf}/s3credentials", timeout=10,
-                                headers={"Authorization": f"Bearer {user_token}"})
+        response = requests.get(
+            f"{asf_sandbox.urls.asf}/s3credentials", timeout=10, headers={"Authorization": f"Bearer {user_token}"}
+        )
         assert response.status_code == 200
         document = json.loads(response.text)
         assert list(document) == self.KEYS  # TEA's e2e test checks this exact key order
@@ -201,22 +218,25 @@ class TestTeaCredentials:
         assert response.status_code == 200 and list(response.json()) == self.KEYS
 
     def test_malformed_authorization_is_400(self, asf_sandbox):
-        response = requests.get(f"{asf_sandbox.urls.asf}/s3credentials", headers={"Authorization": "Token abc"},
-                                timeout=10)
+        response = requests.get(
+            f"{asf_sandbox.urls.asf}/s3credentials", headers={"Authorization": "Token abc"}, timeout=10
+        )
         assert response.status_code == 400
         assert response.json() == {"status_code": 400, "error_description": "Malformed Authorization header"}
 
     def test_invalid_bearer_is_refused_by_edl(self, asf_sandbox):
-        response = requests.get(f"{asf_sandbox.urls.asf}/s3credentials", timeout=10,
-                                headers={"Authorization": "Bearer not-a-token"})
+        response = requests.get(
+            f"{asf_sandbox.urls.asf}/s3credentials", timeout=10, headers={"Authorization": "Bearer not-a-token"}
+        )
         assert response.status_code == 401
 
     def test_bearer_without_eula_passes_edls_403_through(self, asf_sandbox):
         edl, auth = asf_sandbox.urls.edl, (NO_EULA_USER, NO_EULA_PASSWORD)
         token = requests.post(f"{edl}/api/users/token", auth=auth, timeout=10).json()["access_token"]
         try:
-            response = requests.get(f"{asf_sandbox.urls.asf}/s3credentials", timeout=10,
-                                    headers={"Authorization": f"Bearer {token}"})
+            response = requests.get(
+                f"{asf_sandbox.urls.asf}/s3credentials", timeout=10, headers={"Authorization": f"Bearer {token}"}
+            )
         finally:
             requests.post(f"{edl}/api/users/revoke_token", params={"token": token}, auth=auth, timeout=10)
         assert response.status_code == 403

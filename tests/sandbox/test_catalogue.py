@@ -15,8 +15,9 @@ class TestCatalogue:
     def test_same_seed_same_catalogue(self):
         first = build_catalogue(11, 4, 0.25)
         second = build_catalogue(11, 4, 0.25)
-        assert [(g.concept_id, g.granule_ur, g.footprint) for g in first] == \
-            [(g.concept_id, g.granule_ur, g.footprint) for g in second]
+        assert [(g.concept_id, g.granule_ur, g.footprint) for g in first] == [
+            (g.concept_id, g.granule_ur, g.footprint) for g in second
+        ]
         assert [g.granule_ur for g in build_catalogue(12, 4, 0.25)] != [g.granule_ur for g in first]
 
     def test_every_collection_of_the_2018_page_and_today(self):

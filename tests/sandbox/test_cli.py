@@ -15,8 +15,15 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-LINES = ["SANDBOX_URL", "CMR_URL", "EDL_URL", "ASF_URL", "S3_URL", "AIRFLOW_CONN_EARTHDATA_DEFAULT",
-         "AIRFLOW_CONN_AWS_DEFAULT"]
+LINES = [
+    "SANDBOX_URL",
+    "CMR_URL",
+    "EDL_URL",
+    "ASF_URL",
+    "S3_URL",
+    "AIRFLOW_CONN_EARTHDATA_DEFAULT",
+    "AIRFLOW_CONN_AWS_DEFAULT",
+]
 
 
 def parse_printed(lines: list[str]) -> dict[str, str]:
@@ -37,8 +44,12 @@ def parse_printed(lines: list[str]) -> dict[str, str]:
 @contextmanager
 def serve_lines(*args: str, timeout: float = 60):
     """Run ``serve`` with ``args``; yield (process, the lines printed before READY) once it says READY."""
-    process = subprocess.Popen([sys.executable, "-m", "airflow_asf_ifg.sandbox", "serve", *args],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "airflow_asf_ifg.sandbox", "serve", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lines: list[str] = []
     try:
         deadline = time.monotonic() + timeout
@@ -83,8 +94,11 @@ class TestServe:
             earthdata = json.loads(printed["AIRFLOW_CONN_EARTHDATA_DEFAULT"])
             assert earthdata["conn_type"] == "earthdata" and earthdata["login"] and earthdata["password"]
             # Today a connection needs only the login; the extras point at the sandbox's hosts.
-            assert earthdata["extra"] == {"edl_url": printed["EDL_URL"], "cmr_url": printed["CMR_URL"],
-                                          "s3_endpoint_url": printed["S3_URL"]}
+            assert earthdata["extra"] == {
+                "edl_url": printed["EDL_URL"],
+                "cmr_url": printed["CMR_URL"],
+                "s3_endpoint_url": printed["S3_URL"],
+            }
             aws = json.loads(printed["AIRFLOW_CONN_AWS_DEFAULT"])
             assert aws["conn_type"] == "aws" and aws["extra"]["endpoint_url"] == printed["S3_URL"]
             stats = requests.get(f"{printed['SANDBOX_URL']}/__sandbox__/stats", timeout=10).json()
@@ -119,8 +133,9 @@ class TestServe:
             with requests.Session() as session:
                 response = session.get(f"{printed['ASF_URL']}/door/credentials", allow_redirects=False, timeout=10)
                 # Basic credentials go to the EDL host only; requests drops them on the redirects back.
-                login = session.get(response.headers["Location"], auth=(earthdata["login"], earthdata["password"]),
-                                    timeout=10)
+                login = session.get(
+                    response.headers["Location"], auth=(earthdata["login"], earthdata["password"]), timeout=10
+                )
             assert login.status_code == 410
 
     def test_options_reach_the_catalogue(self):
@@ -135,25 +150,33 @@ class TestServe:
         for _ in range(2):
             with serve("--granules", "1", "--seed", "9", "--product-bytes", "8192") as (_, printed, _):
                 catalogue = requests.get(f"{printed['SANDBOX_URL']}/__sandbox__/catalogue", timeout=10).json()
-                documents.append([(g["concept_id"], [(f["name"], f["size"], f["md5"]) for f in g["files"]])
-                                  for g in catalogue])
+                documents.append(
+                    [(g["concept_id"], [(f["name"], f["size"], f["md5"]) for f in g["files"]]) for g in catalogue]
+                )
         assert documents[0] == documents[1]
 
-    @pytest.mark.parametrize(("args", "message"), [
-        (["--fault-rate", "2"], "fault_rate 2.0 must be between 0 and 1"),
-        (["--granules", "0"], "granules 0 must be at least 1"),
-        (["--credential-ttl", "0"], "credential_ttl 0.0 must be greater than 0"),
-        (["--host", "0.0.0.0"], "host '0.0.0.0' listens on every address but is no address to hand out"),
-        (["--public-host", "sandbox"], "public_host 'sandbox' needs host"),
-        (["--host", "127.0.0.1", "--port", "65533"], "port 65533 is too high"),
-        (["--bucket", "grfn-content-prod"], "bucket 'grfn-content-prod' must follow S3's naming rules"),
-        (["--bucket", "Not_A_Bucket"], "bucket 'Not_A_Bucket' must follow S3's naming rules"),
-        (["--era", "2019"], "argument --era: invalid choice: '2019'"),
-        (["--format", "yaml"], "argument --format: invalid choice: 'yaml'"),
-    ])
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (["--fault-rate", "2"], "fault_rate 2.0 must be between 0 and 1"),
+            (["--granules", "0"], "granules 0 must be at least 1"),
+            (["--credential-ttl", "0"], "credential_ttl 0.0 must be greater than 0"),
+            (["--host", "0.0.0.0"], "host '0.0.0.0' listens on every address but is no address to hand out"),
+            (["--public-host", "sandbox"], "public_host 'sandbox' needs host"),
+            (["--host", "127.0.0.1", "--port", "65533"], "port 65533 is too high"),
+            (["--bucket", "grfn-content-prod"], "bucket 'grfn-content-prod' must follow S3's naming rules"),
+            (["--bucket", "Not_A_Bucket"], "bucket 'Not_A_Bucket' must follow S3's naming rules"),
+            (["--era", "2019"], "argument --era: invalid choice: '2019'"),
+            (["--format", "yaml"], "argument --format: invalid choice: 'yaml'"),
+        ],
+    )
     def test_bad_values_exit_2_naming_the_value(self, args, message):
-        result = subprocess.run([sys.executable, "-m", "airflow_asf_ifg.sandbox", "serve", *args],
-                                capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [sys.executable, "-m", "airflow_asf_ifg.sandbox", "serve", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert result.returncode == 2
         assert message in result.stderr
 
@@ -162,8 +185,12 @@ class TestServe:
             taken.bind(("127.0.0.1", 0))
             taken.listen(1)
             port = taken.getsockname()[1]
-            result = subprocess.run([sys.executable, "-m", "airflow_asf_ifg.sandbox", "serve", "--port", str(port)],
-                                    capture_output=True, text=True, timeout=60)
+            result = subprocess.run(
+                [sys.executable, "-m", "airflow_asf_ifg.sandbox", "serve", "--port", str(port)],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
         assert result.returncode == 1
         assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
 
@@ -172,8 +199,13 @@ def bash_values(script: str, names: list[str]) -> dict[str, str]:
     """Run ``script`` in bash, then read back the environment variables ``names`` it exported."""
     code = "import json, os, sys; print(json.dumps({n: os.environ[n] for n in sys.argv[1:]}))"
     reader = f"{shlex.quote(sys.executable)} -c {shlex.quote(code)}"
-    result = subprocess.run(["bash", "-c", f"{script}\n{reader} {' '.join(names)}"], capture_output=True, text=True,
-                            timeout=60, env={"PATH": "/usr/bin:/bin"})
+    result = subprocess.run(
+        ["bash", "-c", f"{script}\n{reader} {' '.join(names)}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin"},
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -192,7 +224,7 @@ class TestFormats:
     def test_shell_quoting_survives_any_value(self):
         from airflow_asf_ifg.sandbox.__main__ import render
 
-        hostile = {"A": "it's {\"json\": [1, 2]} $HOME `id` \\n; rm -rf /", "B": "", "C": "plain"}
+        hostile = {"A": 'it\'s {"json": [1, 2]} $HOME `id` \\n; rm -rf /', "B": "", "C": "plain"}
         assert bash_values(render(hostile, "shell"), list(hostile)) == hostile
 
     def test_env_is_plain_name_value_lines(self):
@@ -223,8 +255,12 @@ class TestControlRoutes:
     def test_stats_count_routes_and_reset(self, asf_sandbox):
         requests.post(f"{asf_sandbox.urls.sandbox}/__sandbox__/stats/reset", timeout=10)
         requests.get(f"{asf_sandbox.urls.cmr}/search/granules.json", params={"provider": "ASF"}, timeout=10)
-        requests.get(f"{asf_sandbox.urls.cmr}/search/granules.json", params={"provider": "ASF"},
-                     headers={"Authorization": "Bearer x"}, timeout=10)
+        requests.get(
+            f"{asf_sandbox.urls.cmr}/search/granules.json",
+            params={"provider": "ASF"},
+            headers={"Authorization": "Bearer x"},
+            timeout=10,
+        )
         stats = requests.get(f"{asf_sandbox.urls.sandbox}/__sandbox__/stats", timeout=10).json()
         assert stats["requests"]["cmr_granules"] == 2
         assert stats["authorization"]["cmr_granules"] == [urlsplit(asf_sandbox.urls.cmr).netloc]

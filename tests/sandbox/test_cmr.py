@@ -41,8 +41,16 @@ class TestGranuleFormats:
         body = response.json()
         assert body["hits"] == int(response.headers["CMR-Hits"]) == asf_sandbox.config.granules
         item = body["items"][0]
-        assert set(item["meta"]) >= {"concept-type", "concept-id", "revision-id", "native-id",
-                                     "collection-concept-id", "provider-id", "format", "revision-date"}
+        assert set(item["meta"]) >= {
+            "concept-type",
+            "concept-id",
+            "revision-id",
+            "native-id",
+            "collection-concept-id",
+            "provider-id",
+            "format",
+            "revision-date",
+        }
         assert item["meta"]["collection-concept-id"] == GUNW
         umm = item["umm"]
         assert umm["CollectionReference"] == {"ShortName": "ARIA_S1_GUNW", "Version": "1"}
@@ -62,8 +70,20 @@ class TestGranuleFormats:
         feed = response.json()["feed"]
         assert feed["title"] == "ECHO granule metadata"
         entry = feed["entry"][0]
-        for name in ("id", "title", "producer_granule_id", "dataset_id", "collection_concept_id", "time_start",
-                     "time_end", "updated", "granule_size", "polygons", "links", "online_access_flag"):
+        for name in (
+            "id",
+            "title",
+            "producer_granule_id",
+            "dataset_id",
+            "collection_concept_id",
+            "time_start",
+            "time_end",
+            "updated",
+            "granule_size",
+            "polygons",
+            "links",
+            "online_access_flag",
+        ):
             assert name in entry
         assert entry["title"].endswith("-Unwrapped")
         assert entry["links"][0]["rel"] == "http://esipfed.org/ns/fedsearch/1.1/data#"
@@ -122,10 +142,15 @@ class TestGranuleFilters:
     def test_point_matches_footprints_that_contain_it(self, cmr, asf_sandbox):
         from airflow_asf_ifg.sandbox.geometry import point_in_ring
 
-        body = cmr("granules.umm_json", {"collection_concept_id": GUNW, "point": f"{PASADENA[0]},{PASADENA[1]}",
-                                         "page_size": 2000}).json()
-        expected = {g["concept_id"] for g in catalogue_items(asf_sandbox, GUNW)
-                    if point_in_ring(PASADENA, [tuple(p) for p in g["footprint"]])}
+        body = cmr(
+            "granules.umm_json",
+            {"collection_concept_id": GUNW, "point": f"{PASADENA[0]},{PASADENA[1]}", "page_size": 2000},
+        ).json()
+        expected = {
+            g["concept_id"]
+            for g in catalogue_items(asf_sandbox, GUNW)
+            if point_in_ring(PASADENA, [tuple(p) for p in g["footprint"]])
+        }
         assert expected, "the catalogue must cover the Pasadena point"
         assert {i["meta"]["concept-id"] for i in body["items"]} == expected
         assert len(expected) < asf_sandbox.config.granules  # and some granules do not
@@ -137,39 +162,60 @@ class TestGranuleFilters:
     def test_bounding_box_and_polygon_agree(self, cmr):
         west, south, east, north = -118.3, 34.0, -118.0, 34.3
         ring = [west, south, east, south, east, north, west, north, west, south]
-        by_box = cmr("granules.umm_json", {"collection_concept_id": GUNW, "page_size": 2000,
-                                           "bounding_box": f"{west},{south},{east},{north}"}).json()
-        by_polygon = cmr("granules.umm_json", {"collection_concept_id": GUNW, "page_size": 2000,
-                                               "polygon": ",".join(map(str, ring))}).json()
+        by_box = cmr(
+            "granules.umm_json",
+            {"collection_concept_id": GUNW, "page_size": 2000, "bounding_box": f"{west},{south},{east},{north}"},
+        ).json()
+        by_polygon = cmr(
+            "granules.umm_json", {"collection_concept_id": GUNW, "page_size": 2000, "polygon": ",".join(map(str, ring))}
+        ).json()
         assert by_box["hits"] == by_polygon["hits"] > 0
 
     def test_polygon_that_only_overlaps_an_edge_matches(self, cmr, asf_sandbox):
         granule = catalogue_items(asf_sandbox, GUNW)[0]
         lon, lat = granule["footprint"][0]  # a corner: a small square around it overlaps only that corner
-        ring = [lon - 0.01, lat - 0.01, lon + 0.01, lat - 0.01, lon + 0.01, lat + 0.01, lon - 0.01, lat + 0.01,
-                lon - 0.01, lat - 0.01]
-        body = cmr("granules.umm_json", {"collection_concept_id": GUNW, "page_size": 2000,
-                                         "polygon": ",".join(map(str, ring))}).json()
+        ring = [
+            lon - 0.01,
+            lat - 0.01,
+            lon + 0.01,
+            lat - 0.01,
+            lon + 0.01,
+            lat + 0.01,
+            lon - 0.01,
+            lat + 0.01,
+            lon - 0.01,
+            lat - 0.01,
+        ]
+        body = cmr(
+            "granules.umm_json", {"collection_concept_id": GUNW, "page_size": 2000, "polygon": ",".join(map(str, ring))}
+        ).json()
         assert granule["concept_id"] in {i["meta"]["concept-id"] for i in body["items"]}
 
     def test_temporal_with_open_ends(self, cmr, asf_sandbox):
         items = catalogue_items(asf_sandbox, GUNW)
         cut = sorted(g["start"] for g in items)[len(items) // 2]
-        after = cmr("granules.umm_json", {"collection_concept_id": GUNW, "temporal": f"{cut},",
-                                          "page_size": 2000}).json()
-        before = cmr("granules.umm_json", {"collection_concept_id": GUNW, "temporal": f",{cut}",
-                                           "page_size": 2000}).json()
+        after = cmr(
+            "granules.umm_json", {"collection_concept_id": GUNW, "temporal": f"{cut},", "page_size": 2000}
+        ).json()
+        before = cmr(
+            "granules.umm_json", {"collection_concept_id": GUNW, "temporal": f",{cut}", "page_size": 2000}
+        ).json()
         expected_after = {g["concept_id"] for g in items if g["end"] >= cut}
         assert {i["meta"]["concept-id"] for i in after["items"]} == expected_after
-        assert {i["meta"]["concept-id"] for i in before["items"]} == {g["concept_id"] for g in items
-                                                                     if g["start"] <= cut}
+        assert {i["meta"]["concept-id"] for i in before["items"]} == {
+            g["concept_id"] for g in items if g["start"] <= cut
+        }
 
     def test_temporal_iso_interval_and_z_suffix(self, cmr):
-        body = cmr("granules.umm_json", {"collection_concept_id": GUNW,
-                                         "temporal": "2019-01-01T00:00:00Z/2025-12-31T23:59:59Z"}).json()
+        body = cmr(
+            "granules.umm_json",
+            {"collection_concept_id": GUNW, "temporal": "2019-01-01T00:00:00Z/2025-12-31T23:59:59Z"},
+        ).json()
         assert body["hits"] > 0
-        none = cmr("granules.umm_json", {"collection_concept_id": GUNW,
-                                         "temporal": "2010-01-01T00:00:00Z,2010-12-31T00:00:00Z"}).json()
+        none = cmr(
+            "granules.umm_json",
+            {"collection_concept_id": GUNW, "temporal": "2010-01-01T00:00:00Z,2010-12-31T00:00:00Z"},
+        ).json()
         assert none["hits"] == 0
 
     def test_revision_date_and_updated_since(self, cmr, asf_sandbox):
@@ -187,31 +233,45 @@ class TestGranuleFilters:
 
     @pytest.mark.parametrize("direction", ["ascending", "descending"])
     def test_attribute_string(self, cmr, direction):
-        body = cmr("granules.umm_json", {"collection_concept_id": GUNW, "page_size": 2000,
-                                         "attribute[]": f"string,ASCENDING_DESCENDING,{direction}"}).json()
+        body = cmr(
+            "granules.umm_json",
+            {
+                "collection_concept_id": GUNW,
+                "page_size": 2000,
+                "attribute[]": f"string,ASCENDING_DESCENDING,{direction}",
+            },
+        ).json()
         for item in body["items"]:
             attributes = {a["Name"]: a["Values"] for a in item["umm"]["AdditionalAttributes"]}
             assert attributes["ASCENDING_DESCENDING"] == [direction]
 
     def test_attribute_int_value_and_range(self, cmr, asf_sandbox):
-        paths = sorted(int(i["umm"]["AdditionalAttributes"][6]["Values"][0]) for i in cmr(
-            "granules.umm_json", {"collection_concept_id": GUNW, "page_size": 2000}).json()["items"])
-        exact = cmr("granules.umm_json", {"collection_concept_id": GUNW,
-                                          "attribute[]": f"int,PATH_NUMBER,{paths[0]}"}).json()
+        paths = sorted(
+            int(i["umm"]["AdditionalAttributes"][6]["Values"][0])
+            for i in cmr("granules.umm_json", {"collection_concept_id": GUNW, "page_size": 2000}).json()["items"]
+        )
+        exact = cmr(
+            "granules.umm_json", {"collection_concept_id": GUNW, "attribute[]": f"int,PATH_NUMBER,{paths[0]}"}
+        ).json()
         assert exact["hits"] == paths.count(paths[0])
         low, high = paths[1], paths[-2]
-        ranged = cmr("granules.umm_json", {"collection_concept_id": GUNW,
-                                           "attribute[]": f"int,PATH_NUMBER,{low},{high}"}).json()
+        ranged = cmr(
+            "granules.umm_json", {"collection_concept_id": GUNW, "attribute[]": f"int,PATH_NUMBER,{low},{high}"}
+        ).json()
         assert ranged["hits"] == sum(low <= p <= high for p in paths)
 
-    @pytest.mark.parametrize(("sort_key", "field", "reverse"), [
-        ("-start_date", "BeginningDateTime", True),
-        ("start_date", "BeginningDateTime", False),
-        ("granule_ur", "GranuleUR", False),
-    ])
+    @pytest.mark.parametrize(
+        ("sort_key", "field", "reverse"),
+        [
+            ("-start_date", "BeginningDateTime", True),
+            ("start_date", "BeginningDateTime", False),
+            ("granule_ur", "GranuleUR", False),
+        ],
+    )
     def test_sort_key(self, cmr, sort_key, field, reverse):
-        body = cmr("granules.umm_json", {"collection_concept_id": GUNW, "sort_key[]": sort_key,
-                                         "page_size": 2000}).json()
+        body = cmr(
+            "granules.umm_json", {"collection_concept_id": GUNW, "sort_key[]": sort_key, "page_size": 2000}
+        ).json()
 
         def value(item: dict) -> str:
             umm = item["umm"]
@@ -249,23 +309,29 @@ class TestSearchAfter:
 
     def test_with_page_num_is_refused(self, cmr):
         first = cmr("granules.umm_json", {"collection_concept_id": GUNW, "page_size": 2})
-        response = cmr("granules.umm_json", {"collection_concept_id": GUNW, "page_size": 2, "page_num": 2},
-                       headers={"CMR-Search-After": first.headers["CMR-Search-After"]})
+        response = cmr(
+            "granules.umm_json",
+            {"collection_concept_id": GUNW, "page_size": 2, "page_num": 2},
+            headers={"CMR-Search-After": first.headers["CMR-Search-After"]},
+        )
         assert response.status_code == 400
         assert response.json() == {"errors": ["page_num is not allowed with search-after"]}
 
     @pytest.mark.parametrize("value", ["not json", '{"a": 1}', "[1]"])
     def test_invalid_value_is_refused(self, cmr, value):
-        response = cmr("granules.umm_json", {"collection_concept_id": GUNW},
-                       headers={"CMR-Search-After": value})
+        response = cmr("granules.umm_json", {"collection_concept_id": GUNW}, headers={"CMR-Search-After": value})
         assert response.status_code == 400
         assert response.json()["errors"] == [
-            "search-after header value is invalid, must be in the form of a JSON array."]
+            "search-after header value is invalid, must be in the form of a JSON array."
+        ]
 
     def test_different_parameters_are_refused(self, cmr):
         first = cmr("granules.umm_json", {"collection_concept_id": GUNW, "page_size": 2})
-        response = cmr("granules.umm_json", {"collection_concept_id": BETA[0], "page_size": 2},
-                       headers={"CMR-Search-After": first.headers["CMR-Search-After"]})
+        response = cmr(
+            "granules.umm_json",
+            {"collection_concept_id": BETA[0], "page_size": 2},
+            headers={"CMR-Search-After": first.headers["CMR-Search-After"]},
+        )
         assert response.status_code == 400
         assert "different query" in response.json()["errors"][0]
 
@@ -279,31 +345,64 @@ class TestErrors:
     @pytest.mark.parametrize(
         ("params", "message"),
         [
-            pytest.param({"point": "-118,34"}, "The CMR does not allow querying across granules in all collections",
-                         id="no-collection"),
-            pytest.param({"collection_concept_id": GUNW, "page_size": 2001},
-                         "page_size must be a number between 0 and 2000", id="page_size-too-big"),
-            pytest.param({"collection_concept_id": GUNW, "page_size": -1},
-                         "page_size must be a number between 0 and 2000", id="page_size-negative"),
-            pytest.param({"collection_concept_id": GUNW, "bogus": 1}, "Parameter [bogus] was not recognized.",
-                         id="unknown-parameter"),
-            pytest.param({"collection_concept_id": GUNW, "polygon": "-118,34,-117,34,-117,35,-118,35"},
-                         "The polygon boundary was not closed", id="polygon-open"),
-            pytest.param({"collection_concept_id": GUNW, "polygon": "-118,34,-118,35,-117,35,-117,34,-118,34"},
-                         "listed in the wrong order (clockwise vs counter clockwise)", id="polygon-clockwise"),
-            pytest.param({"collection_concept_id": GUNW, "polygon": "-118,34,-117,35,-117,34,-118,35,-118,34"},
-                         "The polygon boundary intersected itself", id="polygon-bowtie"),
-            pytest.param({"collection_concept_id": GUNW, "point": "-190,34"}, "Point longitude [-190.0]",
-                         id="point-out-of-range"),
-            pytest.param({"collection_concept_id": GUNW, "bounding_box": "-118,35,-117,34"},
-                         "north value [34.0] was less than the south value [35.0]", id="bbox-upside-down"),
-            pytest.param({"collection_concept_id": GUNW, "temporal": "yesterday,"}, "[yesterday] is not a valid "
-                         "datetime", id="temporal-garbage"),
-            pytest.param({"collection_concept_id": GUNW, "sort_key": "size"},
-                         "The sort key [size] is not a valid field", id="sort-key"),
-            pytest.param({"collection_concept_id": GUNW, "page_size": 2000, "page_num": 501},
-                         "The paging depth (page_num * page_size) of [1002000] exceeds the limit of 1000000.",
-                         id="paging-depth"),
+            pytest.param(
+                {"point": "-118,34"},
+                "The CMR does not allow querying across granules in all collections",
+                id="no-collection",
+            ),
+            pytest.param(
+                {"collection_concept_id": GUNW, "page_size": 2001},
+                "page_size must be a number between 0 and 2000",
+                id="page_size-too-big",
+            ),
+            pytest.param(
+                {"collection_concept_id": GUNW, "page_size": -1},
+                "page_size must be a number between 0 and 2000",
+                id="page_size-negative",
+            ),
+            pytest.param(
+                {"collection_concept_id": GUNW, "bogus": 1},
+                "Parameter [bogus] was not recognized.",
+                id="unknown-parameter",
+            ),
+            pytest.param(
+                {"collection_concept_id": GUNW, "polygon": "-118,34,-117,34,-117,35,-118,35"},
+                "The polygon boundary was not closed",
+                id="polygon-open",
+            ),
+            pytest.param(
+                {"collection_concept_id": GUNW, "polygon": "-118,34,-118,35,-117,35,-117,34,-118,34"},
+                "listed in the wrong order (clockwise vs counter clockwise)",
+                id="polygon-clockwise",
+            ),
+            pytest.param(
+                {"collection_concept_id": GUNW, "polygon": "-118,34,-117,35,-117,34,-118,35,-118,34"},
+                "The polygon boundary intersected itself",
+                id="polygon-bowtie",
+            ),
+            pytest.param(
+                {"collection_concept_id": GUNW, "point": "-190,34"}, "Point longitude [-190.0]", id="point-out-of-range"
+            ),
+            pytest.param(
+                {"collection_concept_id": GUNW, "bounding_box": "-118,35,-117,34"},
+                "north value [34.0] was less than the south value [35.0]",
+                id="bbox-upside-down",
+            ),
+            pytest.param(
+                {"collection_concept_id": GUNW, "temporal": "yesterday,"},
+                "[yesterday] is not a valid datetime",
+                id="temporal-garbage",
+            ),
+            pytest.param(
+                {"collection_concept_id": GUNW, "sort_key": "size"},
+                "The sort key [size] is not a valid field",
+                id="sort-key",
+            ),
+            pytest.param(
+                {"collection_concept_id": GUNW, "page_size": 2000, "page_num": 501},
+                "The paging depth (page_num * page_size) of [1002000] exceeds the limit of 1000000.",
+                id="paging-depth",
+            ),
         ],
     )
     def test_bad_queries_get_cmr_errors(self, cmr, params, message):
@@ -314,8 +413,9 @@ class TestErrors:
         assert len(errors) == 1 and message in errors[0]
 
     def test_counter_clockwise_closed_polygon_is_accepted(self, cmr):
-        response = cmr("granules.umm_json", {"collection_concept_id": GUNW,
-                                             "polygon": "-118,34,-117,34,-117,35,-118,35,-118,34"})
+        response = cmr(
+            "granules.umm_json", {"collection_concept_id": GUNW, "polygon": "-118,34,-117,34,-117,35,-118,35,-118,34"}
+        )
         assert response.status_code == 200
 
 

@@ -8,17 +8,20 @@ from airflow_asf_ifg.sandbox.config import SandboxConfig
 
 
 class TestSandboxConfig:
-    @pytest.mark.parametrize(("changes", "message"), [
-        ({"port": 70000}, "port 70000 is out of range"),
-        ({"granules": 0}, "granules 0 must be at least 1"),
-        ({"product_bytes": 10}, "product_bytes 10 must be at least 1024"),
-        ({"retrieval_seconds": -1}, "retrieval_seconds -1 must be greater than 0 seconds"),
-        ({"archived_fraction": 1.5}, "archived_fraction 1.5 must be between 0 and 1"),
-        ({"latency_ms": -5}, "latency_ms -5 must not be negative"),
-        ({"era": "2019"}, "era '2019' is not one the sandbox knows; accepted: today, 2018"),
-        ({"era": "Today"}, "era 'Today' is not one the sandbox knows; accepted: today, 2018"),
-        ({"tea": "yes"}, "tea 'yes' must be true or false"),
-    ])
+    @pytest.mark.parametrize(
+        ("changes", "message"),
+        [
+            ({"port": 70000}, "port 70000 is out of range"),
+            ({"granules": 0}, "granules 0 must be at least 1"),
+            ({"product_bytes": 10}, "product_bytes 10 must be at least 1024"),
+            ({"retrieval_seconds": -1}, "retrieval_seconds -1 must be greater than 0 seconds"),
+            ({"archived_fraction": 1.5}, "archived_fraction 1.5 must be between 0 and 1"),
+            ({"latency_ms": -5}, "latency_ms -5 must not be negative"),
+            ({"era": "2019"}, "era '2019' is not one the sandbox knows; accepted: today, 2018"),
+            ({"era": "Today"}, "era 'Today' is not one the sandbox knows; accepted: today, 2018"),
+            ({"tea": "yes"}, "tea 'yes' must be true or false"),
+        ],
+    )
     def test_invalid_values(self, changes, message):
         with pytest.raises(ValueError, match=message.replace("(", r"\(")):
             SandboxConfig(**changes)

@@ -14,8 +14,12 @@ from airflow_asf_ifg.sandbox.edl import ASF_CLIENT_ID, PROFILE_PASSWORD, PROFILE
 @pytest.fixture
 def authorize_url(asf_sandbox):
     def build(app_type: bool = True, state: str = "http://example.invalid/after") -> str:
-        params = {"client_id": ASF_CLIENT_ID, "response_type": "code",
-                  "redirect_uri": f"{asf_sandbox.urls.asf}/login", "state": state}
+        params = {
+            "client_id": ASF_CLIENT_ID,
+            "response_type": "code",
+            "redirect_uri": f"{asf_sandbox.urls.asf}/login",
+            "state": state,
+        }
         if app_type:
             params["app_type"] = "401"
         return requests.Request("GET", f"{asf_sandbox.urls.edl}/oauth/authorize", params=params).prepare().url
@@ -28,8 +32,12 @@ def _clean_tokens(asf_sandbox):
     yield
     auth = (SANDBOX_USER, SANDBOX_PASSWORD)
     for token in requests.get(f"{asf_sandbox.urls.edl}/api/users/tokens", auth=auth, timeout=10).json():
-        requests.post(f"{asf_sandbox.urls.edl}/api/users/revoke_token", params={"token": token["access_token"]},
-                      auth=auth, timeout=10)
+        requests.post(
+            f"{asf_sandbox.urls.edl}/api/users/revoke_token",
+            params={"token": token["access_token"]},
+            auth=auth,
+            timeout=10,
+        )
 
 
 class TestAuthorize:
@@ -44,8 +52,12 @@ class TestAuthorize:
         assert response.headers["Content-Type"].startswith("text/html")
 
     def test_basic_login_redirects_with_code_and_state(self, authorize_url, asf_sandbox):
-        response = requests.get(authorize_url(state="http://x/y?z=1"), auth=(SANDBOX_USER, SANDBOX_PASSWORD),
-                                allow_redirects=False, timeout=10)
+        response = requests.get(
+            authorize_url(state="http://x/y?z=1"),
+            auth=(SANDBOX_USER, SANDBOX_PASSWORD),
+            allow_redirects=False,
+            timeout=10,
+        )
         assert response.status_code == 302
         location = urlsplit(response.headers["Location"])
         assert f"{location.scheme}://{location.netloc}{location.path}" == f"{asf_sandbox.urls.asf}/login"
@@ -60,16 +72,20 @@ class TestAuthorize:
         assert "Location" not in response.headers
 
     def test_unaccepted_eula_is_403_with_resolution_url(self, authorize_url, asf_sandbox):
-        response = requests.get(authorize_url(), auth=(NO_EULA_USER, NO_EULA_PASSWORD), allow_redirects=False,
-                                timeout=10)
+        response = requests.get(
+            authorize_url(), auth=(NO_EULA_USER, NO_EULA_PASSWORD), allow_redirects=False, timeout=10
+        )
         assert response.status_code == 403
         assert response.json() == {
-            "status_code": 403, "error_description": "EULA Acceptance Failure",
-            "resolution_url": f"{asf_sandbox.urls.edl}/approve_app?client_id={ASF_CLIENT_ID}"}
+            "status_code": 403,
+            "error_description": "EULA Acceptance Failure",
+            "resolution_url": f"{asf_sandbox.urls.edl}/approve_app?client_id={ASF_CLIENT_ID}",
+        }
 
     def test_profile_problem_ends_with_error_msg_on_the_redirect(self, authorize_url):
-        response = requests.get(authorize_url(), auth=(PROFILE_USER, PROFILE_PASSWORD), allow_redirects=False,
-                                timeout=10)
+        response = requests.get(
+            authorize_url(), auth=(PROFILE_USER, PROFILE_PASSWORD), allow_redirects=False, timeout=10
+        )
         assert response.status_code == 302
         query = parse_qs(urlsplit(response.headers["Location"]).query)
         assert query["error"] == ["access_denied"]
@@ -85,31 +101,48 @@ class TestAuthorize:
     @pytest.mark.parametrize("callback", ["/login", "/door/oauth"])
     def test_both_asf_redirect_uris_are_registered(self, asf_sandbox, callback):
         # Today's auth.asf.alaska.edu/login (and TEA's /login), and 2018's mod_auth_urs /door/oauth.
-        params = {"client_id": ASF_CLIENT_ID, "response_type": "code",
-                  "redirect_uri": f"{asf_sandbox.urls.asf}{callback}", "state": "s"}
-        response = requests.get(f"{asf_sandbox.urls.edl}/oauth/authorize", params=params,
-                                auth=(SANDBOX_USER, SANDBOX_PASSWORD), allow_redirects=False, timeout=10)
+        params = {
+            "client_id": ASF_CLIENT_ID,
+            "response_type": "code",
+            "redirect_uri": f"{asf_sandbox.urls.asf}{callback}",
+            "state": "s",
+        }
+        response = requests.get(
+            f"{asf_sandbox.urls.edl}/oauth/authorize",
+            params=params,
+            auth=(SANDBOX_USER, SANDBOX_PASSWORD),
+            allow_redirects=False,
+            timeout=10,
+        )
         assert response.status_code == 302
         assert response.headers["Location"].startswith(f"{asf_sandbox.urls.asf}{callback}?code=")
 
     def test_unregistered_redirect_uri_is_400(self, asf_sandbox):
         params = {"client_id": ASF_CLIENT_ID, "response_type": "code", "redirect_uri": "http://evil.invalid/login"}
-        response = requests.get(f"{asf_sandbox.urls.edl}/oauth/authorize", params=params,
-                                auth=(SANDBOX_USER, SANDBOX_PASSWORD), allow_redirects=False, timeout=10)
+        response = requests.get(
+            f"{asf_sandbox.urls.edl}/oauth/authorize",
+            params=params,
+            auth=(SANDBOX_USER, SANDBOX_PASSWORD),
+            allow_redirects=False,
+            timeout=10,
+        )
         assert response.status_code == 400
         assert "redirect_uri 'http://evil.invalid/login' is not registered" in response.json()["error_description"]
 
     def test_unknown_client_is_400(self, asf_sandbox):
-        response = requests.get(f"{asf_sandbox.urls.edl}/oauth/authorize",
-                                params={"client_id": "nope", "response_type": "code", "redirect_uri": "x"},
-                                timeout=10)
+        response = requests.get(
+            f"{asf_sandbox.urls.edl}/oauth/authorize",
+            params={"client_id": "nope", "response_type": "code", "redirect_uri": "x"},
+            timeout=10,
+        )
         assert response.status_code == 400
 
 
 class TestCodeExchange:
     def test_code_works_once(self, authorize_url, asf_sandbox):
-        redirect = requests.get(authorize_url(), auth=(SANDBOX_USER, SANDBOX_PASSWORD), allow_redirects=False,
-                                timeout=10).headers["Location"]
+        redirect = requests.get(
+            authorize_url(), auth=(SANDBOX_USER, SANDBOX_PASSWORD), allow_redirects=False, timeout=10
+        ).headers["Location"]
         code = parse_qs(urlsplit(redirect).query)["code"][0]
         form = {"grant_type": "authorization_code", "code": code, "redirect_uri": f"{asf_sandbox.urls.asf}/login"}
         app_auth = (ASF_CLIENT_ID, "sandbox-asf-app-secret")
@@ -120,8 +153,12 @@ class TestCodeExchange:
         assert second.status_code == 400 and second.json()["error"] == "invalid_grant"
 
     def test_wrong_app_secret_is_401(self, asf_sandbox):
-        response = requests.post(f"{asf_sandbox.urls.edl}/oauth/token", data={"grant_type": "authorization_code"},
-                                 auth=(ASF_CLIENT_ID, "wrong"), timeout=10)
+        response = requests.post(
+            f"{asf_sandbox.urls.edl}/oauth/token",
+            data={"grant_type": "authorization_code"},
+            auth=(ASF_CLIENT_ID, "wrong"),
+            timeout=10,
+        )
         assert response.status_code == 401
 
 
@@ -133,8 +170,7 @@ class TestTokens:
         assert len(created["expiration_date"].split("/")) == 3  # MM/DD/YYYY
         assert requests.get(f"{edl}/api/users/tokens", auth=auth, timeout=10).json() == [created]
         assert requests.post(f"{edl}/api/users/find_or_create_token", auth=auth, timeout=10).json() == created
-        requests.post(f"{edl}/api/users/revoke_token", params={"token": created["access_token"]}, auth=auth,
-                      timeout=10)
+        requests.post(f"{edl}/api/users/revoke_token", params={"token": created["access_token"]}, auth=auth, timeout=10)
         assert requests.get(f"{edl}/api/users/tokens", auth=auth, timeout=10).json() == []
 
     def test_at_most_two_tokens(self, asf_sandbox):
@@ -152,8 +188,9 @@ class TestTokens:
         edl, auth = asf_sandbox.urls.edl, (SANDBOX_USER, SANDBOX_PASSWORD)
         token = requests.post(f"{edl}/api/users/token", auth=auth, timeout=10).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
-        profile = requests.get(f"{edl}/api/users/{SANDBOX_USER}", headers=headers,
-                               params={"client_id": ASF_CLIENT_ID}, timeout=10)
+        profile = requests.get(
+            f"{edl}/api/users/{SANDBOX_USER}", headers=headers, params={"client_id": ASF_CLIENT_ID}, timeout=10
+        )
         assert profile.status_code == 200 and profile.json()["uid"] == SANDBOX_USER
         requests.post(f"{edl}/api/users/revoke_token", params={"token": token}, auth=auth, timeout=10)
         assert requests.get(f"{edl}/api/users/{SANDBOX_USER}", headers=headers, timeout=10).status_code == 401
@@ -163,8 +200,12 @@ class TestTokens:
         auth = (NO_EULA_USER, NO_EULA_PASSWORD)
         token = requests.post(f"{edl}/api/users/token", auth=auth, timeout=10).json()["access_token"]
         try:
-            response = requests.get(f"{edl}/api/users/{NO_EULA_USER}", params={"client_id": ASF_CLIENT_ID},
-                                    headers={"Authorization": f"Bearer {token}"}, timeout=10)
+            response = requests.get(
+                f"{edl}/api/users/{NO_EULA_USER}",
+                params={"client_id": ASF_CLIENT_ID},
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=10,
+            )
             assert response.status_code == 403
             assert response.json()["resolution_url"].endswith(f"client_id={ASF_CLIENT_ID}")
         finally:

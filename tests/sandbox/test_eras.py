@@ -23,15 +23,17 @@ def _fresh_archive(asf_sandbox):
 
 
 def umm_items(sandbox, **params) -> list[dict]:
-    response = requests.get(f"{sandbox.urls.cmr}/search/granules.umm_json", params={"page_size": 2000, **params},
-                            timeout=30)
+    response = requests.get(
+        f"{sandbox.urls.cmr}/search/granules.umm_json", params={"page_size": 2000, **params}, timeout=30
+    )
     assert response.status_code == 200
     return response.json()["items"]
 
 
 def atom_entries(sandbox, **params) -> list[dict]:
-    response = requests.get(f"{sandbox.urls.cmr}/search/granules.json", params={"page_size": 2000, **params},
-                            timeout=30)
+    response = requests.get(
+        f"{sandbox.urls.cmr}/search/granules.json", params={"page_size": 2000, **params}, timeout=30
+    )
     assert response.status_code == 200
     return response.json()["feed"]["entry"]
 
@@ -80,8 +82,10 @@ class TestToday:
 
     def test_login_goes_through_asf_login_with_the_asf_urs_cookie(self, asf_sandbox, door_session):
         name = products(asf_sandbox)[0]
-        query = assert_goes_to_edl(requests.get(door_url(asf_sandbox, f"/door/download/{name}?x=1"),
-                                                allow_redirects=False, timeout=10), asf_sandbox)
+        query = assert_goes_to_edl(
+            requests.get(door_url(asf_sandbox, f"/door/download/{name}?x=1"), allow_redirects=False, timeout=10),
+            asf_sandbox,
+        )
         assert query["redirect_uri"] == [f"{asf_sandbox.urls.asf}/login"]  # auth.asf.alaska.edu/login
         assert query["state"] == [door_url(asf_sandbox, f"/door/download/{name}")]  # routes.py: base_url
         assert query["app_type"] == ["401"]
@@ -92,26 +96,30 @@ class TestToday:
         assert urlsplit(response.url).netloc == urlsplit(asf_sandbox.urls.s3).netloc
 
     def test_door_credentials_are_gone_after_the_login_check(self, asf_sandbox, door_session):
-        assert_goes_to_edl(requests.get(door_url(asf_sandbox, "/door/credentials"), allow_redirects=False,
-                                        timeout=10), asf_sandbox)
+        assert_goes_to_edl(
+            requests.get(door_url(asf_sandbox, "/door/credentials"), allow_redirects=False, timeout=10), asf_sandbox
+        )
         response = door_session.get(door_url(asf_sandbox, "/door/credentials"), timeout=10)
         assert response.status_code == 410
 
     def test_status_is_gone_after_the_login_check(self, asf_sandbox, door_session):
         name = products(asf_sandbox)[0]
-        assert_goes_to_edl(requests.get(door_url(asf_sandbox, f"/door/status/{name}"), allow_redirects=False,
-                                        timeout=10), asf_sandbox)
+        assert_goes_to_edl(
+            requests.get(door_url(asf_sandbox, f"/door/status/{name}"), allow_redirects=False, timeout=10), asf_sandbox
+        )
         assert door_session.get(door_url(asf_sandbox, f"/door/status/{name}"), timeout=10).status_code == 404
 
     def test_no_tea_on_the_grfn_door(self, asf_sandbox, door_session):
-        assert_goes_to_edl(requests.get(door_url(asf_sandbox, "/s3credentials"), allow_redirects=False, timeout=10),
-                           asf_sandbox)
+        assert_goes_to_edl(
+            requests.get(door_url(asf_sandbox, "/s3credentials"), allow_redirects=False, timeout=10), asf_sandbox
+        )
         assert door_session.get(door_url(asf_sandbox, "/s3credentials"), timeout=10).status_code == 404
 
     def test_other_paths_check_the_cookie_then_404(self, asf_sandbox, door_session):
         for path in ("/door/oauth", "/door/", "/anything/else"):
-            assert_goes_to_edl(requests.get(door_url(asf_sandbox, path), allow_redirects=False, timeout=10),
-                               asf_sandbox)
+            assert_goes_to_edl(
+                requests.get(door_url(asf_sandbox, path), allow_redirects=False, timeout=10), asf_sandbox
+            )
             assert door_session.get(door_url(asf_sandbox, path), timeout=10).status_code == 404, path
 
     def test_every_product_download_is_a_302_to_a_15_second_signed_url(self, asf_sandbox, door_session, stats):
@@ -120,8 +128,9 @@ class TestToday:
         asf_sandbox.stats.reset()
         for name in products(asf_sandbox):
             for method in ("HEAD", "GET"):
-                response = door_session.request(method, door_url(asf_sandbox, f"/door/download/{name}"),
-                                                allow_redirects=False, timeout=10)
+                response = door_session.request(
+                    method, door_url(asf_sandbox, f"/door/download/{name}"), allow_redirects=False, timeout=10
+                )
                 assert response.status_code == 302, (name, method, response.status_code)
             signed = urlsplit(response.headers["Location"])
             assert f"{signed.scheme}://{signed.netloc}" == asf_sandbox.urls.s3  # a host of its own
@@ -133,11 +142,16 @@ class TestToday:
     def test_signed_url_expires(self, asf_sandbox, door_session):
         name = products(asf_sandbox)[0]
         door_session.get(door_url(asf_sandbox, "/door/credentials"), timeout=10)
-        location = door_session.get(door_url(asf_sandbox, f"/door/download/{name}"), allow_redirects=False,
-                                    timeout=10).headers["Location"]
+        location = door_session.get(
+            door_url(asf_sandbox, f"/door/download/{name}"), allow_redirects=False, timeout=10
+        ).headers["Location"]
         assert requests.get(location, timeout=10).status_code == 200
-        refused = wait_for(lambda: (r := requests.get(location, timeout=10)).status_code == 403 and r.content,
-                           timeout=30, what="the signed URL to expire", every=1)
+        refused = wait_for(
+            lambda: (r := requests.get(location, timeout=10)).status_code == 403 and r.content,
+            timeout=30,
+            what="the signed URL to expire",
+            every=1,
+        )
         assert b"Request has expired" in refused
 
     def test_nothing_is_in_glacier(self, asf_sandbox):
@@ -177,8 +191,11 @@ class TestTea:
         expected = item["DataGranule"]["ArchiveAndDistributionInformation"][0]["Checksum"]["Value"]
         keys = door_session.get(door_url(asf_sandbox, "/s3credentials"), timeout=10).json()
         assert list(keys) == ["accessKeyId", "secretAccessKey", "sessionToken", "expiration"]
-        credentials = {"aws_access_key_id": keys["accessKeyId"], "aws_secret_access_key": keys["secretAccessKey"],
-                       "aws_session_token": keys["sessionToken"]}
+        credentials = {
+            "aws_access_key_id": keys["accessKeyId"],
+            "aws_secret_access_key": keys["secretAccessKey"],
+            "aws_session_token": keys["sessionToken"],
+        }
         bucket, key = s3_url.removeprefix("s3://").split("/", 1)
         body = s3_client(asf_sandbox, region="us-west-2", **credentials).get_object(Bucket=bucket, Key=key)["Body"]
         assert hashlib.md5(body.read(), usedforsecurity=False).hexdigest() == expected
@@ -199,18 +216,26 @@ class TestEra2018:
     def test_status_202_retrieval_and_sts_keys(self, asf_sandbox, door_session, asf_sandbox_settings):
         asf_sandbox_settings(retrieval_seconds=1.0)
         name = archived_in_2018(asf_sandbox)
-        status_url, download_url = door_url(asf_sandbox, f"/door/status/{name}"), door_url(asf_sandbox,
-                                                                                          f"/door/download/{name}")
+        status_url, download_url = (
+            door_url(asf_sandbox, f"/door/status/{name}"),
+            door_url(asf_sandbox, f"/door/download/{name}"),
+        )
         assert door_session.get(status_url, timeout=10).json() == {"status": "archived"}
         assert door_session.get(download_url, timeout=10).status_code == 202
         assert door_session.get(status_url, timeout=10).json() == {"status": "retrieving"}
-        wait_for(lambda: door_session.get(status_url, timeout=10).json()["status"] == "available", timeout=15,
-                 what="the retrieval")
+        wait_for(
+            lambda: door_session.get(status_url, timeout=10).json()["status"] == "available",
+            timeout=15,
+            what="the retrieval",
+        )
         assert door_session.get(download_url, allow_redirects=False, timeout=10).status_code == 302
         credentials = door_session.get(door_url(asf_sandbox, "/door/credentials"), timeout=10).json()["Credentials"]
-        s3 = s3_client(asf_sandbox, aws_access_key_id=credentials["AccessKeyId"],
-                       aws_secret_access_key=credentials["SecretAccessKey"],
-                       aws_session_token=credentials["SessionToken"])
+        s3 = s3_client(
+            asf_sandbox,
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
         assert s3.head_object(Bucket=PRODUCT_BUCKET, Key=name)["StorageClass"] == "GLACIER"
 
     def test_connection_names_the_doors_endpoints(self, asf_sandbox, asf_sandbox_connections):
@@ -232,16 +257,22 @@ class TestSwitching:
         assert next(f for g in asf_sandbox.catalogue_document() for f in g["files"] if f["name"] == name)["archived"]
         assert door_session.get(door_url(asf_sandbox, f"/door/download/{name}"), timeout=10).status_code == 202
         assert door_session.get(door_url(asf_sandbox, f"/door/status/{name}"), timeout=10).json() == {
-            "status": "retrieving"}
+            "status": "retrieving"
+        }
         asf_sandbox_settings(era="today")
         assert self.storage_class(asf_sandbox, name) == "STANDARD"
         assert "Restore" not in admin_s3(asf_sandbox).head_object(Bucket=PRODUCT_BUCKET, Key=name)
-        assert door_session.get(door_url(asf_sandbox, f"/door/download/{name}"), allow_redirects=False,
-                                timeout=10).status_code == 302
+        assert (
+            door_session.get(
+                door_url(asf_sandbox, f"/door/download/{name}"), allow_redirects=False, timeout=10
+            ).status_code
+            == 302
+        )
         asf_sandbox_settings(era="2018")
         # The retrieval clock was reset: the product is archived again, with no restore under way.
         assert door_session.get(door_url(asf_sandbox, f"/door/status/{name}"), timeout=10).json() == {
-            "status": "archived"}
+            "status": "archived"
+        }
         assert "Restore" not in admin_s3(asf_sandbox).head_object(Bucket=PRODUCT_BUCKET, Key=name)
 
     def test_over_the_control_route(self, asf_sandbox, asf_sandbox_settings):
@@ -262,12 +293,18 @@ class TestMarker:
     @pytest.mark.asf_sandbox(era="2018", tea=True, credential_ttl=120)
     def test_applies_before_the_connections_are_read(self, asf_sandbox, asf_sandbox_connections):
         assert (asf_sandbox.config.era, asf_sandbox.config.tea, asf_sandbox.config.credential_ttl) == (
-            "2018", True, 120)
+            "2018",
+            True,
+            120,
+        )
         assert "/door/status/{name}" in asf_sandbox_connections["AIRFLOW_CONN_EARTHDATA_DEFAULT"]
 
     def test_restored_afterwards(self, asf_sandbox):
         assert (asf_sandbox.config.era, asf_sandbox.config.tea, asf_sandbox.config.credential_ttl) == (
-            "today", False, 3600.0)
+            "today",
+            False,
+            3600.0,
+        )
         assert self_storage_is_standard(asf_sandbox)
 
 

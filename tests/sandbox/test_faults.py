@@ -26,8 +26,12 @@ def bucket_with_object(asf_sandbox):
 
 def no_retry_s3(asf_sandbox):
     connection = asf_sandbox.aws_connection()
-    return s3_client(asf_sandbox, aws_access_key_id=connection["login"], aws_secret_access_key=connection["password"],
-                     config=botocore.config.Config(retries={"total_max_attempts": 1}))
+    return s3_client(
+        asf_sandbox,
+        aws_access_key_id=connection["login"],
+        aws_secret_access_key=connection["password"],
+        config=botocore.config.Config(retries={"total_max_attempts": 1}),
+    )
 
 
 class TestCmrFaults:
@@ -54,8 +58,13 @@ class TestCmrFaults:
 
     def test_half_the_requests_fail_at_rate_one_half(self, asf_sandbox, asf_sandbox_settings):
         asf_sandbox_settings(fault_rate=0.5)
-        failures = sum(requests.get(f"{asf_sandbox.urls.cmr}/search/granules.umm_json", params={**GUNW,
-                       "page_size": 0}, timeout=10).status_code >= 500 for _ in range(200))
+        failures = sum(
+            requests.get(
+                f"{asf_sandbox.urls.cmr}/search/granules.umm_json", params={**GUNW, "page_size": 0}, timeout=10
+            ).status_code
+            >= 500
+            for _ in range(200)
+        )
         assert 60 <= failures <= 140
 
     def test_latency_is_added(self, asf_sandbox, asf_sandbox_settings):
@@ -67,8 +76,10 @@ class TestCmrFaults:
     def test_control_routes_never_fail(self, asf_sandbox, asf_sandbox_settings):
         asf_sandbox_settings(fault_rate=1.0)
         assert requests.get(f"{asf_sandbox.urls.sandbox}/__sandbox__/stats", timeout=10).status_code == 200
-        assert requests.get(f"{asf_sandbox.urls.sandbox}/__sandbox__/stats", timeout=10).json()["events"][
-            "fault_error"] >= 0
+        assert (
+            requests.get(f"{asf_sandbox.urls.sandbox}/__sandbox__/stats", timeout=10).json()["events"]["fault_error"]
+            >= 0
+        )
 
 
 class TestS3Faults:

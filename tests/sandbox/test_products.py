@@ -25,9 +25,13 @@ class TestBetaZip:
         data = built(products.write_beta_zip, "S1-IFG_X", BOUNDS, 200_000, 1)
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = archive.namelist()
-            assert names == ["S1-IFG_X/merged/filt_topophase.unw.geo", "S1-IFG_X/merged/filt_topophase.unw.geo.vrt",
-                             "S1-IFG_X/merged/phsig.cor.geo", "S1-IFG_X/merged/phsig.cor.geo.vrt",
-                             "S1-IFG_X/metadata.json"]
+            assert names == [
+                "S1-IFG_X/merged/filt_topophase.unw.geo",
+                "S1-IFG_X/merged/filt_topophase.unw.geo.vrt",
+                "S1-IFG_X/merged/phsig.cor.geo",
+                "S1-IFG_X/merged/phsig.cor.geo.vrt",
+                "S1-IFG_X/metadata.json",
+            ]
             assert all(i.compress_type == zipfile.ZIP_STORED for i in archive.infolist())  # seekable by GDAL
             # A fixed member time, not the time of the run: the same seed must give the same MD5 tomorrow.
             assert {i.date_time for i in archive.infolist()} == {(2018, 1, 1, 0, 0, 0)}
@@ -43,10 +47,12 @@ class TestBetaZip:
         assert 150_000 < len(data) < 260_000
 
     def test_same_seed_same_bytes(self):
-        assert built(products.write_beta_zip, "P", BOUNDS, 50_000, 3) == \
-            built(products.write_beta_zip, "P", BOUNDS, 50_000, 3)
-        assert built(products.write_beta_zip, "P", BOUNDS, 50_000, 3) != \
-            built(products.write_beta_zip, "P", BOUNDS, 50_000, 4)
+        assert built(products.write_beta_zip, "P", BOUNDS, 50_000, 3) == built(
+            products.write_beta_zip, "P", BOUNDS, 50_000, 3
+        )
+        assert built(products.write_beta_zip, "P", BOUNDS, 50_000, 3) != built(
+            products.write_beta_zip, "P", BOUNDS, 50_000, 4
+        )
 
 
 class TestNetcdf:

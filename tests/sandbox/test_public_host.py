@@ -43,16 +43,31 @@ def consecutive_free_ports(count: int = 4, tries: int = 50) -> int:
 
 def user_s3(s3_url: str):
     """An S3 client with the sandbox's user keys, as AIRFLOW_CONN_AWS_DEFAULT gives them."""
-    return boto3.client("s3", endpoint_url=s3_url, region_name="us-east-1", aws_access_key_id=USER_ACCESS_KEY,
-                        aws_secret_access_key=USER_SECRET_KEY)
+    return boto3.client(
+        "s3",
+        endpoint_url=s3_url,
+        region_name="us-east-1",
+        aws_access_key_id=USER_ACCESS_KEY,
+        aws_secret_access_key=USER_SECRET_KEY,
+    )
 
 
 class TestPublicHost:
     @pytest.mark.parametrize("era", ["today", "2018"])
     def test_every_url_handed_out_names_the_public_host_and_works(self, era):
         # Bound on 127.0.0.1, handed out as "localhost": the names differ, as 0.0.0.0 and "sandbox" do in compose.
-        with serve("--host", "127.0.0.1", "--public-host", "localhost", "--granules", "2", "--era", era,
-                   "--archived-fraction", "0") as (_, printed, _):
+        with serve(
+            "--host",
+            "127.0.0.1",
+            "--public-host",
+            "localhost",
+            "--granules",
+            "2",
+            "--era",
+            era,
+            "--archived-fraction",
+            "0",
+        ) as (_, printed, _):
             urls = [urlsplit(printed[name]) for name in SERVICES]
             assert {url.hostname for url in urls} == {"localhost"}
             assert len({url.port for url in urls}) == 4, "one address, so each service needs its own port"
@@ -66,8 +81,11 @@ class TestPublicHost:
             assert earthdata["s3_endpoint_url"] == printed["S3_URL"]
             assert json.loads(printed["AIRFLOW_CONN_AWS_DEFAULT"])["extra"]["endpoint_url"] == printed["S3_URL"]
 
-            records = requests.get(f"{printed['CMR_URL']}/search/granules.umm_json",
-                                   params={"collection_concept_id": GUNW, "page_size": 1}, timeout=10)
+            records = requests.get(
+                f"{printed['CMR_URL']}/search/granules.umm_json",
+                params={"collection_concept_id": GUNW, "page_size": 1},
+                timeout=10,
+            )
             assert records.status_code == 200
             related = records.json()["items"][0]["umm"]["RelatedUrls"]
             http_urls = [item["URL"] for item in related if item["URL"].startswith("http")]
@@ -83,8 +101,7 @@ class TestPublicHost:
             with requests.Session() as session:
                 to_login = session.get(data_url, allow_redirects=False, timeout=10)
                 assert urlsplit(to_login.headers["Location"]).netloc == urlsplit(printed["EDL_URL"]).netloc
-                download = session.get(to_login.headers["Location"], auth=(SANDBOX_USER, SANDBOX_PASSWORD),
-                                       timeout=30)
+                download = session.get(to_login.headers["Location"], auth=(SANDBOX_USER, SANDBOX_PASSWORD), timeout=30)
             assert download.status_code == 200, download.text[:300]
             assert urlsplit(download.url).netloc == urlsplit(printed["S3_URL"]).netloc
             assert hashlib.md5(download.content, usedforsecurity=False).hexdigest() == expected
@@ -97,12 +114,14 @@ class TestPublicHost:
             assert {urlsplit(printed[name]).hostname for name in SERVICES} == {"127.0.0.1"}
 
     def test_buckets_exist_empty_and_writable_with_the_user_keys(self):
-        with serve("--granules", "1", "--metadata-only", "--bucket", "asf-ifg-ingest",
-                   "--bucket", "second.bucket") as (_, printed, _):
+        with serve("--granules", "1", "--metadata-only", "--bucket", "asf-ifg-ingest", "--bucket", "second.bucket") as (
+            _,
+            printed,
+            _,
+        ):
             s3 = user_s3(printed["S3_URL"])
             names = {bucket["Name"] for bucket in s3.list_buckets()["Buckets"]}
             assert {"asf-ifg-ingest", "second.bucket"} <= names
             assert s3.list_objects_v2(Bucket="asf-ifg-ingest").get("KeyCount") == 0
             s3.put_object(Bucket="asf-ifg-ingest", Key="sentinel-1/x.nc", Body=b"bytes")
             assert s3.get_object(Bucket="asf-ifg-ingest", Key="sentinel-1/x.nc")["Body"].read() == b"bytes"
-

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 pytest_plugins = ["pytester"]
 
-USERS_TEST = '''
+USERS_TEST = """
 import json, os, requests
 
 def test_users_own_dag_test(asf_sandbox, asf_sandbox_connections, asf_sandbox_settings):
@@ -21,19 +21,19 @@ def test_settings_are_restored(asf_sandbox):
 
 def test_connections_are_unset_again():
     assert "AIRFLOW_CONN_EARTHDATA_DEFAULT" not in os.environ
-'''
+"""
 
-CONFTEST = '''
+CONFTEST = """
 import pytest
 from airflow_asf_ifg.sandbox import SandboxConfig
 
 @pytest.fixture(scope="session")
 def asf_sandbox_config():
     return SandboxConfig(granules=2, product_bytes=4096)
-'''
+"""
 
 
-MARKED_TEST = '''
+MARKED_TEST = """
 import json, os, pytest
 
 pytestmark = pytest.mark.asf_sandbox(era="2018")
@@ -59,26 +59,26 @@ class TestClassMarkWins:
     @pytest.mark.asf_sandbox(granules=3)
     def test_fixed_settings_are_refused(self, asf_sandbox):
         pass
-'''
+"""
 
 # Runs first: a marked test that does not use the sandbox does not start it.
-FIRST_TEST = '''
+FIRST_TEST = """
 import pytest
 from airflow_asf_ifg.sandbox import server
 
 @pytest.mark.asf_sandbox(era="2018")
 def test_without_the_sandbox_nothing_starts():
     assert not server._RUNNING.locked()
-'''
+"""
 
 # Runs last: every setting is back.
-LAST_TEST = '''
+LAST_TEST = """
 def test_settings_are_restored(asf_sandbox):
     assert (asf_sandbox.config.era, asf_sandbox.config.tea, asf_sandbox.config.credential_ttl) == (
         "today", False, 3600.0)
-'''
+"""
 
-MARKED_CONFTEST = '''
+MARKED_CONFTEST = """
 import pytest
 from airflow_asf_ifg.sandbox import SandboxConfig
 
@@ -89,7 +89,7 @@ def asf_sandbox_config():
 @pytest.fixture
 def uses_the_sandbox(asf_sandbox):
     return asf_sandbox.config.era
-'''
+"""
 
 
 def test_marker_sets_era_and_settings_per_module_class_and_test(pytester):
@@ -106,3 +106,30 @@ def test_fixtures_work_in_a_users_suite(pytester):
     # A separate process: moto's S3 state is per process, and this session already runs a sandbox.
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=3)
+
+
+class TestWithoutTheSandboxExtra:
+    def test_the_entry_point_registers_nothing_without_moto(self):
+        import subprocess
+        import sys
+
+        # sys.modules[name] = None makes `import name` fail, as in an environment without the extra.
+        probe = (
+            "import sys; sys.modules['moto'] = None; import airflow_asf_ifg.sandbox.pytest_entry as entry; "
+            "print(entry.SANDBOX_INSTALLED, hasattr(entry, 'asf_sandbox'), 'moto.server' in sys.modules)"
+        )
+        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+        assert done.stdout.split() == ["False", "False", "False"]
+
+    def test_with_moto_the_entry_point_carries_every_fixture(self):
+        from airflow_asf_ifg.sandbox import pytest_entry
+
+        assert pytest_entry.SANDBOX_INSTALLED
+        for name in (
+            "asf_sandbox",
+            "asf_sandbox_config",
+            "asf_sandbox_connections",
+            "asf_sandbox_settings",
+            "pytest_configure",
+        ):
+            assert callable(getattr(pytest_entry, name))

@@ -23,14 +23,20 @@ def _fresh_archive(asf_sandbox):
 
 def door_keys(asf_sandbox, door_session) -> dict:
     credentials = door_session.get(f"{asf_sandbox.urls.asf}/door/credentials", timeout=10).json()["Credentials"]
-    return {"aws_access_key_id": credentials["AccessKeyId"], "aws_secret_access_key": credentials["SecretAccessKey"],
-            "aws_session_token": credentials["SessionToken"]}
+    return {
+        "aws_access_key_id": credentials["AccessKeyId"],
+        "aws_secret_access_key": credentials["SecretAccessKey"],
+        "aws_session_token": credentials["SessionToken"],
+    }
 
 
 def tea_keys(asf_sandbox, door_session) -> dict:
     credentials = door_session.get(f"{asf_sandbox.urls.asf}/s3credentials", timeout=10).json()
-    return {"aws_access_key_id": credentials["accessKeyId"], "aws_secret_access_key": credentials["secretAccessKey"],
-            "aws_session_token": credentials["sessionToken"]}
+    return {
+        "aws_access_key_id": credentials["accessKeyId"],
+        "aws_secret_access_key": credentials["secretAccessKey"],
+        "aws_session_token": credentials["sessionToken"],
+    }
 
 
 def error_code(call) -> str:
@@ -105,8 +111,9 @@ class TestOtherIdentities:
         assert requests.put(f"{asf_sandbox.urls.s3}/{BROWSE_BUCKET}/x.png", data=b"x", timeout=10).status_code == 403
 
     def test_unknown_temporary_key(self, asf_sandbox):
-        s3 = s3_client(asf_sandbox, aws_access_key_id="ASIAUNKNOWN000000000", aws_secret_access_key="x",
-                       aws_session_token="y")
+        s3 = s3_client(
+            asf_sandbox, aws_access_key_id="ASIAUNKNOWN000000000", aws_secret_access_key="x", aws_session_token="y"
+        )
         assert error_code(lambda: s3.list_objects_v2(Bucket=PRODUCT_BUCKET)) == "InvalidAccessKeyId"
 
 
@@ -120,12 +127,17 @@ class TestGlacier:
         assert head["StorageClass"] == "GLACIER" and "Restore" not in head
         assert error_code(lambda: s3.get_object(Bucket=PRODUCT_BUCKET, Key=item["key"])) == "InvalidObjectState"
         # ASF never grants s3:RestoreObject; the door's download starts the retrieval instead.
-        assert error_code(lambda: s3.restore_object(Bucket=PRODUCT_BUCKET, Key=item["key"],
-                                                    RestoreRequest={"Days": 1})) == "AccessDenied"
+        assert (
+            error_code(lambda: s3.restore_object(Bucket=PRODUCT_BUCKET, Key=item["key"], RestoreRequest={"Days": 1}))
+            == "AccessDenied"
+        )
         assert door_session.get(item["url"], timeout=10).status_code == 202
         assert s3.head_object(Bucket=PRODUCT_BUCKET, Key=item["key"])["Restore"] == 'ongoing-request="true"'
-        restore = wait_for(lambda: "false" in (r := s3.head_object(Bucket=PRODUCT_BUCKET, Key=item["key"])
-                                               .get("Restore", "")) and r, timeout=15, what="the restore")
+        restore = wait_for(
+            lambda: "false" in (r := s3.head_object(Bucket=PRODUCT_BUCKET, Key=item["key"]).get("Restore", "")) and r,
+            timeout=15,
+            what="the restore",
+        )
         assert re.match(r'^ongoing-request="false", expiry-date="\w{3}, \d\d \w{3} \d{4} 00:00:00 GMT"$', restore)
         body = s3.get_object(Bucket=PRODUCT_BUCKET, Key=item["key"])["Body"].read()
         assert hashlib.md5(body, usedforsecurity=False).hexdigest() == item["md5"]
@@ -137,14 +149,21 @@ class TestGlacier:
         s3.put_object(Bucket="lifecycle-bucket", Key="old.nc", Body=b"x" * 100, StorageClass="GLACIER")
         s3.put_object(Bucket="lifecycle-bucket", Key="new.nc", Body=b"y" * 100)
         assert error_code(lambda: s3.get_object(Bucket="lifecycle-bucket", Key="old.nc")) == "InvalidObjectState"
-        assert error_code(lambda: s3.restore_object(Bucket="lifecycle-bucket", Key="new.nc",
-                                                    RestoreRequest={"Days": 1})) == "InvalidObjectState"
+        assert (
+            error_code(lambda: s3.restore_object(Bucket="lifecycle-bucket", Key="new.nc", RestoreRequest={"Days": 1}))
+            == "InvalidObjectState"
+        )
         started = s3.restore_object(Bucket="lifecycle-bucket", Key="old.nc", RestoreRequest={"Days": 2})
         assert started["ResponseMetadata"]["HTTPStatusCode"] == 202
-        assert error_code(lambda: s3.restore_object(Bucket="lifecycle-bucket", Key="old.nc",
-                                                    RestoreRequest={"Days": 2})) == "RestoreAlreadyInProgress"
-        wait_for(lambda: "false" in s3.head_object(Bucket="lifecycle-bucket", Key="old.nc").get("Restore", ""),
-                 timeout=15, what="the restore")
+        assert (
+            error_code(lambda: s3.restore_object(Bucket="lifecycle-bucket", Key="old.nc", RestoreRequest={"Days": 2}))
+            == "RestoreAlreadyInProgress"
+        )
+        wait_for(
+            lambda: "false" in s3.head_object(Bucket="lifecycle-bucket", Key="old.nc").get("Restore", ""),
+            timeout=15,
+            what="the restore",
+        )
         assert s3.get_object(Bucket="lifecycle-bucket", Key="old.nc")["Body"].read() == b"x" * 100
         again = s3.restore_object(Bucket="lifecycle-bucket", Key="old.nc", RestoreRequest={"Days": 2})
         assert again["ResponseMetadata"]["HTTPStatusCode"] == 200
@@ -164,15 +183,19 @@ class TestMissingBucket:
             connection = asf_sandbox.aws_connection()
             keys = {"aws_access_key_id": connection["login"], "aws_secret_access_key": connection["password"]}
         s3 = s3_client(asf_sandbox, **keys)
-        for call in (lambda: s3.head_object(Bucket="no-such-bucket", Key="k"),
-                     lambda: s3.head_bucket(Bucket="no-such-bucket")):
+        for call in (
+            lambda: s3.head_object(Bucket="no-such-bucket", Key="k"),
+            lambda: s3.head_bucket(Bucket="no-such-bucket"),
+        ):
             with pytest.raises(botocore.exceptions.ClientError) as caught:
                 call()
             assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
         assert error_code(lambda: s3.get_object(Bucket="no-such-bucket", Key="k")) == "NoSuchBucket"
         assert error_code(lambda: s3.list_objects_v2(Bucket="no-such-bucket")) == "NoSuchBucket"
-        assert error_code(lambda: s3.restore_object(Bucket="no-such-bucket", Key="k",
-                                                    RestoreRequest={"Days": 1})) == "NoSuchBucket"
+        assert (
+            error_code(lambda: s3.restore_object(Bucket="no-such-bucket", Key="k", RestoreRequest={"Days": 1}))
+            == "NoSuchBucket"
+        )
 
     def test_head_has_no_body_and_get_names_the_bucket(self, asf_sandbox):
         head = requests.head(f"{asf_sandbox.urls.s3}/no-such-bucket/k", timeout=10)
@@ -193,11 +216,15 @@ class TestPresignedUrls:
 
         admin = s3_client(asf_sandbox, aws_access_key_id=ADMIN_ACCESS_KEY, aws_secret_access_key=ADMIN_SECRET_KEY)
         item = catalogue_file(asf_sandbox, archived=False)
-        url = admin.generate_presigned_url("get_object", Params={"Bucket": PRODUCT_BUCKET, "Key": item["key"]},
-                                           ExpiresIn=1)
+        url = admin.generate_presigned_url(
+            "get_object", Params={"Bucket": PRODUCT_BUCKET, "Key": item["key"]}, ExpiresIn=1
+        )
         assert requests.get(url, timeout=10).status_code == 200
-        body = wait_for(lambda: (r := requests.get(url, timeout=10)).status_code == 403 and r.content, timeout=10,
-                        what="the URL to expire")
+        body = wait_for(
+            lambda: (r := requests.get(url, timeout=10)).status_code == 403 and r.content,
+            timeout=10,
+            what="the URL to expire",
+        )
         assert b"Request has expired" in body
 
 
@@ -232,8 +259,12 @@ class TestObjectBodies:
         with pytest.raises(botocore.exceptions.ClientError) as caught:
             admin.get_object(Bucket=PRODUCT_BUCKET, Key="tests/bodies.bin", IfNoneMatch=etag)
         assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 304
-        assert error_code(lambda: admin.get_object(Bucket=PRODUCT_BUCKET, Key="tests/bodies.bin",
-                                                   Range=f"bytes={len(data) + 5}-")) == "InvalidRange"
+        assert (
+            error_code(
+                lambda: admin.get_object(Bucket=PRODUCT_BUCKET, Key="tests/bodies.bin", Range=f"bytes={len(data) + 5}-")
+            )
+            == "InvalidRange"
+        )
 
     def test_multipart_object_checksum_is_composite(self, asf_sandbox):
         client = user_s3(asf_sandbox)
@@ -241,8 +272,9 @@ class TestObjectBodies:
         upload = client.create_multipart_upload(Bucket="composite", Key="k", ChecksumAlgorithm="CRC32")["UploadId"]
         parts = []
         for number, body in enumerate((b"a" * 5 * 1024 * 1024, b"b" * 10), start=1):
-            answer = client.upload_part(Bucket="composite", Key="k", UploadId=upload, PartNumber=number, Body=body,
-                                        ChecksumAlgorithm="CRC32")
+            answer = client.upload_part(
+                Bucket="composite", Key="k", UploadId=upload, PartNumber=number, Body=body, ChecksumAlgorithm="CRC32"
+            )
             parts.append({"PartNumber": number, "ETag": answer["ETag"], "ChecksumCRC32": answer["ChecksumCRC32"]})
         client.complete_multipart_upload(Bucket="composite", Key="k", UploadId=upload, MultipartUpload={"Parts": parts})
         answer = client.get_object(Bucket="composite", Key="k", ChecksumMode="ENABLED")

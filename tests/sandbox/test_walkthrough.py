@@ -9,8 +9,13 @@ import sys
 
 def test_walkthrough_prints_every_step_and_verifies_the_download():
     env = {k: v for k, v in os.environ.items() if k != "NETRC"}
-    result = subprocess.run([sys.executable, "-m", "airflow_asf_ifg.sandbox.walkthrough"], capture_output=True,
-                            text=True, timeout=300, env=env)
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow_asf_ifg.sandbox.walkthrough"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     for number in range(1, 8):
         assert f"== Step {number}:" in result.stdout

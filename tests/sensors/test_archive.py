@@ -37,13 +37,17 @@ def run(dag_from_source, asf_sandbox, asf_sandbox_connections, asf_sandbox_setti
 
 
 def archived(sandbox) -> set[str]:
-    return {g.data_file.name for g in sandbox.catalogue if g.collection.short_name == "ARIA_S1_GUNW"
-            and g.data_file.archived}
+    return {
+        g.data_file.name
+        for g in sandbox.catalogue
+        if g.collection.short_name == "ARIA_S1_GUNW" and g.data_file.archived
+    }
 
 
 class TestSensor:
-    @pytest.mark.parametrize("mode", ["deferrable=True", "deferrable=False, mode='poke'",
-                                      "deferrable=False, mode='reschedule'"])
+    @pytest.mark.parametrize(
+        "mode", ["deferrable=True", "deferrable=False, mode='poke'", "deferrable=False, mode='reschedule'"]
+    )
     def test_waits_for_every_product_requesting_each_once(self, run, asf_sandbox, stats, mode):
         dag_run = run(mode)
         assert dag_run.state == "success", task_states(dag_run)
@@ -53,18 +57,20 @@ class TestSensor:
         assert stats()["events"]["retrieval_started"] == len(archived(asf_sandbox))
         assert stats()["requests"]["download"] == len(archived(asf_sandbox))
 
-    def test_timeout_fails_the_task(self, dag_from_source, asf_sandbox, asf_sandbox_connections,
-                                    asf_sandbox_settings, capfd):
+    def test_timeout_fails_the_task(
+        self, dag_from_source, asf_sandbox, asf_sandbox_connections, asf_sandbox_settings, capfd
+    ):
         asf_sandbox.reset()
         asf_sandbox_settings(retrieval_seconds=120)
         source = DAG_SOURCE.replace("timeout=60", "timeout=2")
         dag_run = dag_from_source(source.replace("{arguments}", "deferrable=True, max_interval=0.5")).test(
-            logical_date=WHEN)
+            logical_date=WHEN
+        )
         assert dag_run.state == "failed"
         assert "timed out after 2" in capfd.readouterr().out
 
     def test_missing_product_fails_unless_allowed(self, dag_from_source, asf_sandbox_connections, capfd):
-        source = DAG_SOURCE.replace('granules=search.output', 'names=["no-such-product.nc"]')
+        source = DAG_SOURCE.replace("granules=search.output", 'names=["no-such-product.nc"]')
         dag = dag_from_source(source.replace("{arguments}", "deferrable=True"))
         dag_run = dag.test(logical_date=WHEN)
         assert dag_run.state == "failed"
@@ -81,14 +87,22 @@ class TestTriggerErrors:
 
         sensor = AsfArchiveStatusSensor(task_id="archive", names=["x.nc"])
         with pytest.raises(AirflowFailException, match="wrong username or password"):
-            sensor.execute_complete({}, {"status": "error", "permanent": True, "products": [],
-                                         "message": "EarthdataLoginError: wrong username or password"})
+            sensor.execute_complete(
+                {},
+                {
+                    "status": "error",
+                    "permanent": True,
+                    "products": [],
+                    "message": "EarthdataLoginError: wrong username or password",
+                },
+            )
 
     def test_a_transient_error_is_left_to_airflows_retries(self):
         from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
         sensor = AsfArchiveStatusSensor(task_id="archive", names=["x.nc"])
         with pytest.raises(AirflowException) as raised:
-            sensor.execute_complete({}, {"status": "error", "permanent": False, "products": [],
-                                         "message": "ClientConnectorError: reset"})
+            sensor.execute_complete(
+                {}, {"status": "error", "permanent": False, "products": [], "message": "ClientConnectorError: reset"}
+            )
         assert not isinstance(raised.value, AirflowFailException)

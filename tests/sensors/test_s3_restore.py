@@ -44,10 +44,14 @@ class TestRestore:
     @pytest.mark.parametrize("mode", ["deferrable=True", "deferrable=False"])
     def test_restore_then_wait(self, dag_from_source, bucket, stats, mode):
         dag_run = dag_from_source(DAG_SOURCE.replace("{arguments}", mode)).test(
-            logical_date=datetime(2024, 1, 2, tzinfo=UTC))
+            logical_date=datetime(2024, 1, 2, tzinfo=UTC)
+        )
         assert dag_run.state == "success", task_states(dag_run)
-        assert xcom_value(dag_run, "restore") == {"old-1.nc": "started", "old-2.nc": "started",
-                                                  "fresh.nc": "not-archived"}
+        assert xcom_value(dag_run, "restore") == {
+            "old-1.nc": "started",
+            "old-2.nc": "started",
+            "fresh.nc": "not-archived",
+        }
         states = {p["name"]: p for p in xcom_value(dag_run, "wait")}
         assert {p["state"] for p in states.values()} == {"available"}
         assert states["old-1.nc"]["expires"] and states["fresh.nc"]["expires"] is None
@@ -61,15 +65,30 @@ class TestRestore:
 
 class TestTrigger:
     def test_serialize(self):
-        assert S3ObjectRestoredTrigger(bucket="b", keys=["k"], aws_conn_id="aws_default", poke_interval=5,
-                                       max_interval=60, deadline=1.0).serialize() == (
+        assert S3ObjectRestoredTrigger(
+            bucket="b", keys=["k"], aws_conn_id="aws_default", poke_interval=5, max_interval=60, deadline=1.0
+        ).serialize() == (
             "airflow_asf_ifg.triggers.s3_restore.S3ObjectRestoredTrigger",
-            {"bucket": "b", "keys": ["k"], "aws_conn_id": "aws_default", "poke_interval": 5, "max_interval": 60,
-             "deadline": 1.0, "max_concurrency": 20})
+            {
+                "bucket": "b",
+                "keys": ["k"],
+                "aws_conn_id": "aws_default",
+                "poke_interval": 5,
+                "max_interval": 60,
+                "deadline": 1.0,
+                "max_concurrency": 20,
+            },
+        )
 
     async def test_run_times_out_without_a_restore(self, bucket):
-        trigger = S3ObjectRestoredTrigger(bucket=BUCKET, keys=["old-1.nc"], aws_conn_id="aws_default",
-                                          poke_interval=0.2, max_interval=0.2, deadline=time.time() + 1)
+        trigger = S3ObjectRestoredTrigger(
+            bucket=BUCKET,
+            keys=["old-1.nc"],
+            aws_conn_id="aws_default",
+            poke_interval=0.2,
+            max_interval=0.2,
+            deadline=time.time() + 1,
+        )
         events = [event async for event in trigger.run()]
         assert [e.payload["status"] for e in events] == ["timeout"]
         assert events[0].payload["products"][0]["state"] == "archived"

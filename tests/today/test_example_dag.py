@@ -26,8 +26,14 @@ def dag():
 def login_only_connection(sandbox) -> str:
     """What the README tells a new user to set for today's services: login and password; the extras only move
     EDL and CMR to the sandbox's hosts (the door's URL comes from each granule's CMR record)."""
-    return json.dumps({"conn_type": "earthdata", "login": SANDBOX_USER, "password": SANDBOX_PASSWORD,
-                       "extra": {"edl_url": sandbox.urls.edl, "cmr_url": sandbox.urls.cmr}})
+    return json.dumps(
+        {
+            "conn_type": "earthdata",
+            "login": SANDBOX_USER,
+            "password": SANDBOX_PASSWORD,
+            "extra": {"edl_url": sandbox.urls.edl, "cmr_url": sandbox.urls.cmr},
+        }
+    )
 
 
 @pytest.fixture
@@ -49,8 +55,7 @@ def ingest(airflow_db, asf_sandbox, asf_sandbox_connections, asf_sandbox_setting
 def landed_verified(ingest, sandbox, group, collection: str) -> None:
     """Every product of the group is in the bucket with the catalogue's size and MD5, and nothing else is."""
     listed = ingest.destination.list_objects_v2(Bucket=ingest.bucket).get("Contents", [])
-    expected = {f"sentinel-1/{collection}/{g.granule_ur}/{g.data_file.name}": g.sizes[g.data_file.name]
-                for g in group}
+    expected = {f"sentinel-1/{collection}/{g.granule_ur}/{g.data_file.name}": g.sizes[g.data_file.name] for g in group}
     assert sorted(o["Key"] for o in listed) == sorted(expected)
     for key, (size, md5) in expected.items():
         body = ingest.destination.get_object(Bucket=ingest.bucket, Key=key)["Body"].read()
@@ -66,8 +71,11 @@ class TestToday:
         assert all(state == "success" for state in states.values()), states
         landed_verified(ingest, asf_sandbox, group, "ARIA_S1_GUNW")
         summary = xcom_value(dag_run, "summarize")
-        assert (summary["granules_found"], summary["files_copied"], summary["granules_failed"]) == \
-            (len(group), len(group), [])
+        assert (summary["granules_found"], summary["files_copied"], summary["granules_failed"]) == (
+            len(group),
+            len(group),
+            [],
+        )
         served = stats()
         # No temporary keys were asked for (today's door has none for GUNW), no status endpoint, no retrieval.
         assert not set(served["requests"]) & {"credentials", "s3credentials", "status"}, served["requests"]
@@ -78,8 +86,14 @@ class TestToday:
         group = first_pair_group(asf_sandbox.catalogue, ARIA_S1_GUNW)
         dag_run = ingest(run_after(group[0].start), earthdata=login_only_connection(asf_sandbox))
         facts = xcom_value(dag_run, "preflight")
-        hosts = {name: url.split("//", 1)[1] for name, url in
-                 (("door", asf_sandbox.urls.asf), ("edl", asf_sandbox.urls.edl), ("signed", asf_sandbox.urls.s3))}
+        hosts = {
+            name: url.split("//", 1)[1]
+            for name, url in (
+                ("door", asf_sandbox.urls.asf),
+                ("edl", asf_sandbox.urls.edl),
+                ("signed", asf_sandbox.urls.s3),
+            )
+        }
         assert facts["source"]["path"] == "https" and facts["source"]["status"] == 206
         assert facts["source"]["hops"][0] == hosts["door"] and hosts["edl"] in facts["source"]["hops"]
         assert facts["source"]["hops"][-1] == hosts["signed"]  # the bytes come from the signed URL's host
@@ -111,8 +125,9 @@ class TestToday:
 
     def test_a_missing_destination_bucket_fails_before_any_product_byte(self, ingest, asf_sandbox, stats):
         group = first_pair_group(asf_sandbox.catalogue, ARIA_S1_GUNW)
-        dag_run = ingest(run_after(group[0].start), earthdata=login_only_connection(asf_sandbox),
-                         dest_bucket="no-such-bucket-here")
+        dag_run = ingest(
+            run_after(group[0].start), earthdata=login_only_connection(asf_sandbox), dest_bucket="no-such-bucket-here"
+        )
         assert dag_run.state == "failed"
         assert task_states(dag_run)["preflight"] == "failed"
         assert not any(key.startswith("grfn-content-prod/") for key in stats()["bytes_served"])
@@ -121,8 +136,9 @@ class TestToday:
 @pytest.mark.asf_sandbox(era="2018")
 class Test2018:
     @pytest.mark.parametrize("collection", [ARIA_S1_GUNW, GRFN_BETA_UNWRAPPED], ids=["aria-gunw", "grfn-beta"])
-    def test_archived_products_are_retrieved_first_then_every_product_lands(self, ingest, asf_sandbox, stats,
-                                                                              collection):
+    def test_archived_products_are_retrieved_first_then_every_product_lands(
+        self, ingest, asf_sandbox, stats, collection
+    ):
         group = first_pair_group(asf_sandbox.catalogue, collection)
         archived = {f["name"] for g in asf_sandbox.catalogue_document() for f in g["files"] if f["archived"]}
         assert any(g.data_file.name in archived for g in group)  # the day holds an archived product

@@ -44,8 +44,9 @@ def served(asf_sandbox) -> dict[str, int]:
 
 
 class TestAsfToCogOperator:
-    def test_mapped_over_a_search_reads_a_fraction_and_writes_cogs(self, dag_from_source, asf_sandbox, destination,
-                                                                  tmp_path):
+    def test_mapped_over_a_search_reads_a_fraction_and_writes_cogs(
+        self, dag_from_source, asf_sandbox, destination, tmp_path
+    ):
         requests.post(f"{asf_sandbox.urls.sandbox}/__sandbox__/stats/reset", timeout=10)
         dag_run = dag_from_source(DAG_SOURCE.replace("{layer}", "unwrapped_phase")).test(logical_date=WHEN)
         states = task_states(dag_run)
@@ -64,8 +65,11 @@ class TestAsfToCogOperator:
             assert read[f"{PRODUCT_BUCKET}/{zip_name}"] < sizes[zip_name]
             local = tmp_path / f"{result['granule_ur']}.tif"
             destination.download_file(DEST, result["key"], str(local))
-            info = json.loads(subprocess.run([tool("gdalinfo"), "-json", "-stats", str(local)], capture_output=True,
-                                             text=True, check=True).stdout)
+            info = json.loads(
+                subprocess.run(
+                    [tool("gdalinfo"), "-json", "-stats", str(local)], capture_output=True, text=True, check=True
+                ).stdout
+            )
             assert info["metadata"]["IMAGE_STRUCTURE"]["LAYOUT"] == "COG"
             assert info["metadata"]["IMAGE_STRUCTURE"]["COMPRESSION"] == "DEFLATE"
             assert info["size"] == [result["width"], result["height"]] and len(info["bands"]) == 1
@@ -81,27 +85,32 @@ class TestAsfToCogOperator:
 
         from airflow_asf_ifg.hooks.asf import AsfHook
 
-        product = next(f for g in asf_sandbox.catalogue_document() for f in g["files"]
-                       if f["name"].endswith(".unw_geo.zip"))
+        product = next(
+            f for g in asf_sandbox.catalogue_document() for f in g["files"] if f["name"].endswith(".unw_geo.zip")
+        )
         granule = {"granule_ur": product["name"], "files": [{"name": product["name"], "role": "data"}]}
-        operator = AsfToCogOperator(task_id="cog", dest_bucket=DEST, granule=granule, layer="coherence",
-                                    asset_alias="")
+        operator = AsfToCogOperator(task_id="cog", dest_bucket=DEST, granule=granule, layer="coherence", asset_alias="")
         result = operator.execute({})[0]
         local = tmp_path / "coherence.tif"
         destination.download_file(DEST, result["key"], str(local))
         member, band = layer_member(product["name"], "coherence")
         hook = AsfHook()
-        with rasterio_env(hook.gdal_config()), \
-                rasterio.open(hook.vsizip_path(PRODUCT_BUCKET, product["name"], member)) as source:
+        with (
+            rasterio_env(hook.gdal_config()),
+            rasterio.open(hook.vsizip_path(PRODUCT_BUCKET, product["name"], member)) as source,
+        ):
             expected = source.read(band)
         with rasterio.open(local) as cog:
             assert numpy.array_equal(cog.read(1), expected)
             assert cog.overviews(1) or max(cog.width, cog.height) <= 512
 
-    @pytest.mark.parametrize(("kwargs", "message"), [
-        pytest.param({"granule": {}, "layer": "phase"}, "layer 'phase' is not one of", id="layer"),
-        pytest.param({}, "give granule=", id="no-granule"),
-    ])
+    @pytest.mark.parametrize(
+        ("kwargs", "message"),
+        [
+            pytest.param({"granule": {}, "layer": "phase"}, "layer 'phase' is not one of", id="layer"),
+            pytest.param({}, "give granule=", id="no-granule"),
+        ],
+    )
     def test_bad_arguments(self, kwargs, message):
         with pytest.raises(ValueError, match=message):
             AsfToCogOperator(task_id="t", dest_bucket="b", **kwargs)

@@ -34,9 +34,15 @@ def restore_everything(sandbox) -> None:
     for granule in sandbox.catalogue:
         if granule.data_file.archived:
             sandbox.archive.request(granule.data_file.bucket, granule.data_file.name, 1)
-    time_enough = wait_for(lambda: all(sandbox.archive.status(g.data_file.bucket, g.data_file.name, "GLACIER").state
-                                       == "restored" for g in sandbox.catalogue if g.data_file.archived),
-                           timeout=10, what="the retrievals")
+    time_enough = wait_for(
+        lambda: all(
+            sandbox.archive.status(g.data_file.bucket, g.data_file.name, "GLACIER").state == "restored"
+            for g in sandbox.catalogue
+            if g.data_file.archived
+        ),
+        timeout=10,
+        what="the retrievals",
+    )
     assert time_enough
 
 
@@ -60,8 +66,11 @@ def asset_events(dag_run) -> list:
     from sqlalchemy import select
 
     with create_session() as session:
-        events = session.scalars(select(AssetEvent).where(AssetEvent.source_dag_id == dag_run.dag_id,
-                                                          AssetEvent.source_run_id == dag_run.run_id)).all()
+        events = session.scalars(
+            select(AssetEvent).where(
+                AssetEvent.source_dag_id == dag_run.dag_id, AssetEvent.source_run_id == dag_run.run_id
+            )
+        ).all()
         return [(event.uri if hasattr(event, "uri") else event.asset.uri, dict(event.extra)) for event in events]
 
 
@@ -104,9 +113,21 @@ class TestMappedCopy:
 class TestServerSide:
     def test_a_source_the_destination_can_read_is_copied_inside_s3(self, dag_from_source, destination, stats):
         destination.put_object(Bucket=DEST, Key="mirror/product.nc", Body=b"p" * 2048)
-        granule = {"granule_ur": "G-UR", "concept_id": "G9-ASF", "short_name": "ARIA_S1_GUNW", "files": [
-            {"name": "product.nc", "role": "data", "s3_url": f"s3://{DEST}/mirror/product.nc", "size_bytes": 2048,
-             "checksum": hashlib.md5(b"p" * 2048, usedforsecurity=False).hexdigest(), "checksum_algorithm": "MD5"}]}
+        granule = {
+            "granule_ur": "G-UR",
+            "concept_id": "G9-ASF",
+            "short_name": "ARIA_S1_GUNW",
+            "files": [
+                {
+                    "name": "product.nc",
+                    "role": "data",
+                    "s3_url": f"s3://{DEST}/mirror/product.nc",
+                    "size_bytes": 2048,
+                    "checksum": hashlib.md5(b"p" * 2048, usedforsecurity=False).hexdigest(),
+                    "checksum_algorithm": "MD5",
+                }
+            ],
+        }
         source = f"""
 from datetime import datetime
 from airflow.sdk import DAG
@@ -124,8 +145,9 @@ with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1), catchup=F
 
 @pytest.mark.asf_sandbox(era="2018")  # the 2018 door's GLACIER objects (today nothing is archived)
 class TestArchived:
-    def test_defer_mode_waits_in_the_triggerer_then_copies(self, run, asf_sandbox, destination,
-                                                            asf_sandbox_settings, stats):
+    def test_defer_mode_waits_in_the_triggerer_then_copies(
+        self, run, asf_sandbox, destination, asf_sandbox_settings, stats
+    ):
         asf_sandbox_settings(retrieval_seconds=1.0)
         dag_run = run("C2859376221-ASF", 'on_archived="defer", archive_poke_interval=0.3')
         assert dag_run.state == "success", task_states(dag_run)
@@ -136,8 +158,11 @@ class TestArchived:
     def test_fail_mode_says_to_use_the_sensor(self, run, asf_sandbox, destination, capfd):
         dag_run = run("C2859376221-ASF")
         found = xcom_value(dag_run, "search")
-        archived = [g for g in found if any(c.granule_ur == g["granule_ur"] and c.data_file.archived
-                                            for c in asf_sandbox.catalogue)]
+        archived = [
+            g
+            for g in found
+            if any(c.granule_ur == g["granule_ur"] and c.data_file.archived for c in asf_sandbox.catalogue)
+        ]
         assert archived, "the sandbox catalogue has archived GUNW products over Pasadena"
         assert dag_run.state == "failed"
         assert "Put AsfArchiveStatusSensor before this task" in capfd.readouterr().out
@@ -145,12 +170,15 @@ class TestArchived:
 
 
 class TestArguments:
-    @pytest.mark.parametrize(("kwargs", "message"), [
-        ({}, "give granule= (one granule dict) or granules="),
-        ({"granule": {}, "files": ["thumbnail"]}, "must be a non-empty list of"),
-        ({"granule": {}, "source": "ftp"}, "source 'ftp' is not one of"),
-        ({"granule": {}, "on_archived": "wait"}, "on_archived 'wait' is not one of"),
-    ])
+    @pytest.mark.parametrize(
+        ("kwargs", "message"),
+        [
+            ({}, "give granule= (one granule dict) or granules="),
+            ({"granule": {}, "files": ["thumbnail"]}, "must be a non-empty list of"),
+            ({"granule": {}, "source": "ftp"}, "source 'ftp' is not one of"),
+            ({"granule": {}, "on_archived": "wait"}, "on_archived 'wait' is not one of"),
+        ],
+    )
     def test_bad_arguments(self, kwargs, message):
         with pytest.raises(ValueError, match=re.escape(message)):
             AsfToS3Operator(task_id="copy", dest_bucket=DEST, **kwargs)

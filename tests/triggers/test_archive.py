@@ -7,9 +7,10 @@ import time
 
 import pytest
 
+from airflow_asf_ifg.client.archive_poll import ArchiveTarget, archive_targets
 from airflow_asf_ifg.hooks.cmr import CmrHook
 from airflow_asf_ifg.operators.cmr import compact
-from airflow_asf_ifg.triggers.archive import AsfArchiveStatusTrigger, archive_targets
+from airflow_asf_ifg.triggers.archive import AsfArchiveStatusTrigger
 
 GUNW, UNWRAPPED = "C2859376221-ASF", "C1379535600-ASF"
 
@@ -22,8 +23,9 @@ def granules(collection: str) -> list[dict]:
 
 
 def archived_names(sandbox, collection: str) -> set[str]:
-    return {g.data_file.name for g in sandbox.catalogue if g.collection.concept_id == collection
-            and g.data_file.archived}
+    return {
+        g.data_file.name for g in sandbox.catalogue if g.collection.concept_id == collection and g.data_file.archived
+    }
 
 
 @pytest.fixture
@@ -38,8 +40,14 @@ def conn(asf_sandbox, asf_sandbox_connections, asf_sandbox_settings, monkeypatch
 
 
 def trigger(targets, conn_id, seconds=30.0, **kwargs) -> AsfArchiveStatusTrigger:
-    return AsfArchiveStatusTrigger(targets=targets, earthdata_conn_id=conn_id, poke_interval=0.2, max_interval=0.5,
-                                   deadline=time.time() + seconds, **kwargs)
+    return AsfArchiveStatusTrigger(
+        targets=targets,
+        earthdata_conn_id=conn_id,
+        poke_interval=0.2,
+        max_interval=0.5,
+        deadline=time.time() + seconds,
+        **kwargs,
+    )
 
 
 async def event_of(trigger_: AsfArchiveStatusTrigger) -> dict:
@@ -51,13 +59,42 @@ async def event_of(trigger_: AsfArchiveStatusTrigger) -> dict:
 class TestSerialize:
     def test_exact(self):
         targets = [{"name": "a.nc", "url": "https://door/download/a.nc", "s3_url": None, "s3_credentials_url": None}]
-        assert AsfArchiveStatusTrigger(targets=targets, earthdata_conn_id="earthdata_default", poke_interval=60,
-                                       max_interval=600, deadline=1700000000.0, max_retrievals=5,
-                                       requested=["a.nc"]).serialize() == (
+        assert AsfArchiveStatusTrigger(
+            targets=targets,
+            earthdata_conn_id="earthdata_default",
+            poke_interval=60,
+            max_interval=600,
+            deadline=1700000000.0,
+            max_retrievals=5,
+            requested=["a.nc"],
+        ).serialize() == (
             "airflow_asf_ifg.triggers.archive.AsfArchiveStatusTrigger",
-            {"targets": targets, "earthdata_conn_id": "earthdata_default", "poke_interval": 60, "max_interval": 600,
-             "deadline": 1700000000.0, "max_concurrency": 20, "request_retrieval": True, "max_retrievals": 5,
-             "requested": ["a.nc"]})
+            {
+                "targets": targets,
+                "earthdata_conn_id": "earthdata_default",
+                "poke_interval": 60,
+                "max_interval": 600,
+                "deadline": 1700000000.0,
+                "max_concurrency": 20,
+                "request_retrieval": True,
+                "max_retrievals": 5,
+                "requested": ["a.nc"],
+            },
+        )
+
+    def test_targets_given_as_archive_targets_serialise_as_the_same_dicts(self):
+        target = ArchiveTarget("a.nc", "https://door/download/a.nc")
+        kwargs = AsfArchiveStatusTrigger(
+            targets=[target],
+            earthdata_conn_id="earthdata_default",
+            poke_interval=60,
+            max_interval=600,
+            deadline=1700000000.0,
+        ).serialize()[1]
+        assert kwargs["targets"] == [
+            {"name": "a.nc", "url": "https://door/download/a.nc", "s3_url": None, "s3_credentials_url": None}
+        ]
+        assert AsfArchiveStatusTrigger(**kwargs).targets == [target]  # as the triggerer rebuilds it from its row
 
 
 class TestRun:
@@ -78,7 +115,7 @@ class TestRun:
     @pytest.mark.asf_sandbox(tea=True)  # the s3:// links and /s3credentials of TEA direct access
     async def test_head_object_path(self, conn, asf_sandbox, stats):
         targets = archive_targets(granules(GUNW))
-        assert all(t["s3_url"] for t in targets)
+        assert all(t.s3_url for t in targets)
         payload = await event_of(trigger(targets, conn["nodoor"]))
         assert payload["status"] == "success"
         snapshot = stats()
@@ -87,7 +124,7 @@ class TestRun:
 
     async def test_download_202_path(self, conn, asf_sandbox, stats):
         targets = archive_targets(granules(UNWRAPPED))
-        assert not any(t["s3_url"] for t in targets)
+        assert not any(t.s3_url for t in targets)
         payload = await event_of(trigger(targets, conn["nodoor"]))
         assert payload["status"] == "success" and {p["state"] for p in payload["products"]} == {"available"}
         assert stats()["events"]["retrieval_started"] == len(archived_names(asf_sandbox, UNWRAPPED))
@@ -119,10 +156,12 @@ class TestRun:
         assert states.count("archived") == len(archived_names(asf_sandbox, GUNW)) - 1
 
     async def test_errors_become_an_envelope(self, conn, monkeypatch):
-        monkeypatch.setenv("AIRFLOW_CONN_EARTHDATA_BROKEN", json.dumps({"conn_type": "earthdata",
-                                                                        "extra": {"cmr_url": "nope"}}))
-        payload = await event_of(trigger([{"name": "x.nc", "url": None, "s3_url": None, "s3_credentials_url": None}],
-                                         "earthdata_broken"))
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_EARTHDATA_BROKEN", json.dumps({"conn_type": "earthdata", "extra": {"cmr_url": "nope"}})
+        )
+        payload = await event_of(
+            trigger([{"name": "x.nc", "url": None, "s3_url": None, "s3_credentials_url": None}], "earthdata_broken")
+        )
         assert payload["status"] == "error" and "cmr_url 'nope' is not an http(s) URL" in payload["message"]
         assert payload["permanent"] is True  # a bad setting: the sensor fails at once, no retries
 

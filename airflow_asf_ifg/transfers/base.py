@@ -1,0 +1,155 @@
+"""What the transfers from granules into the user's bucket share: arguments, granules, asset events, lineage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from airflow.sdk import Asset, AssetAlias, BaseOperator
+
+from airflow_asf_ifg.client.granule import Granule
+from airflow_asf_ifg.hooks import EARTHDATA_DEFAULT_CONN_ID
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_asf_ifg.hooks.asf import AsfHook
+
+DEFAULT_PREFIX = "{collection}/{granule_ur}/"
+
+
+def destination_prefix(template: str, granule: Granule) -> str:
+    """The key prefix for a granule: ``{collection}``, ``{granule_ur}``, ``{concept_id}`` filled in.
+
+    :param template: e.g. ``{collection}/{granule_ur}/``.
+    :param granule: the granule.
+    """
+    values = {
+        "collection": granule.short_name or granule.collection_concept_id or "unknown-collection",
+        "collection_concept_id": granule.collection_concept_id or "unknown-collection",
+        "granule_ur": granule.granule_ur,
+        "concept_id": granule.concept_id or granule.granule_ur,
+    }
+    try:
+        prefix = template.format(**values)
+    except (KeyError, IndexError) as error:
+        raise ValueError(f"dest_prefix {template!r} uses {error}; accepted placeholders: {sorted(values)}") from None
+    return prefix.lstrip("/")
+
+
+def check_granule_arguments(granule: Any, granules: Any) -> None:
+    """Refuse a transfer given neither ``granule`` nor ``granules`` (``.expand()`` fills one in at run time).
+
+    :param granule: the ``granule`` argument.
+    :param granules: the ``granules`` argument.
+    """
+    if granule is None and granules is None:
+        raise ValueError("give granule= (one granule dict) or granules= (a list of them)")
+
+
+def outlets_with_alias(outlets: Any, asset_alias: str) -> list[Any]:
+    """The outlets the DAG gave, plus the AssetAlias that receives the asset events (unless already there).
+
+    :param outlets: the outlets the DAG gave.
+    :param asset_alias: the alias's name ('' for none).
+    """
+    chosen = list(outlets or [])
+    if asset_alias and not any(isinstance(o, AssetAlias) and o.name == asset_alias for o in chosen):
+        chosen.append(AssetAlias(asset_alias))
+    return chosen
+
+
+@dataclass(frozen=True)
+class WrittenObject:
+    """One object a run wrote, for lineage.
+
+    :param source: the URL it was made from (``s3://`` or ``https://``).
+    :param bucket: destination bucket.
+    :param key: destination key.
+    """
+
+    source: str
+    bucket: str
+    key: str
+
+
+class GranuleTransferOperator(BaseOperator):
+    """Base of the operators that write objects made from granules' products into a bucket of yours.
+
+    :param dest_bucket: the destination bucket (templated).
+    :param granule: one granule dict (templated), e.g. ``.expand(granule=search.output)``.
+    :param granules: a list of granule dicts (templated), instead of ``granule``.
+    :param dest_prefix: key prefix (templated) with ``{collection}``, ``{granule_ur}``, ``{concept_id}``.
+    :param aws_conn_id: the destination's ``aws`` connection.
+    :param earthdata_conn_id: the ``earthdata`` connection.
+    :param asset_alias: the AssetAlias that receives an asset event per written object ('' for none).
+    """
+
+    template_fields_renderers = {"granule": "json", "granules": "json"}
+
+    def __init__(
+        self,
+        *,
+        dest_bucket: str,
+        asset_alias: str,
+        granule: dict[str, Any] | None = None,
+        granules: list[dict[str, Any]] | None = None,
+        dest_prefix: str = DEFAULT_PREFIX,
+        aws_conn_id: str | None = "aws_default",
+        earthdata_conn_id: str = EARTHDATA_DEFAULT_CONN_ID,
+        **kwargs: Any,
+    ) -> None:
+        check_granule_arguments(granule, granules)
+        super().__init__(outlets=outlets_with_alias(kwargs.pop("outlets", None), asset_alias), **kwargs)
+        self.granule = granule
+        self.granules = granules
+        self.dest_bucket = dest_bucket
+        self.dest_prefix = dest_prefix
+        self.aws_conn_id = aws_conn_id
+        self.earthdata_conn_id = earthdata_conn_id
+        self.asset_alias = asset_alias
+        self._written: list[WrittenObject] = []
+
+    @cached_property
+    def asf(self) -> AsfHook:
+        """Source side: temporary keys, the Earthdata session and GDAL options."""
+        from airflow_asf_ifg.hooks.asf import AsfHook  # hooks load boto3: not at DAG parse time
+
+        return AsfHook(self.earthdata_conn_id)
+
+    def granule_list(self) -> list[Granule]:
+        """The rendered ``granule`` or ``granules`` as granules (an InvalidInputError for other dicts)."""
+        return Granule.from_dicts([self.granule] if self.granule is not None else list(self.granules or []))
+
+    def record_written(
+        self, context: Context, granule: Granule, source: str, bucket: str, key: str, **extra: Any
+    ) -> None:
+        """Note a written object for lineage and send its asset event to the alias.
+
+        :param context: the task's context.
+        :param granule: the granule it was made from.
+        :param source: the URL it was made from.
+        :param bucket: destination bucket.
+        :param key: destination key.
+        :param extra: more for the asset event's extra (size, checksum, layer...).
+        """
+        self._written.append(WrittenObject(source, bucket, key))
+        if self.asset_alias:
+            context["outlet_events"][AssetAlias(self.asset_alias)].add(
+                Asset(f"s3://{bucket}/{key}"),
+                extra={"concept_id": granule.concept_id, "granule_ur": granule.granule_ur, "source": source, **extra},
+            )
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the sources read and the objects written by this run."""
+        from airflow.providers.common.compat.openlineage.facet import Dataset
+        from airflow.providers.openlineage.extractors import OperatorLineage
+
+        inputs, outputs = [], []
+        for written in self._written:
+            parts = urlsplit(written.source)
+            inputs.append(Dataset(namespace=f"{parts.scheme}://{parts.netloc}", name=parts.path.lstrip("/")))
+            outputs.append(Dataset(namespace=f"s3://{written.bucket}", name=written.key))
+        return OperatorLineage(inputs=inputs, outputs=outputs)

@@ -1,0 +1,86 @@
+"""What the transfers share: argument checks, outlets with the asset alias, granule parsing, asset events."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pytest
+from airflow.sdk import Asset, AssetAlias
+
+from airflow_asf_ifg.client.granule import Granule
+from airflow_asf_ifg.exceptions import InvalidInputError
+from airflow_asf_ifg.transfers.base import (
+    GranuleTransferOperator,
+    WrittenObject,
+    check_granule_arguments,
+    outlets_with_alias,
+)
+
+GRANULE = {"granule_ur": "G-UR", "concept_id": "G1-ASF", "short_name": "ARIA_S1_GUNW"}
+
+
+class AliasEvents:
+    """What ``context["outlet_events"][alias]`` records: (asset, extra) per ``add``."""
+
+    def __init__(self) -> None:
+        self.added: list[tuple[Asset, dict]] = []
+
+    def add(self, asset: Asset, extra: dict) -> None:
+        self.added.append((asset, extra))
+
+
+def operator(**kwargs) -> GranuleTransferOperator:
+    return GranuleTransferOperator(task_id="transfer", dest_bucket="dest", **({"asset_alias": "products"} | kwargs))
+
+
+class TestArguments:
+    def test_neither_granule_nor_granules(self):
+        with pytest.raises(ValueError, match=r"give granule= \(one granule dict\) or granules="):
+            check_granule_arguments(None, None)
+        check_granule_arguments(None, [])  # an empty list is a choice: nothing to copy
+
+    @pytest.mark.parametrize(
+        ("outlets", "alias", "names"),
+        [
+            (None, "products", ["products"]),
+            ([AssetAlias("products")], "products", ["products"]),
+            ([Asset("s3://b/k")], "products", ["s3://b/k", "products"]),
+            ([Asset("s3://b/k")], "", ["s3://b/k"]),
+        ],
+        ids=["added", "not-twice", "kept-first", "no-alias"],
+    )
+    def test_outlets_with_alias(self, outlets, alias, names):
+        chosen = outlets_with_alias(outlets, alias)
+        assert [getattr(o, "name", None) or o.uri for o in chosen] == names
+
+
+class TestGranuleTransferOperator:
+    def test_outlets_hold_the_alias(self):
+        assert any(isinstance(o, AssetAlias) and o.name == "products" for o in operator(granule=GRANULE).outlets)
+
+    @pytest.mark.parametrize(
+        "given", [{"granule": GRANULE}, {"granules": [GRANULE, GRANULE]}], ids=["granule", "granules"]
+    )
+    def test_granule_list(self, given):
+        granules = operator(**given).granule_list()
+        assert granules and all(g == Granule.from_dict(GRANULE) for g in granules)
+
+    def test_a_dict_that_is_no_granule_is_refused(self):
+        with pytest.raises(InvalidInputError, match=r"not a granule dict \(as CmrSearchOperator returns\)"):
+            operator(granule={"name": "x"}).granule_list()
+
+    def test_record_written_sends_one_asset_event(self):
+        task = operator(granule=GRANULE)
+        events: defaultdict[AssetAlias, AliasEvents] = defaultdict(AliasEvents)
+        granule = Granule.from_dict(GRANULE)
+        task.record_written({"outlet_events": events}, granule, "s3://asf/x.nc", "dest", "p/x.nc", size=3)
+        [(asset, extra)] = events[AssetAlias("products")].added
+        assert asset == Asset("s3://dest/p/x.nc")
+        assert extra == {"concept_id": "G1-ASF", "granule_ur": "G-UR", "source": "s3://asf/x.nc", "size": 3}
+        assert task._written == [WrittenObject("s3://asf/x.nc", "dest", "p/x.nc")]
+
+    def test_no_alias_no_event(self):
+        task = operator(granule=GRANULE, asset_alias="")
+        events: defaultdict[AssetAlias, AliasEvents] = defaultdict(AliasEvents)
+        task.record_written({"outlet_events": events}, Granule.from_dict(GRANULE), "s3://asf/x.nc", "dest", "x.nc")
+        assert not events and len(task._written) == 1  # lineage still knows it
