@@ -15,6 +15,7 @@ import pytest
 
 from airflow_asf_ifg.sandbox.config import PRODUCT_BUCKET
 from tests.cli.conftest import exports, tool
+from tests.sandbox.helpers import s3_client
 
 pytestmark = pytest.mark.asf_sandbox(era="2018")  # the 2018 page's commands: keys from /door/credentials
 
@@ -181,13 +182,7 @@ def _generated_vrt(sandbox, product: dict, tmp_path) -> ET.Element:
     """The VRT the sandbox wrote, read from the zip it serves (through its admin key, not through GDAL)."""
     from airflow_asf_ifg.sandbox.s3 import ADMIN_ACCESS_KEY, ADMIN_SECRET_KEY
 
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=sandbox.urls.s3,
-        region_name="us-east-1",
-        aws_access_key_id=ADMIN_ACCESS_KEY,
-        aws_secret_access_key=ADMIN_SECRET_KEY,
-    )
+    s3 = s3_client(sandbox, aws_access_key_id=ADMIN_ACCESS_KEY, aws_secret_access_key=ADMIN_SECRET_KEY)
     path = tmp_path / product["name"]
     s3.download_file(PRODUCT_BUCKET, product["name"], str(path))
     stem = product["name"].removesuffix(UNWRAPPED)

@@ -9,6 +9,7 @@ import pytest
 
 from airflow_asf_ifg.cli.download import name_candidates
 from airflow_asf_ifg.sandbox.config import PRODUCT_BUCKET
+from tests.sandbox.helpers import s3_client
 
 pytestmark = pytest.mark.asf_sandbox(era="2018")  # the 2018 door's archive status, retrievals and downloads
 
@@ -117,15 +118,8 @@ class TestDownload:
 
 
 def _product_bytes(sandbox, key: str) -> bytes:
-    import boto3
 
     from airflow_asf_ifg.sandbox.s3 import ADMIN_ACCESS_KEY, ADMIN_SECRET_KEY
 
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=sandbox.urls.s3,
-        region_name="us-east-1",
-        aws_access_key_id=ADMIN_ACCESS_KEY,
-        aws_secret_access_key=ADMIN_SECRET_KEY,
-    )
+    s3 = s3_client(sandbox, aws_access_key_id=ADMIN_ACCESS_KEY, aws_secret_access_key=ADMIN_SECRET_KEY)
     return s3.get_object(Bucket=PRODUCT_BUCKET, Key=key)["Body"].read()

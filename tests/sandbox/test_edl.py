@@ -40,6 +40,17 @@ def _clean_tokens(asf_sandbox):
         )
 
 
+def authorize_as_sandbox_user(sandbox, params: dict) -> requests.Response:
+    """EDL's /oauth/authorize with the sandbox user's Basic credentials, redirects not followed."""
+    return requests.get(
+        f"{sandbox.urls.edl}/oauth/authorize",
+        params=params,
+        auth=(SANDBOX_USER, SANDBOX_PASSWORD),
+        allow_redirects=False,
+        timeout=10,
+    )
+
+
 class TestAuthorize:
     def test_scripts_get_401_with_basic_challenge(self, authorize_url):
         response = requests.get(authorize_url(), allow_redirects=False, timeout=10)
@@ -107,25 +118,13 @@ class TestAuthorize:
             "redirect_uri": f"{asf_sandbox.urls.asf}{callback}",
             "state": "s",
         }
-        response = requests.get(
-            f"{asf_sandbox.urls.edl}/oauth/authorize",
-            params=params,
-            auth=(SANDBOX_USER, SANDBOX_PASSWORD),
-            allow_redirects=False,
-            timeout=10,
-        )
+        response = authorize_as_sandbox_user(asf_sandbox, params)
         assert response.status_code == 302
         assert response.headers["Location"].startswith(f"{asf_sandbox.urls.asf}{callback}?code=")
 
     def test_unregistered_redirect_uri_is_400(self, asf_sandbox):
         params = {"client_id": ASF_CLIENT_ID, "response_type": "code", "redirect_uri": "http://evil.invalid/login"}
-        response = requests.get(
-            f"{asf_sandbox.urls.edl}/oauth/authorize",
-            params=params,
-            auth=(SANDBOX_USER, SANDBOX_PASSWORD),
-            allow_redirects=False,
-            timeout=10,
-        )
+        response = authorize_as_sandbox_user(asf_sandbox, params)
         assert response.status_code == 400
         assert "redirect_uri 'http://evil.invalid/login' is not registered" in response.json()["error_description"]
 
