@@ -110,6 +110,23 @@ class TestMappedCopy:
         assert {k.rsplit(".", 1)[1] for k in keys} == {"zip", "png"}
 
 
+class TestDestination:
+    def test_a_missing_bucket_fails_every_copy_at_once_before_any_source_byte(
+        self, dag_from_source, asf_sandbox, destination, stats, capfd
+    ):
+        source = DAG_SOURCE.replace("{collection}", "C2859376221-ASF").replace('"ingest-dest"', '"no-such-dest"')
+        dag_run = dag_from_source(source.replace("{arguments}", "retries=2")).test(logical_date=WHEN)
+        assert dag_run.state == "failed"
+        states = task_states(dag_run)
+        copies = {task: state for task, state in states.items() if task.startswith("copy")}
+        assert copies and set(copies.values()) == {"failed"}, states  # failed, not up_for_retry
+        assert not any(key.startswith("grfn-content-prod/") for key in stats()["bytes_served"])
+        assert (
+            "bucket 'no-such-dest' does not exist or is not writable by connection 'aws_default'"
+            in capfd.readouterr().out
+        )
+
+
 class TestServerSide:
     def test_a_source_the_destination_can_read_is_copied_inside_s3(self, dag_from_source, destination, stats):
         destination.put_object(Bucket=DEST, Key="mirror/product.nc", Body=b"p" * 2048)
