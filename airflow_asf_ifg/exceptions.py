@@ -153,6 +153,13 @@ class AsfCredentialsError(ServiceError):
     _permanent_without_status = True
 
 
+class CredentialsUnavailableError(AsfCredentialsError):
+    """The credentials endpoint kept failing for now (429, 5xx, dropped connections) through every retry;
+    never permanent: a later run may get keys."""
+
+    _permanent_without_status = False
+
+
 class CredentialsRetiredError(AsfCredentialsError, ConfigurationError):
     """The credentials endpoint answered 410 Gone: ASF retired it (``/door/credentials`` since 2020)."""
 

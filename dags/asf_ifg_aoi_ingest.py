@@ -23,7 +23,15 @@ from airflow_asf_ifg.operators.cmr import CmrSearchOperator
 from airflow_asf_ifg.operators.preflight import AsfPreflightOperator
 from airflow_asf_ifg.sensors.archive import AsfArchiveStatusSensor
 from airflow_asf_ifg.transfers.asf_to_s3 import DEFAULT_ASSET_ALIAS, AsfToS3Operator
-from airflow_asf_ifg.validation import FILE_ROLES, WINDOWS, check_aoi, check_files, check_window
+from airflow_asf_ifg.validation import (
+    BUCKET_PATTERN,
+    FILE_ROLES,
+    WINDOWS,
+    check_aoi,
+    check_bucket_name,
+    check_files,
+    check_window,
+)
 
 AOIS_FILE = Path(__file__).with_name("aois.yaml")
 ARIA_S1_GUNW = "C2859376221-ASF"
@@ -40,8 +48,6 @@ DEFAULTS: dict[str, Any] = {
     "tags": [],
 }
 REQUIRED = ("dag_id", "aoi", "dest_bucket")
-# S3 bucket naming rules (AWS "Bucket naming rules"), checked before anything runs.
-BUCKET_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
 CONCEPT_ID_PATTERN = r"^C[0-9]+-[A-Z0-9_]+$"
 log = logging.getLogger(__name__)
 
@@ -83,8 +89,7 @@ def _check(aoi: dict[str, Any], seen: set[str]) -> None:
     check_aoi(aoi["aoi"])
     aoi["files"] = check_files(aoi["files"])
     check_window(aoi["window"])
-    if not re.fullmatch(BUCKET_PATTERN, str(aoi["dest_bucket"])):
-        raise ValueError(f"dest_bucket {aoi['dest_bucket']!r} is not a valid S3 bucket name")
+    check_bucket_name(aoi["dest_bucket"])  # S3 bucket naming rules, checked before anything runs
     if not re.fullmatch(CONCEPT_ID_PATTERN, str(aoi["collection_concept_id"])):
         raise ValueError(
             f"collection_concept_id {aoi['collection_concept_id']!r} is not a CMR collection concept "

@@ -19,7 +19,7 @@ from airflow_asf_ifg.client.archive import door_download_template
 from airflow_asf_ifg.client.archive_poll import retrieve
 from airflow_asf_ifg.client.cmr import CmrClient
 from airflow_asf_ifg.client.download import download
-from airflow_asf_ifg.client.granule import ProductFile, file_name
+from airflow_asf_ifg.client.granule import ProductFile, file_name, safe_file_name
 from airflow_asf_ifg.client.polling import PollRound
 from airflow_asf_ifg.client.settings import check_url
 from airflow_asf_ifg.client.transfer import HttpsSource
@@ -60,8 +60,8 @@ def targets(files: list[str], profile: Profile) -> dict[str, str]:
     for item in files:
         if "://" in item:
             url = check_url("URL", item)
-            name = file_name(url)
-        elif "/" in item or not item.strip():
+            name = safe_file_name(file_name(url), url)
+        elif "/" in item or "\\" in item or not item.strip():
             raise InvalidInputError(f"{item!r} is neither a file name nor an http(s) URL")
         elif template is None:
             raise InvalidInputError(
@@ -70,7 +70,7 @@ def targets(files: list[str], profile: Profile) -> dict[str, str]:
                 f"jsonl`)"
             )
         else:
-            name, url = item, template.format(name=item)
+            name, url = safe_file_name(item), template.format(name=item)
         if not name:
             raise InvalidInputError(f"{item!r} names no file")
         found[name] = url

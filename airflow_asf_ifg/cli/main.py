@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import math
 import sys
 from collections.abc import Callable, Sequence
 
@@ -34,8 +35,8 @@ def _positive(kind: type[float] | type[int]) -> Callable[[str], float | int]:
             raise argparse.ArgumentTypeError(
                 f"{text!r} is not a {'number' if kind is float else 'whole number'}"
             ) from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+        if not math.isfinite(value) or value <= 0:  # NaN compares false with everything: a wait that never ends
+            raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0 (a finite number)")
         return value
 
     return convert

@@ -19,6 +19,10 @@ from airflow_asf_ifg.exceptions import InvalidInputError
 
 __all__ = [
     "ACCEPTED",
+    "MAX_AOI_CHARACTERS",
+    "MAX_CROSSING_CHECK_POINTS",
+    "MAX_POLYGON_POINTS",
+    "MAX_SHAPES",
     "Aoi",
     "Shape",
     "parse_aoi",
@@ -31,6 +35,21 @@ ACCEPTED = (
     "WKT (POINT, POLYGON, MULTIPOLYGON), GeoJSON (a geometry, Feature or FeatureCollection of Points, "
     "Polygons or MultiPolygons), a (west, south, east, north) bbox, or a (lon, lat) point"
 )
+
+
+#: At most this many points per polygon ring. CMR's search API documents no number; 10,000 keeps a request
+#: within URL limits when sent as a POST form and the checks below bounded (the shape a DAG means to search is
+#: rarely finer than that: simplify it first).
+MAX_POLYGON_POINTS = 10_000
+#: At most this many shapes (points, boxes, polygons) in one AOI; each is one CMR spatial parameter.
+MAX_SHAPES = 1_000
+#: At most this many characters of WKT or GeoJSON text.
+MAX_AOI_CHARACTERS = 2_000_000
+#: The ring-crosses-itself check compares every pair of edges; above this many points it is skipped, and CMR
+#: itself refuses a self-intersecting polygon (an HTTP 400, reported as a permanent CmrSearchError).
+MAX_CROSSING_CHECK_POINTS = 1_000
+#: Nesting deeper than any accepted form needs (a FeatureCollection of MultiPolygons) is refused, not recursed.
+_MAX_DEPTH = 8
 
 
 @dataclass(frozen=True)
@@ -150,6 +169,13 @@ def polygon_ring(points: Iterable[Any], where: str = "polygon") -> tuple[Point, 
     :param points: [lon, lat] pairs, closed or not.
     :param where: how to name the polygon in errors.
     """
+    if not isinstance(points, Sequence) or isinstance(points, str | bytes):
+        raise InvalidInputError(f"{where}: expected a list of [lon, lat] pairs, got {_shown(points)}")
+    if len(points) > MAX_POLYGON_POINTS + 1:  # the closing point repeats the first
+        raise InvalidInputError(
+            f"{where} has {len(points)} points; at most {MAX_POLYGON_POINTS} are accepted per polygon: "
+            f"simplify it (e.g. shapely's simplify or ogr2ogr -simplify)"
+        )
     ring: list[Point] = []
     for index, value in enumerate(points):
         point = _coordinate(value, f"{where}, point {index + 1}")
@@ -160,7 +186,7 @@ def polygon_ring(points: Iterable[Any], where: str = "polygon") -> tuple[Point, 
     if len(ring) < 3:
         raise InvalidInputError(f"{where} has {len(ring)} distinct point(s); a polygon needs at least 3 corners")
     ring.append(ring[0])
-    edges = list(itertools.pairwise(ring))
+    edges = list(itertools.pairwise(ring)) if len(ring) <= MAX_CROSSING_CHECK_POINTS + 1 else []
     for i, j in itertools.combinations(range(len(edges)), 2):
         if j == i + 1 or (i == 0 and j == len(edges) - 1):
             continue  # neighbouring edges share a corner
@@ -216,8 +242,10 @@ def _wkt_tokens(text: str) -> list[str]:
     return tokens
 
 
-def _wkt_nested(tokens: list[str], position: int) -> tuple[Any, int]:
+def _wkt_nested(tokens: list[str], position: int, depth: int = 1) -> tuple[Any, int]:
     """Read a parenthesised list: numbers become coordinate tuples, parentheses nest."""
+    if depth > _MAX_DEPTH:
+        raise InvalidInputError(f"WKT: parentheses nested more than {_MAX_DEPTH} deep; no accepted geometry needs that")
     if tokens[position] != "(":
         raise InvalidInputError("WKT: expected '('")
     items: list[Any] = []
@@ -226,7 +254,7 @@ def _wkt_nested(tokens: list[str], position: int) -> tuple[Any, int]:
     while position < len(tokens):
         token = tokens[position]
         if token == "(":
-            nested, position = _wkt_nested(tokens, position)
+            nested, position = _wkt_nested(tokens, position, depth + 1)
             items.append(nested)
             continue
         if token in (",", ")"):
@@ -266,24 +294,56 @@ def _from_wkt(text: str) -> list[Shape]:
             raise InvalidInputError(f"WKT POINT needs one coordinate pair, got {len(coordinates)}")
         return [Shape("point", _coordinate(coordinates[0], "WKT POINT"))]
     if kind == "POLYGON":
-        return [Shape("polygon", polygon_ring(coordinates[0], "WKT POLYGON"))]
+        return [Shape("polygon", polygon_ring(_outer_ring(coordinates, "WKT POLYGON"), "WKT POLYGON"))]
     if kind == "MULTIPOLYGON":
+        _check_shape_count(len(coordinates), "WKT MULTIPOLYGON")
         return [
-            Shape("polygon", polygon_ring(polygon[0], f"WKT MULTIPOLYGON part {index + 1}"))
+            Shape("polygon", polygon_ring(_outer_ring(polygon, where), where))
             for index, polygon in enumerate(coordinates)
+            for where in [f"WKT MULTIPOLYGON part {index + 1}"]
         ]
     raise InvalidInputError(f"WKT type {kind} is not supported; accepted: {ACCEPTED}")
 
 
 # ------------------------------------------------------------------------------------------ GeoJSON
-def _from_geojson(document: dict[str, Any], where: str = "GeoJSON") -> list[Shape]:
+def _outer_ring(polygon: Any, where: str) -> Any:
+    """A polygon's first ring (its outer boundary), or an error naming what was found instead."""
+    if not isinstance(polygon, Sequence) or isinstance(polygon, str) or not polygon:
+        raise InvalidInputError(f"{where}: expected a list of rings (lists of [lon, lat] pairs), got {_shown(polygon)}")
+    return polygon[0]
+
+
+def _check_shape_count(count: int, where: str) -> None:
+    if count > MAX_SHAPES:
+        raise InvalidInputError(f"{where} has {count} parts; at most {MAX_SHAPES} shapes are accepted in one AOI")
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
+def _list(value: Any, what: str, where: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidInputError(f"{where}: {what} must be a list, got {_shown(value)}")
+    _check_shape_count(len(value), where)
+    return value
+
+
+def _from_geojson(document: Any, where: str = "GeoJSON", depth: int = 1) -> list[Shape]:
+    if not isinstance(document, dict):
+        raise InvalidInputError(f"{where}: expected a GeoJSON object, got {_shown(document)}")
+    if depth > _MAX_DEPTH:
+        raise InvalidInputError(f"{where}: nested more than {_MAX_DEPTH} deep; no accepted geometry needs that")
     kind = document.get("type")
     if kind == "FeatureCollection":
-        features = document.get("features") or []
+        features = _list(document.get("features"), "features", where)
         shapes = [
             shape
             for index, feature in enumerate(features)
-            for shape in _from_geojson(feature, f"{where} feature {index + 1}")
+            for shape in _from_geojson(feature, f"{where} feature {index + 1}", depth + 1)
         ]
         if not shapes:
             raise InvalidInputError(f"{where} FeatureCollection has no features")
@@ -292,12 +352,12 @@ def _from_geojson(document: dict[str, Any], where: str = "GeoJSON") -> list[Shap
         geometry = document.get("geometry")
         if not geometry:
             raise InvalidInputError(f"{where} Feature has no geometry")
-        return _from_geojson(geometry, where)
+        return _from_geojson(geometry, where, depth + 1)
     if kind == "GeometryCollection":
         return [
             shape
-            for index, geometry in enumerate(document.get("geometries") or [])
-            for shape in _from_geojson(geometry, f"{where} geometry {index + 1}")
+            for index, geometry in enumerate(_list(document.get("geometries"), "geometries", where))
+            for shape in _from_geojson(geometry, f"{where} geometry {index + 1}", depth + 1)
         ]
     coordinates = document.get("coordinates")
     if not coordinates:
@@ -305,13 +365,16 @@ def _from_geojson(document: dict[str, Any], where: str = "GeoJSON") -> list[Shap
     if kind == "Point":
         return [Shape("point", _coordinate(coordinates, f"{where} Point"))]
     if kind == "MultiPoint":
-        return [Shape("point", _coordinate(point, f"{where} MultiPoint")) for point in coordinates]
+        points = _list(coordinates, "MultiPoint coordinates", f"{where} MultiPoint")
+        return [Shape("point", _coordinate(point, f"{where} MultiPoint")) for point in points]
     if kind == "Polygon":
-        return [Shape("polygon", polygon_ring(coordinates[0], f"{where} Polygon"))]
+        return [Shape("polygon", polygon_ring(_outer_ring(coordinates, f"{where} Polygon"), f"{where} Polygon"))]
     if kind == "MultiPolygon":
+        polygons = _list(coordinates, "MultiPolygon coordinates", f"{where} MultiPolygon")
         return [
-            Shape("polygon", polygon_ring(polygon[0], f"{where} MultiPolygon part {index + 1}"))
-            for index, polygon in enumerate(coordinates)
+            Shape("polygon", polygon_ring(_outer_ring(polygon, part), part))
+            for index, polygon in enumerate(polygons)
+            for part in [f"{where} MultiPolygon part {index + 1}"]
         ]
     raise InvalidInputError(f"{where} type {kind!r} is not supported; accepted: {ACCEPTED}")
 
@@ -324,8 +387,31 @@ def parse_aoi(value: Any) -> Aoi:
     """
     if isinstance(value, Aoi):
         return value
-    if value is None or (isinstance(value, str | Sequence | dict) and not value):
-        raise InvalidInputError(f"the AOI is empty; give {ACCEPTED}")
+    if (
+        value is None
+        or (isinstance(value, str | Sequence | dict) and not value)
+        or (isinstance(value, str) and not value.strip())
+    ):
+        # An AOI template that rendered to "" must not become "no spatial filter" (a worldwide search).
+        raise InvalidInputError(
+            f"the AOI is empty ({value!r}); give {ACCEPTED}. To search without a spatial filter, pass no AOI "
+            f"(aoi=None; CmrSearchOperator also needs allow_global=True)"
+        )
+    if isinstance(value, str) and len(value) > MAX_AOI_CHARACTERS:
+        raise InvalidInputError(
+            f"the AOI text has {len(value)} characters; at most {MAX_AOI_CHARACTERS} are accepted: simplify it"
+        )
+    try:
+        aoi = _parse(value)
+    except RecursionError:
+        raise InvalidInputError(f"the AOI is nested too deeply to be {ACCEPTED}") from None
+    except (TypeError, AttributeError, KeyError, IndexError) as error:
+        raise InvalidInputError(f"the AOI is malformed ({type(error).__name__}: {error}); give {ACCEPTED}") from None
+    _check_shape_count(len(aoi.shapes), "the AOI")
+    return aoi
+
+
+def _parse(value: Any) -> Aoi:
     if isinstance(value, str):
         text = value.strip()
         if text.startswith(("{", "[")):  # GeoJSON, or a templated list rendered as text

@@ -3,7 +3,9 @@ requests, when waiting is over and what a finished wait means. Shared by the sen
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -39,10 +41,20 @@ __all__ = [
     "poll_each",
     "retrieve",
     "targets_from_names",
+    "transient_errors",
 ]
 
 #: States no wait can change.
 TERMINAL = frozenset({ArchiveState.AVAILABLE, ArchiveState.MISSING})
+log = logging.getLogger(__name__)
+
+
+def transient_errors() -> tuple[type[BaseException], ...]:
+    """Failures of one read that the next round may not meet: the connection dropped or timed out, or the body
+    (the door's JSON, a download's first byte) was cut off mid-way; the product is read again then."""
+    import aiohttp  # here, not at import: DAG files import the sensor at every parse
+
+    return (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, asyncio.TimeoutError)
 
 
 @dataclass(frozen=True)
@@ -110,18 +122,27 @@ def targets_from_names(names: Iterable[str]) -> list[ArchiveTarget]:
 async def poll_each(reads: Sequence[Awaitable[ProductStatus]], limit: int) -> PollResult:
     """Run the reads, at most ``limit`` at once: the states by name and the longest Retry-After of those throttled.
 
+    A read that was throttled or failed for now (:func:`transient_errors`) is left out: its product is read
+    again next round. Any other error propagates.
+
     :param reads: one read of one product each.
     :param limit: the most at once.
     """
     states: dict[str, ProductStatus] = {}
     retry_after = 0.0
+    failed: list[str] = []
+    transient = transient_errors()
     for result in await gather_bounded(limit, list(reads)):
         if isinstance(result, Throttled):
             retry_after = max(retry_after, result.retry_after)
+        elif isinstance(result, transient):
+            failed.append(f"{type(result).__name__}: {result}")
         elif isinstance(result, BaseException):
             raise result
         else:
             states[result.name] = result
+    if failed:
+        log.warning("%d read(s) failed for now and are asked again next round; first: %s", len(failed), failed[0])
     return PollResult(states, retry_after)
 
 

@@ -229,7 +229,7 @@ def granule_query(
             "CMR searches granules within collections: give collection_concept_id (e.g. "
             "C2859376221-ASF for ARIA_S1_GUNW) or short_name"
         )
-    if aoi is not None and aoi != "":
+    if aoi is not None:  # "" is refused by parse_aoi: no spatial filter is said with None, never by an empty AOI
         params += parse_aoi(aoi).cmr_params()
     temporal_text = time_range(temporal, "temporal")
     if temporal_text:

@@ -8,22 +8,28 @@ extended, so long work refreshes them the botocore way (``RefreshableCredentials
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 import shlex
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 import boto3
 import botocore.session
+import requests
 from botocore.credentials import RefreshableCredentials
 
-from airflow_asf_ifg.client.earthdata import AsyncEarthdataSession, EarthdataSession
+from airflow_asf_ifg.client.cmr import RetryPolicy
+from airflow_asf_ifg.client.earthdata import AsyncEarthdataSession, EarthdataSession, FetchedResponse
 from airflow_asf_ifg.client.s3 import error_code, error_status
 from airflow_asf_ifg.client.settings import EarthdataSettings
-from airflow_asf_ifg.exceptions import AsfCredentialsError, CredentialsRetiredError
+from airflow_asf_ifg.exceptions import AsfCredentialsError, CredentialsRetiredError, CredentialsUnavailableError
 
 __all__ = [
     "DEFAULT_MARGIN_SECONDS",
@@ -58,6 +64,12 @@ GRFN_REGION = "us-east-1"
 _DOOR_FIELDS = ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")
 _TEA_FIELDS = ("accessKeyId", "secretAccessKey", "sessionToken", "expiration")
 _BUCKET_ARN = re.compile(r"^arn:aws:s3:::([^/*]+)")
+#: Answers worth asking again: the endpoint (or EDL on the way) is busy or failed for now.
+_RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+#: Failures worth asking again: the connection dropped, timed out, or the body was cut off mid-way.
+_RETRY_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+_ARETRY_ERRORS = (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, asyncio.TimeoutError)
+log = logging.getLogger(__name__)
 
 
 def parse_expiration(value: Any) -> datetime:
@@ -193,52 +205,132 @@ def _check_answer(endpoint: str, status: int, content_type: str, text: str) -> N
     raise AsfCredentialsError(f"{endpoint} answered {status}: {' '.join(detail.split())}", status)
 
 
-def fetch_credentials(session: EarthdataSession, endpoint: str, app_name: str | None = None) -> TemporaryCredentials:
+def _gave_up(endpoint: str, retry: RetryPolicy, last: str, status: int | None) -> CredentialsUnavailableError:
+    return CredentialsUnavailableError(
+        f"{endpoint} kept failing after {retry.attempts} tries; last: {last}. The credentials endpoint is "
+        f"busy or down: run again later",
+        status,
+    )
+
+
+def _retry_log(endpoint: str, attempt: int, retry: RetryPolicy, last: str, delay: float) -> None:
+    log.warning("%s: %s (try %d of %d); asking again in %.1f s", endpoint, last, attempt, retry.attempts, delay)
+
+
+def fetch_credentials(
+    session: EarthdataSession,
+    endpoint: str,
+    app_name: str | None = None,
+    *,
+    retry: RetryPolicy | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> TemporaryCredentials:
     """GET temporary credentials, logging in through EDL if the endpoint redirects there.
+
+    A 429 or 5xx answer, a dropped connection or a cut-off body is asked again with backoff (honouring
+    ``Retry-After``); a refused login, a retired endpoint or an unaccepted EULA is not.
 
     :param session: an Earthdata session (its policy decides where the login goes).
     :param endpoint: the door's ``/door/credentials`` or a TEA ``/s3credentials`` URL.
     :param app_name: TEA's ``app-name`` header (it names the STS session).
+    :param retry: tries and backoff (default: CMR's, six tries).
+    :param sleep: how to wait between tries.
     """
+    retry = retry or RetryPolicy()
     headers = {"app-name": app_name} if app_name else {}
-    response = session.get_checked(endpoint, headers=headers)
-    _check_answer(
-        endpoint,
-        response.status_code,
-        response.headers.get("Content-Type", ""),
-        response.text if response.status_code != 200 else "",
-    )
+    last, status = "", None
+    for attempt in range(1, retry.attempts + 1):
+        retry_after = None
+        try:
+            response = session.get_checked(endpoint, headers=headers)
+        except _RETRY_ERRORS as error:
+            last, status = f"{type(error).__name__}: {error}", None
+        else:
+            if response.status_code not in _RETRY_STATUS:
+                return _parse_answer(
+                    endpoint,
+                    response.status_code,
+                    response.headers.get("Content-Type", ""),
+                    response.text if response.status_code != 200 else "",
+                    response.json,
+                )
+            last, status = f"HTTP {response.status_code}", response.status_code
+            retry_after = response.headers.get("Retry-After")
+        if attempt < retry.attempts:
+            delay = retry.delay(attempt, retry_after)
+            _retry_log(endpoint, attempt, retry, last, delay)
+            sleep(delay)
+    raise _gave_up(endpoint, retry, last, status)
+
+
+def _parse_answer(
+    endpoint: str, status: int, content_type: str, text: str, document: Callable[[], Any]
+) -> TemporaryCredentials:
+    _check_answer(endpoint, status, content_type, text)
     try:
-        document = response.json()
+        body = document()
     except ValueError:
-        raise AsfCredentialsError(
-            f"{endpoint} answered 200 but not JSON (Content-Type {response.headers.get('Content-Type')!r})"
-        ) from None
-    return TemporaryCredentials.parse(document, endpoint)
+        raise AsfCredentialsError(f"{endpoint} answered 200 but not JSON (Content-Type {content_type!r})") from None
+    return TemporaryCredentials.parse(body, endpoint)
 
 
 async def afetch_credentials(
-    session: AsyncEarthdataSession, endpoint: str, app_name: str | None = None
+    session: AsyncEarthdataSession,
+    endpoint: str,
+    app_name: str | None = None,
+    *,
+    retry: RetryPolicy | None = None,
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
 ) -> TemporaryCredentials:
-    """The asyncio twin of :func:`fetch_credentials`.
+    """The asyncio twin of :func:`fetch_credentials`, retrying the same failures.
 
     :param session: an open asyncio Earthdata session.
     :param endpoint: the credentials URL.
     :param app_name: TEA's ``app-name`` header.
+    :param retry: tries and backoff (default: CMR's, six tries).
+    :param sleep: how to wait between tries.
     """
-    response = await session.fetch("GET", endpoint, headers={"app-name": app_name} if app_name else None)
-    content_type = response.headers.get("Content-Type", "")
-    _check_answer(
-        endpoint,
-        response.status,
-        content_type,
-        response.body[:4000].decode(errors="replace") if response.status != 200 else "",
+    retry = retry or RetryPolicy()
+    last, status = "", None
+    for attempt in range(1, retry.attempts + 1):
+        retry_after = None
+        response: FetchedResponse | None = None
+        try:
+            response = await session.fetch("GET", endpoint, headers={"app-name": app_name} if app_name else None)
+        except _ARETRY_ERRORS as error:
+            last, status = f"{type(error).__name__}: {error}", None
+        if response is not None:
+            if response.status not in _RETRY_STATUS:
+                return _parse_answer(
+                    endpoint,
+                    response.status,
+                    response.headers.get("Content-Type", ""),
+                    response.body[:4000].decode(errors="replace") if response.status != 200 else "",
+                    response.json,
+                )
+            last, status = f"HTTP {response.status}", response.status
+            retry_after = response.headers.get("Retry-After")
+        if attempt < retry.attempts:
+            delay = retry.delay(attempt, retry_after)
+            _retry_log(endpoint, attempt, retry, last, delay)
+            await sleep(delay)
+    raise _gave_up(endpoint, retry, last, status)
+
+
+def _keep_current(current: TemporaryCredentials, error: Exception) -> dict[str, str]:
+    """The current keys when they are still valid after a failed refresh; else the refresh's error."""
+    remaining = current.remaining_seconds()
+    if remaining <= 0:
+        raise error
+    # botocore raises a failed refresh inside its mandatory window although the keys still work: keep
+    # them until they really expire, and ask again on the next request.
+    log.warning(
+        "refreshing the temporary credentials from %s failed (%s); keeping the current ones, valid %.0f s more",
+        current.endpoint or "the credentials endpoint",
+        error,
+        remaining,
     )
-    try:
-        document = response.json()
-    except ValueError:
-        raise AsfCredentialsError(f"{endpoint} answered 200 but not JSON (Content-Type {content_type!r})") from None
-    return TemporaryCredentials.parse(document, endpoint)
+    return current.botocore_metadata()
 
 
 def refreshable_credentials(
@@ -247,16 +339,16 @@ def refreshable_credentials(
     """botocore credentials that call ``fetch`` again before the current keys expire.
 
     botocore refreshes inside its advisory window and blocks inside its mandatory one; both are set
-    from each fetch's lifetime. A failed fetch raises (or, in the advisory window, keeps the current
-    keys) and is tried again on the next request: nothing failed is cached.
+    from each fetch's lifetime. A failed fetch keeps the current keys while they are valid (and is tried
+    again on the next request); once they have expired it raises: nothing failed is cached.
 
     :param fetch: returns fresh credentials.
     :param margin_seconds: how long before expiry to refresh.
     """
-    first = fetch()
-    margin = refresh_margin(first.remaining_seconds(), margin_seconds)
+    current = fetch()
+    margin = refresh_margin(current.remaining_seconds(), margin_seconds)
     credentials = RefreshableCredentials.create_from_metadata(
-        metadata=first.botocore_metadata(),
+        metadata=current.botocore_metadata(),
         refresh_using=lambda: refresh(),
         method="asf-temporary-credentials",
         advisory_timeout=margin,
@@ -264,7 +356,12 @@ def refreshable_credentials(
     )
 
     def refresh() -> dict[str, str]:
-        fresh = fetch()
+        nonlocal current
+        try:
+            fresh = fetch()
+        except Exception as error:
+            return _keep_current(current, error)
+        current = fresh
         lifetime_margin = refresh_margin(fresh.remaining_seconds(), margin_seconds)
         credentials._advisory_refresh_timeout = lifetime_margin
         credentials._mandatory_refresh_timeout = lifetime_margin / 2
@@ -287,25 +384,31 @@ def boto3_session(credentials: RefreshableCredentials, region_name: str | None) 
 async def arefreshable_credentials(
     fetch: Callable[[], Awaitable[TemporaryCredentials]], margin_seconds: float = DEFAULT_MARGIN_SECONDS
 ) -> Any:
-    """aiobotocore credentials that await ``fetch`` again before the current keys expire.
+    """aiobotocore credentials that await ``fetch`` again before the current keys expire; a failed fetch
+    keeps the current keys while they are valid, as :func:`refreshable_credentials` does.
 
     :param fetch: coroutine function returning fresh credentials.
     :param margin_seconds: how long before expiry to refresh.
     """
     from aiobotocore.credentials import AioRefreshableCredentials
 
-    first = await fetch()
-    margin = refresh_margin(first.remaining_seconds(), margin_seconds)
+    current = await fetch()
+    margin = refresh_margin(current.remaining_seconds(), margin_seconds)
 
     async def refresh() -> dict[str, str]:
-        fresh = await fetch()
+        nonlocal current
+        try:
+            fresh = await fetch()
+        except Exception as error:
+            return _keep_current(current, error)
+        current = fresh
         lifetime_margin = refresh_margin(fresh.remaining_seconds(), margin_seconds)
         credentials._advisory_refresh_timeout = lifetime_margin
         credentials._mandatory_refresh_timeout = lifetime_margin / 2
         return fresh.botocore_metadata()
 
     credentials = AioRefreshableCredentials.create_from_metadata(
-        metadata=first.botocore_metadata(), refresh_using=refresh, method="asf-temporary-credentials"
+        metadata=current.botocore_metadata(), refresh_using=refresh, method="asf-temporary-credentials"
     )
     credentials._advisory_refresh_timeout = margin
     credentials._mandatory_refresh_timeout = margin / 2

@@ -94,6 +94,15 @@ def download(
     if part.is_file() and size is not None and part.stat().st_size > size:
         part.unlink()  # longer than the product: not a prefix of it
     digest, offset = _hash_file(part, algorithm) if part.is_file() else (new_hash(algorithm), 0)
+    if size is not None and offset == size and part.is_file():
+        # A run that died after its last write but before the rename left the whole file: asking for more
+        # would get 416 on every rerun. Keep it if it is the product, else start over.
+        actual = digest.hexdigest()
+        if not checksum or actual.lower() == checksum.lower():
+            os.replace(part, path)
+            return DownloadResult(str(path), "downloaded", 0, size, actual, offset, 0, time.monotonic() - started)
+        part.unlink()
+        digest, offset = new_hash(algorithm), 0
     state = {"offset": offset, "reread": 0, "resumes": 0}
     progress = Progress(path.name, size, 10.0, progress_seconds, done=offset)
     path.parent.mkdir(parents=True, exist_ok=True)

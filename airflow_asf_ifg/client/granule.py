@@ -67,6 +67,42 @@ def file_name(url: str) -> str:
     return unquote(name) if "%" in name else name
 
 
+def safe_file_name(name: str, where: str = "file name") -> str:
+    """``name`` if it is one plain file name, else an InvalidInputError: it would write outside its folder.
+
+    A URL's last segment is unquoted, so ``..%2F..%2Fx`` names ``../../x``; a name with ``/``, ``\\``, NUL,
+    ``..`` or a leading ``.`` is refused before it becomes a local path or an S3 key.
+
+    :param name: the file name.
+    :param where: how to name it in the error (the URL it came from).
+    """
+    if not name or not name.strip():
+        raise InvalidInputError(f"{where} names no file")
+    bad = [c for c in ("/", "\\", "\0") if c in name]
+    if bad or ".." in name or name.startswith("."):
+        shown = "NUL" if "\0" in name else ", ".join(repr(c) for c in bad) or "'..' or a leading '.'"
+        raise InvalidInputError(
+            f"{where}: file name {name!r} contains {shown}; it would be written outside the output folder, "
+            f"so it is refused: give a URL whose last path segment is a plain file name"
+        )
+    return name
+
+
+def check_key_prefix(prefix: str, where: str = "dest_prefix") -> str:
+    """``prefix`` if no segment of it is ``..`` and it does not start with ``/``, else an InvalidInputError.
+
+    :param prefix: an S3 key prefix (already filled in).
+    :param where: how to name it in the error.
+    """
+    segments = prefix.replace("\\", "/").split("/")
+    if prefix.startswith(("/", "\\")) or any(s in (".", "..") for s in segments) or "\0" in prefix:
+        raise InvalidInputError(
+            f"{where} {prefix!r} starts with '/' or has a '.' or '..' segment (or a NUL); give a relative "
+            f"prefix such as '{{collection}}/{{granule_ur}}/'"
+        )
+    return prefix
+
+
 #: The roles of a granule's files: the product itself, its browse image, its metadata file.
 ROLES = ("data", "browse", "metadata")
 

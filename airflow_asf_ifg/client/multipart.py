@@ -11,6 +11,7 @@ failure.
 
 from __future__ import annotations
 
+import itertools
 import math
 import queue
 import threading
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_asf_ifg.client.s3 import abort_upload
+from airflow_asf_ifg.exceptions import ChecksumMismatchError
 
 __all__ = [
     "BufferPool",
@@ -39,28 +41,41 @@ class UploadAborted(Exception):
 
 
 class BufferPool:
-    """A fixed set of reusable part buffers; a buffer goes back when every holder has released it.
+    """Up to ``count`` reusable part buffers, each made when first needed; a buffer goes back when every holder
+    has released it.
 
-    :param count: how many buffers (the most parts in memory at once).
+    :param count: how many buffers at most (the most parts in memory at once).
     :param size: bytes in each.
     """
 
     def __init__(self, count: int, size: int) -> None:
+        self.count = count
         self.size = size
+        #: Bytes of the buffers made so far (they are kept until the pool is dropped).
+        self.allocated = 0
+        self._made = 0
         self._free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
-        for _ in range(count):
-            self._free.put(bytearray(size))
         self._holders: dict[int, int] = {}
         self._lock = threading.Lock()
 
     def take(self, failed: threading.Event) -> bytearray:
-        """A free buffer, waiting for one; gives up when ``failed`` is set.
+        """A free buffer, a new one while fewer than ``count`` exist, else waiting for one; gives up when
+        ``failed`` is set.
 
         :param failed: set when the upload has failed.
         """
         while True:
             if failed.is_set():
                 raise UploadAborted
+            try:
+                return self._free.get_nowait()
+            except queue.Empty:
+                pass
+            with self._lock:
+                if self._made < self.count:
+                    self._made += 1
+                    self.allocated += self.size
+                    return bytearray(self.size)
             try:
                 return self._free.get(timeout=_NO_BUFFER_WAIT)
             except queue.Empty:
@@ -179,6 +194,8 @@ class MultipartTarget:
     :param part_size: bytes per part (the last may be shorter).
     :param concurrency: parts uploaded at once.
     :param buffers: parts in memory at once (at least 2).
+
+    After an upload, ``buffer_bytes`` says how many bytes of part buffers it allocated.
     """
 
     client: Any
@@ -189,6 +206,7 @@ class MultipartTarget:
     concurrency: int
     buffers: int
     upload_id: str | None = field(default=None, init=False)
+    buffer_bytes: int = field(default=0, init=False)
 
     @property
     def checksum_algorithm(self) -> str | None:
@@ -210,12 +228,17 @@ class _PartUploads:
 
     :param target: the destination and its settings.
     :param digest: a hashlib object, updated with every byte in order.
-    :param parts: how many parts the object has, when known (no more buffers than that are made).
+    :param size: the object's size, when known: no more buffers than its parts, none longer than the object.
     """
 
-    def __init__(self, target: MultipartTarget, digest: Any, parts: int | None = None) -> None:
+    def __init__(self, target: MultipartTarget, digest: Any, size: int | None = None) -> None:
         self.target = target
-        self.pool = BufferPool(max(2, min(target.buffers, parts or target.buffers)), target.part_size)
+        buffers, buffer_size = target.buffers, target.part_size
+        if size is not None:
+            buffers = min(buffers, max(1, math.ceil(size / target.part_size)))
+            buffer_size = min(buffer_size, max(1, size))
+        # Buffers are made as needed, so a count above the parts (two: one filling, one hashing) costs nothing.
+        self.pool = BufferPool(max(2, buffers), buffer_size)
         self.failed = threading.Event()
         self.hasher = _OrderedHasher(digest, self.pool)
         self._executor = ThreadPoolExecutor(max_workers=target.concurrency, thread_name_prefix="asf-ifg-part")
@@ -254,6 +277,7 @@ class _PartUploads:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, _: Any) -> None:
+        self.target.buffer_bytes = self.pool.allocated
         if error is None:
             self._executor.shutdown()
             return
@@ -272,7 +296,11 @@ class _PartUploads:
 
 
 def upload_stream(
-    target: MultipartTarget, chunks: Iterable[bytes], digest: Any, verify: Callable[[Any, int], None]
+    target: MultipartTarget,
+    chunks: Iterable[bytes],
+    digest: Any,
+    verify: Callable[[Any, int], None],
+    size: int | Callable[[], int | None] | None = None,
 ) -> int:
     """Write the chunks to ``target``'s key; return the byte count. Nothing is visible unless ``verify`` passes.
 
@@ -280,10 +308,16 @@ def upload_stream(
     :param chunks: the bytes, in order.
     :param digest: a hashlib object, updated with every byte in order.
     :param verify: called with the digest and the byte count once all is read; raises to refuse the object.
+    :param size: the object's size when known, or a function that tells it once the first bytes have arrived
+        (an HTTP ``Content-Length``): buffers are then no longer than the object and no more than its parts.
     """
+    iterator = iter(chunks)
+    first = next((chunk for chunk in iterator if chunk), None)  # the stream is open now: its length may be known
+    expected = size() if callable(size) else size
     total = 0
-    with _PartUploads(target, digest) as uploads:
-        for number, (buffer, length, last) in enumerate(fill_parts(chunks, uploads.pool, uploads.failed), start=1):
+    with _PartUploads(target, digest, expected) as uploads:
+        stream = itertools.chain([first] if first is not None else [], iterator)
+        for number, (buffer, length, last) in enumerate(fill_parts(stream, uploads.pool, uploads.failed), start=1):
             total += length
             uploads.pool.hold(buffer, 2)
             uploads.hasher.add(number, buffer, length)
@@ -295,6 +329,11 @@ def upload_stream(
                     uploads.pool.release(buffer)
                 return total
             uploads.submit(_upload_part, target, number, buffer, length, uploads.pool)
+            if expected is not None and not last and total >= expected:
+                # More bytes than the size said: refuse now, not after streaming all of them in tiny parts.
+                raise ChecksumMismatchError(
+                    f"{target.key}: the source has more than the {expected} bytes its size says; nothing was written"
+                )
         uploads.complete(verify, total)
     return total
 
@@ -321,12 +360,13 @@ def upload_ranges(
     """
     if size <= target.part_size:  # one part: one GET, then one checked put
         buffer = bytearray(size)
+        target.buffer_bytes = size
         fetch(0, memoryview(buffer))
         digest.update(buffer)
         verify(digest, size)
         _put_single(target, buffer)
         return size
-    with _PartUploads(target, digest, parts=math.ceil(size / target.part_size)) as uploads:
+    with _PartUploads(target, digest, size) as uploads:
         for number, first in enumerate(range(0, size, target.part_size), start=1):
             buffer = uploads.pool.take(uploads.failed)
             uploads.pool.hold(buffer, 2)

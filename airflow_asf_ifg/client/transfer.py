@@ -35,6 +35,7 @@ from airflow_asf_ifg.client.s3 import (
 )
 from airflow_asf_ifg.exceptions import (
     ChecksumMismatchError,
+    InvalidInputError,
     ProductArchivedError,
     ProductMissingError,
     TransferError,
@@ -187,6 +188,8 @@ class HttpsSource:
         self.session = session
         self.url = url
         self.timeout = timeout
+        #: The whole object's length, once a GET has told it (``Content-Length``, or a 206's ``Content-Range``).
+        self.length: int | None = None
 
     def size(self) -> int | None:
         """Unknown until the GET (the door answers HEAD with a redirect to a URL that lives 15 s)."""
@@ -223,7 +226,18 @@ class HttpsSource:
         start = 0
         if status == 206:
             start = int(response.headers.get("Content-Range", "bytes 0-").split()[1].split("-")[0])
+        if self.length is None:
+            self.length = _whole_length(response, status)
         return _http_chunks(response), start
+
+
+def _whole_length(response: requests.Response, status: int) -> int | None:
+    """The whole object's length a GET tells, or None (an encoded body's length is not the object's)."""
+    if response.headers.get("Content-Encoding", "identity") != "identity":
+        return None
+    text = response.headers.get("Content-Range", "").rpartition("/")[2] if status == 206 else ""
+    text = text if status == 206 else response.headers.get("Content-Length", "")
+    return int(text) if text.isdigit() else None
 
 
 def _range(offset: int, end: int | None) -> str:
@@ -255,6 +269,8 @@ class TransferResult:
     :param method: ``stream`` or ``server-side``.
     :param reread_bytes: bytes read twice because a resumed source could not start at the right byte.
     :param resumes: how many times reading resumed after a break.
+    :param buffer_bytes: bytes of part buffers the copy allocated (no more than the object needs when its size
+        was known).
     """
 
     bucket: str
@@ -269,6 +285,7 @@ class TransferResult:
     method: str = "stream"
     reread_bytes: int = 0
     resumes: int = 0
+    buffer_bytes: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict."""
@@ -410,11 +427,11 @@ class Transfer:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if concurrency < 1:
-            raise ValueError(f"concurrency {concurrency} must be at least 1")
+            raise InvalidInputError(f"concurrency {concurrency} must be at least 1")
         if part_size is not None and part_size < S3_MIN_PART_SIZE:
-            raise ValueError(f"part_size {part_size} is below S3's 5 MiB minimum")
+            raise InvalidInputError(f"part_size {part_size} is below S3's 5 MiB minimum ({S3_MIN_PART_SIZE} bytes)")
         if memory_limit < 2 * S3_MIN_PART_SIZE:
-            raise ValueError(f"memory_limit {memory_limit} is below two parts of S3's 5 MiB minimum")
+            raise InvalidInputError(f"memory_limit {memory_limit} is below two parts of S3's 5 MiB minimum")
         self.destination = destination
         self.part_size = part_size
         self.concurrency = concurrency
@@ -582,7 +599,8 @@ class Transfer:
             upload_ranges(target, size, self._range_reader(source, state, progress), new_hash(algorithm), verify)
             state["offset"] = size
         else:
-            upload_stream(target, self._read(source, state, progress), new_hash(algorithm), verify)
+            known = size if size is not None else (lambda: getattr(source, "length", None))
+            upload_stream(target, self._read(source, state, progress), new_hash(algorithm), verify, known)
         actual = checked["checksum"]
         if not checksum or size is None:
             self._record_read(bucket, key, state["offset"], actual, described)
@@ -599,6 +617,7 @@ class Transfer:
             "stream",
             state["reread"],
             state["resumes"],
+            target.buffer_bytes,
         )
 
     def _record_read(self, bucket: str, key: str, size: int, checksum: str, described: dict[str, str]) -> None:

@@ -12,6 +12,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_asf_ifg.client.aoi import parse_aoi
 from airflow_asf_ifg.client.limits import MAX_PAGE_SIZE, check_search_options
+from airflow_asf_ifg.exceptions import InvalidInputError
 from airflow_asf_ifg.failing import permanent_errors_fail_the_task
 from airflow_asf_ifg.hooks import EARTHDATA_DEFAULT_CONN_ID
 from airflow_asf_ifg.links import CmrQueryLink
@@ -82,6 +83,8 @@ class CmrSearchOperator(BaseOperator):
     :param truncate: return the first ``max_results`` instead of failing when there are more.
     :param on_incomplete: ``raise`` (default) or ``warn`` when CMR delivers fewer granules than it counted.
     :param earthdata_conn_id: the ``earthdata`` connection (optional for public CMR).
+    :param allow_global: search without a spatial filter when ``aoi`` is None (refused otherwise, so that a
+        forgotten AOI does not search the whole collection); an AOI rendering to ``""`` is always refused.
     """
 
     template_fields: Sequence[str] = (
@@ -113,14 +116,22 @@ class CmrSearchOperator(BaseOperator):
         truncate: bool = False,
         on_incomplete: str = "raise",
         earthdata_conn_id: str = EARTHDATA_DEFAULT_CONN_ID,
+        allow_global: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         if not is_templated(window):
             check_window(window)
         check_search_options(page_size, on_incomplete, max_results=max_results)
+        if aoi is None and not allow_global:
+            # An AOI forgotten (or a None from a DAG's config) would search the whole collection.
+            raise InvalidInputError(
+                "aoi is None: that searches the whole collection, worldwide; give an aoi (WKT, GeoJSON, bbox "
+                "or point), or pass allow_global=True to search without a spatial filter"
+            )
         if aoi is not None and not is_templated(aoi):
             parse_aoi(aoi)  # fail at DAG parse time, long before any request
+        self.allow_global = allow_global
         self.collection_concept_id = collection_concept_id
         self.short_name = short_name
         self.aoi = aoi
@@ -164,6 +175,8 @@ class CmrSearchOperator(BaseOperator):
     def _search(self, context: Context) -> list[dict[str, Any]]:
         try:
             check_window(self.window)  # again: a template may have rendered anything
+            if self.aoi is not None:
+                parse_aoi(self.aoi)  # a template rendering to "" would otherwise drop the spatial filter
             time_filters = self._time_filters(context)
             # truncate: the first max_results; otherwise more than max_results fails before any is fetched.
             limits = {"limit": self.max_results} if self.truncate else {"max_hits": self.max_results}

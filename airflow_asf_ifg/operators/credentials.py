@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_asf_ifg.exceptions import AsfCredentialsError
+from airflow_asf_ifg.exceptions import AsfCredentialsError, InvalidInputError
 from airflow_asf_ifg.failing import permanent_errors_fail_the_task
 from airflow_asf_ifg.hooks import EARTHDATA_DEFAULT_CONN_ID
+from airflow_asf_ifg.validation import check_profile_name
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -58,6 +59,7 @@ def aws_profile_text(
     :param region_name: the region.
     :param endpoint_url: an S3 endpoint for tools that read ``endpoint_url`` from the profile.
     """
+    check_profile_name(profile)
     parser = configparser.ConfigParser(interpolation=None)
     parser.read_string(existing)
     parser[profile] = {
@@ -125,7 +127,8 @@ class AsfS3CredentialsOperator(BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         if output_format not in OUTPUT_FORMATS:
-            raise ValueError(f"output_format {output_format!r} is not one of {OUTPUT_FORMATS}")
+            raise InvalidInputError(f"output_format {output_format!r} is not one of {OUTPUT_FORMATS}")
+        check_profile_name(profile_name)
         self.earthdata_conn_id = earthdata_conn_id
         self.s3_credentials_url = s3_credentials_url
         self.bucket = bucket

@@ -15,6 +15,7 @@ from airflow_asf_ifg.exceptions import ProductMissingError
 from airflow_asf_ifg.failing import permanent_errors_fail_the_task
 from airflow_asf_ifg.hooks import EARTHDATA_DEFAULT_CONN_ID
 from airflow_asf_ifg.templates import checked_after_rendering, is_templated
+from airflow_asf_ifg.validation import check_bucket_name
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -60,6 +61,8 @@ class AsfPreflightOperator(BaseOperator):
         self.granules = granules
         self.files = files if is_templated(files) else checked_roles(files)
         self.source = check_source(source)
+        if dest_bucket is not None and not is_templated(dest_bucket):
+            check_bucket_name(dest_bucket)
         self.dest_bucket = dest_bucket
         self.aws_conn_id = aws_conn_id
         self.earthdata_conn_id = earthdata_conn_id
@@ -77,9 +80,11 @@ class AsfPreflightOperator(BaseOperator):
 
         roles = checked_after_rendering(self.files, checked_roles)
         with permanent_errors_fail_the_task():
+            if self.dest_bucket is not None:  # None skips the destination check; '' rendered is a mistake
+                self.dest_bucket = check_bucket_name(self.dest_bucket)
             granules = Granule.from_dicts(list(self.granules or []))
             facts: dict[str, Any] = {"granules": len(granules), "source": None, "destination": None}
-            if self.dest_bucket:
+            if self.dest_bucket is not None:
                 facts["destination"] = self._check_destination(self.dest_bucket)
             first = next(((g, f) for g in granules for f in g.files if f.role in roles), None)
             if first is None:

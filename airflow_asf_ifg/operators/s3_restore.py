@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_asf_ifg.client.limits import check_number
 from airflow_asf_ifg.client.s3_restore import TIERS
+from airflow_asf_ifg.exceptions import InvalidInputError
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -40,9 +42,8 @@ class S3RestoreObjectOperator(BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         if tier not in TIERS:
-            raise ValueError(f"tier {tier!r} is not one of {TIERS}")
-        if days < 1:
-            raise ValueError(f"days {days} must be at least 1")
+            raise InvalidInputError(f"tier {tier!r} is not one of {TIERS}")
+        check_number("days", days, minimum=1, above_minimum=False, integer=True)
         self.bucket = bucket
         self.keys = keys
         self.days = days

@@ -20,6 +20,8 @@ from airflow_asf_ifg.client.archive_poll import (
     targets_from_names,
 )
 from airflow_asf_ifg.client.granule import checked_roles
+from airflow_asf_ifg.client.limits import check_number, check_positive
+from airflow_asf_ifg.exceptions import InvalidInputError
 from airflow_asf_ifg.failing import permanent_errors_fail_the_task
 from airflow_asf_ifg.hooks import EARTHDATA_DEFAULT_CONN_ID
 from airflow_asf_ifg.sensors.base import PokeThenDeferSensor
@@ -70,9 +72,13 @@ class AsfArchiveStatusSensor(PokeThenDeferSensor):
     ) -> None:
         super().__init__(deferrable=deferrable, **kwargs)
         if granules is None and names is None:
-            raise ValueError("give granules= (granule dicts) or names= (file names or s3:// URLs)")
-        if max_retrievals is not None and max_retrievals < 0:
-            raise ValueError(f"max_retrievals {max_retrievals} must not be negative")
+            raise InvalidInputError("give granules= (granule dicts) or names= (file names or s3:// URLs)")
+        if max_retrievals is not None:
+            check_number("max_retrievals", max_retrievals, above_minimum=False, integer=True)
+        check_positive("max_concurrency", max_concurrency, integer=True)
+        check_positive("max_interval", max_interval)
+        if isinstance(names, str) and not is_templated(names):
+            names = [names]  # one name, not a sequence of one-character names
         self.granules = granules
         self.names = names
         self.files = files if is_templated(files) else checked_roles(files)
@@ -90,7 +96,9 @@ class AsfArchiveStatusSensor(PokeThenDeferSensor):
         if self.granules is not None:
             roles = checked_after_rendering(self.files, checked_roles)
             return archive_targets(list(self.granules), roles)
-        return targets_from_names(list(self.names or []))
+        names = self.names
+        # A template renders to a string: one name ("x.zip"), never its characters.
+        return targets_from_names([names] if isinstance(names, str) else list(names or []))
 
     @property
     def poller(self) -> ArchivePoller:

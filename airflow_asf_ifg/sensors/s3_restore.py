@@ -11,6 +11,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout, Airfl
 
 from airflow_asf_ifg.client.archive import ArchiveState
 from airflow_asf_ifg.client.archive_poll import finished
+from airflow_asf_ifg.client.limits import check_positive
 from airflow_asf_ifg.client.s3_restore import object_state
 from airflow_asf_ifg.sensors.base import PokeThenDeferSensor
 from airflow_asf_ifg.triggers.s3_restore import S3ObjectRestoredTrigger
@@ -44,6 +45,7 @@ class S3ObjectRestoredSensor(PokeThenDeferSensor):
         **kwargs: Any,
     ) -> None:
         super().__init__(deferrable=deferrable, **kwargs)
+        check_positive("max_interval", max_interval)
         self.bucket = bucket
         self.keys = keys
         self.aws_conn_id = aws_conn_id

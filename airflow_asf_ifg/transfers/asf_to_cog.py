@@ -12,7 +12,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow_asf_ifg.client.cog import GRFN_BUCKET, LAYERS, layer_member, write_cog
 from airflow_asf_ifg.client.granule import Granule
 from airflow_asf_ifg.client.s3 import parse_s3_url
-from airflow_asf_ifg.exceptions import AsfIfgError
+from airflow_asf_ifg.exceptions import AsfIfgError, InvalidInputError
 from airflow_asf_ifg.failing import permanent_errors_fail_the_task
 from airflow_asf_ifg.hooks import EARTHDATA_DEFAULT_CONN_ID
 from airflow_asf_ifg.templates import is_templated
@@ -70,7 +70,7 @@ class AsfToCogOperator(GranuleTransferOperator):
             **kwargs,
         )
         if not is_templated(layer) and layer not in LAYERS:
-            raise ValueError(f"layer {layer!r} is not one of {sorted(LAYERS)}")
+            raise InvalidInputError(f"layer {layer!r} is not one of {sorted(LAYERS)}")
         self.layer = layer
         self.source_bucket = source_bucket
         self._sessions: dict[str | None, Any] = {}
@@ -84,6 +84,7 @@ class AsfToCogOperator(GranuleTransferOperator):
     def execute(self, context: Context) -> list[dict[str, Any]]:
         """Write the layer of every granule; return one result per COG."""
         with permanent_errors_fail_the_task():  # a bad granule dict or s3:// URL: retrying cannot help
+            self.check_destination()
             results = [self._convert(context, granule) for granule in self.granule_list()]
         self.log.info("%d COG(s) of layer %s written to s3://%s", len(results), self.layer, self.dest_bucket)
         return results

@@ -13,11 +13,12 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow_asf_ifg.client.archive_poll import archive_targets, outcome
 from airflow_asf_ifg.client.destination import check_bucket
 from airflow_asf_ifg.client.granule import Granule, ProductFile, check_source, checked_roles
-from airflow_asf_ifg.exceptions import ProductArchivedError
+from airflow_asf_ifg.client.limits import S3_MIN_PART_SIZE, check_number, check_positive
+from airflow_asf_ifg.exceptions import InvalidInputError, ProductArchivedError
 from airflow_asf_ifg.failing import permanent_errors_fail_the_task
 from airflow_asf_ifg.hooks import EARTHDATA_DEFAULT_CONN_ID
 from airflow_asf_ifg.templates import checked_after_rendering, is_templated
-from airflow_asf_ifg.transfers.base import DEFAULT_PREFIX, GranuleTransferOperator, destination_prefix
+from airflow_asf_ifg.transfers.base import DEFAULT_PREFIX, GranuleTransferOperator, destination_prefix, object_key
 from airflow_asf_ifg.triggers.archive import AsfArchiveStatusTrigger
 
 if TYPE_CHECKING:
@@ -89,9 +90,12 @@ class AsfToS3Operator(GranuleTransferOperator):
         )
         check_source(source)
         if on_archived not in ON_ARCHIVED:
-            raise ValueError(f"on_archived {on_archived!r} is not one of {ON_ARCHIVED}")
-        if concurrency < 1:
-            raise ValueError(f"concurrency {concurrency} must be at least 1")
+            raise InvalidInputError(f"on_archived {on_archived!r} is not one of {ON_ARCHIVED}")
+        check_positive("concurrency", concurrency, integer=True)
+        if part_size is not None:
+            check_number("part_size", part_size, minimum=S3_MIN_PART_SIZE, above_minimum=False, integer=True)
+        check_positive("archive_timeout", archive_timeout)
+        check_positive("archive_poke_interval", archive_poke_interval)
         self.files = files if is_templated(files) else checked_roles(files)
         self.source = source
         self.concurrency = concurrency
@@ -114,6 +118,7 @@ class AsfToS3Operator(GranuleTransferOperator):
         """Copy every selected file; return one result per file."""
         self.files = checked_after_rendering(self.files, checked_roles)
         with permanent_errors_fail_the_task():  # a login, checksum, missing product or refused key: retrying is vain
+            self.check_destination()
             granules = self.granule_list()
             # Before any source byte is read: a missing bucket would otherwise cost a whole download.
             check_bucket(self.transfer.destination, self.dest_bucket, self.aws_conn_id)
@@ -129,7 +134,7 @@ class AsfToS3Operator(GranuleTransferOperator):
                     "%s has no %s file(s) with a URL; nothing to copy", granule.granule_ur, "/".join(self.files)
                 )
             for product in chosen:
-                result = self._copy(granule, product, f"{prefix}{product.name}")
+                result = self._copy(granule, product, object_key(prefix, product))
                 results.append({**result.to_dict(), "granule_ur": granule.granule_ur, "concept_id": granule.concept_id})
                 if result.status == "copied":
                     self.record_written(

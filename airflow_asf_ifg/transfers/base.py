@@ -9,8 +9,11 @@ from urllib.parse import urlsplit
 
 from airflow.sdk import Asset, AssetAlias, BaseOperator
 
-from airflow_asf_ifg.client.granule import Granule
+from airflow_asf_ifg.client.granule import Granule, ProductFile, check_key_prefix, safe_file_name
+from airflow_asf_ifg.exceptions import InvalidInputError
 from airflow_asf_ifg.hooks import EARTHDATA_DEFAULT_CONN_ID
+from airflow_asf_ifg.templates import is_templated
+from airflow_asf_ifg.validation import check_bucket_name
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -23,6 +26,9 @@ DEFAULT_PREFIX = "{collection}/{granule_ur}/"
 def destination_prefix(template: str, granule: Granule) -> str:
     """The key prefix for a granule: ``{collection}``, ``{granule_ur}``, ``{concept_id}`` filled in.
 
+    An InvalidInputError for an unknown placeholder, a prefix starting with ``/`` or one with a ``..`` segment
+    (a granule UR or a template that would climb out of the prefix the DAG chose).
+
     :param template: e.g. ``{collection}/{granule_ur}/``.
     :param granule: the granule.
     """
@@ -32,11 +38,42 @@ def destination_prefix(template: str, granule: Granule) -> str:
         "granule_ur": granule.granule_ur,
         "concept_id": granule.concept_id or granule.granule_ur,
     }
+    return check_key_prefix(_filled(template, values))
+
+
+def _filled(template: Any, values: dict[str, str]) -> str:
+    if not isinstance(template, str):
+        raise InvalidInputError(f"dest_prefix {template!r} is not text; give e.g. {DEFAULT_PREFIX!r}")
     try:
-        prefix = template.format(**values)
-    except (KeyError, IndexError) as error:
-        raise ValueError(f"dest_prefix {template!r} uses {error}; accepted placeholders: {sorted(values)}") from None
-    return prefix.lstrip("/")
+        return template.format(**values)
+    except (KeyError, IndexError, AttributeError) as error:
+        raise InvalidInputError(
+            f"dest_prefix {template!r} uses {error}; accepted placeholders: {sorted(values)}"
+        ) from None
+    except ValueError as error:  # a lone '{' or '}', a format spec: str.format's own words
+        raise InvalidInputError(
+            f"dest_prefix {template!r} is not a valid template ({error}); accepted placeholders: {sorted(values)}"
+        ) from None
+
+
+def check_dest_prefix(template: Any) -> str:
+    """``template`` if its placeholders are known and it cannot climb out of the bucket's root, else an
+    InvalidInputError; checked on the template itself, before any granule is known.
+
+    :param template: the ``dest_prefix`` argument.
+    """
+    sample = {name: name for name in ("collection", "collection_concept_id", "granule_ur", "concept_id")}
+    check_key_prefix(_filled(template, sample))
+    return str(template)
+
+
+def object_key(prefix: str, product: ProductFile) -> str:
+    """The destination key of a product under ``prefix``; its name (from its URL) must be a plain file name.
+
+    :param prefix: the checked key prefix.
+    :param product: the product file.
+    """
+    return f"{prefix}{safe_file_name(product.name, product.url or product.name)}"
 
 
 def check_granule_arguments(granule: Any, granules: Any) -> None:
@@ -46,7 +83,7 @@ def check_granule_arguments(granule: Any, granules: Any) -> None:
     :param granules: the ``granules`` argument.
     """
     if granule is None and granules is None:
-        raise ValueError("give granule= (one granule dict) or granules= (a list of them)")
+        raise InvalidInputError("give granule= (one granule dict) or granules= (a list of them)")
 
 
 def outlets_with_alias(outlets: Any, asset_alias: str) -> list[Any]:
@@ -102,6 +139,10 @@ class GranuleTransferOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         check_granule_arguments(granule, granules)
+        if not is_templated(dest_bucket):
+            check_bucket_name(dest_bucket)
+        if not is_templated(dest_prefix):
+            check_dest_prefix(dest_prefix)
         super().__init__(outlets=outlets_with_alias(kwargs.pop("outlets", None), asset_alias), **kwargs)
         self.granule = granule
         self.granules = granules
@@ -118,6 +159,11 @@ class GranuleTransferOperator(BaseOperator):
         from airflow_asf_ifg.hooks.asf import AsfHook  # hooks load boto3: not at DAG parse time
 
         return AsfHook(self.earthdata_conn_id)
+
+    def check_destination(self) -> None:
+        """Refuse a rendered ``dest_bucket`` or ``dest_prefix`` that S3 or the key layout cannot take."""
+        self.dest_bucket = check_bucket_name(self.dest_bucket)
+        self.dest_prefix = check_dest_prefix(self.dest_prefix)
 
     def granule_list(self) -> list[Granule]:
         """The rendered ``granule`` or ``granules`` as granules (an InvalidInputError for other dicts)."""

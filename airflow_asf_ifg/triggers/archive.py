@@ -9,6 +9,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_asf_ifg.client.archive import ProductStatus
 from airflow_asf_ifg.client.archive_poll import ArchivePoller, ArchiveTarget, finished
+from airflow_asf_ifg.client.limits import check_number, check_positive
 from airflow_asf_ifg.client.polling import PollRound, wait_until_settled
 from airflow_asf_ifg.failing import is_permanent
 
@@ -73,6 +74,12 @@ class AsfArchiveStatusTrigger(BaseTrigger):
         requested: list[str] | None = None,
     ) -> None:
         super().__init__()
+        check_positive("poke_interval", poke_interval)
+        check_positive("max_interval", max_interval)
+        check_number("deadline", deadline, above_minimum=False)
+        check_positive("max_concurrency", max_concurrency, integer=True)
+        if max_retrievals is not None:
+            check_number("max_retrievals", max_retrievals, above_minimum=False, integer=True)
         # Trigger rows hold JSON: the targets arrive as dicts when the triggerer rebuilds the trigger.
         self.targets = [t if isinstance(t, ArchiveTarget) else ArchiveTarget.from_dict(t) for t in targets]
         self.earthdata_conn_id = earthdata_conn_id

@@ -9,6 +9,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_asf_ifg.client.archive import ProductStatus
 from airflow_asf_ifg.client.archive_poll import finished, head_states
+from airflow_asf_ifg.client.limits import check_number, check_positive
 from airflow_asf_ifg.client.polling import PollRound, wait_until_settled
 
 
@@ -36,6 +37,10 @@ class S3ObjectRestoredTrigger(BaseTrigger):
         max_concurrency: int = 20,
     ) -> None:
         super().__init__()
+        check_positive("poke_interval", poke_interval)
+        check_positive("max_interval", max_interval)
+        check_number("deadline", deadline, above_minimum=False)
+        check_positive("max_concurrency", max_concurrency, integer=True)
         self.bucket = bucket
         self.keys = keys
         self.aws_conn_id = aws_conn_id

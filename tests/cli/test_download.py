@@ -96,6 +96,57 @@ class TestDownload:
         assert not (tmp_path / f"{product['name']}.part").exists() and not (tmp_path / product["name"]).exists()
         assert run_cli("download", product["name"], "-o", str(tmp_path)).returncode == 0
 
+    def test_a_full_length_part_file_is_renamed_without_a_request(
+        self, run_cli, product_files, quick_retrieval, tmp_path, stats, asf_sandbox
+    ):
+        product = product_files(archived=False)[0]
+        body = _product_bytes(asf_sandbox, product["name"])
+        (tmp_path / f"{product['name']}.part").write_bytes(body)  # a crash after the last write, before the rename
+        asf_sandbox.stats.reset()
+        result = run_cli("download", product["name"], "-o", str(tmp_path))
+        assert result.returncode == 0, result.stderr
+        assert (tmp_path / product["name"]).read_bytes() == body
+        assert not (tmp_path / f"{product['name']}.part").exists()
+        # Only the one byte of the availability probe was read.
+        assert stats()["bytes_served"].get(f"{PRODUCT_BUCKET}/{product['name']}", 0) <= 1
+
+    def test_a_full_length_corrupt_part_file_is_downloaded_again(
+        self, run_cli, product_files, quick_retrieval, tmp_path, asf_sandbox
+    ):
+        product = product_files(archived=False)[0]
+        body = _product_bytes(asf_sandbox, product["name"])
+        (tmp_path / f"{product['name']}.part").write_bytes(bytes(len(body)))  # the right size, the wrong bytes
+        result = run_cli("download", product["name"], "-o", str(tmp_path))
+        assert result.returncode == 0, result.stderr
+        assert (tmp_path / product["name"]).read_bytes() == body
+        assert not (tmp_path / f"{product['name']}.part").exists()
+
+    @pytest.mark.parametrize(
+        "name",
+        ["..%2F..%2Fescaped.txt", "..%5C..%5Cescaped.txt", "%2E%2E", ".hidden", "a%00b.zip"],
+        ids=["slash", "backslash", "dotdot", "leading-dot", "nul"],
+    )
+    def test_a_url_naming_a_path_is_refused_before_any_request(self, run_cli, tmp_path, stats, asf_sandbox, name):
+        output = tmp_path / "out"
+        asf_sandbox.stats.reset()
+        result = run_cli("download", f"https://example.invalid/x/{name}", "-o", str(output), "--no-verify")
+        assert result.returncode == 2, result.stderr
+        assert "refused" in result.stderr or "names no file" in result.stderr
+        assert list(tmp_path.iterdir()) == [] and not stats()["bytes_served"]
+
+    @pytest.mark.parametrize("name", ["..", ".part", "a\\b.zip"], ids=["dotdot", "leading-dot", "backslash"])
+    def test_a_file_name_naming_a_path_is_refused(self, run_cli, tmp_path, name):
+        result = run_cli("download", name, "-o", str(tmp_path / "out"), "--no-verify")
+        assert result.returncode == 2, result.stderr
+        assert not (tmp_path / "out").exists()
+
+    @pytest.mark.parametrize("option", ["--poll", "--timeout"])
+    @pytest.mark.parametrize("value", ["nan", "inf", "0", "-1"])
+    def test_a_wait_that_never_ends_is_refused(self, run_cli, tmp_path, option, value):
+        result = run_cli("download", "x.zip", "-o", str(tmp_path), option, value)
+        assert result.returncode == 2
+        assert "finite number greater than 0" in result.stderr or "greater than 0" in result.stderr
+
     def test_a_reset_mid_body_is_resumed(
         self, run_cli, product_files, tmp_path, quick_retrieval, asf_sandbox_settings, stats
     ):
@@ -105,6 +156,32 @@ class TestDownload:
         assert result.returncode == 0, result.stderr
         assert "resuming" in result.stderr and stats()["events"]["fault_reset"] >= 1
         assert hashlib.md5((tmp_path / product["name"]).read_bytes()).hexdigest() == product["md5"]
+
+    @pytest.mark.parametrize(
+        ("faults", "event"),
+        [
+            pytest.param({"throttle_rate": 0.2}, "fault_throttle", id="throttled"),
+            pytest.param({"reset_rate": 0.3}, "fault_reset", id="bodies-cut"),
+        ],
+    )
+    def test_an_archived_product_through_faults(
+        self, run_cli, product_files, tmp_path, quick_retrieval, asf_sandbox, asf_sandbox_settings, stats, faults, event
+    ):
+        product = product_files(archived=True)[0]
+        for attempt in range(10):  # the draws are seeded: a run may meet no fault, so run until one does
+            asf_sandbox.reset()  # archived again, stats zeroed
+            asf_sandbox_settings(**faults)
+            output = tmp_path / str(attempt)
+            result = run_cli("download", product["name"], "-o", str(output), "--poll", "0.2")
+            assert result.returncode == 0, result.stderr
+            assert "size and MD5 match CMR" in result.stdout
+            assert hashlib.md5((output / product["name"]).read_bytes()).hexdigest() == product["md5"]
+            events = stats()["events"]
+            assert events["retrieval_started"] == 1
+            if events.get(event, 0) > 0:
+                break
+        else:
+            pytest.fail(f"no {event} in 10 downloads at {faults}")
 
     def test_a_timeout_exits_1_and_names_the_files(
         self, run_cli, product_files, asf_sandbox, asf_sandbox_settings, tmp_path

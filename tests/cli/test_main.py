@@ -72,6 +72,13 @@ class TestExitCodes:
             pytest.param(["status", "s3://bucket-only"], "is not an s3://bucket/key URL", id="bad-s3-url"),
             pytest.param(["download", "../etc/passwd"], "is neither a file name nor an http(s) URL", id="bad-file"),
             pytest.param(["download", "x.zip", "--poll", "-1"], "'-1' must be greater than 0", id="bad-poll"),
+            pytest.param(["download", "x.zip", "--poll", "nan"], "'nan' must be greater than 0", id="nan-poll"),
+            pytest.param(["download", "x.zip", "--timeout", "nan"], "'nan' must be greater than 0", id="nan-timeout"),
+            pytest.param(["search", "C1379535600-ASF", "--aoi", ""], "the AOI is empty", id="empty-aoi"),
+            pytest.param(["search", "C1379535600-ASF", "--aoi", " "], "the AOI is empty", id="blank-aoi"),
+            pytest.param(
+                ["download", "https://host/x/..%2F..%2Fescaped.txt", "--no-verify"], "is refused", id="traversal"
+            ),
         ],
     )
     def test_bad_input_exits_2_before_any_request(self, args, message, asf_sandbox, asf_sandbox_connections, capsys):

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import json
+import math
 import re
+import time
 
 import pytest
 
-from airflow_asf_ifg.client.aoi import Aoi, parse_aoi
+from airflow_asf_ifg.client.aoi import (
+    MAX_AOI_CHARACTERS,
+    MAX_CROSSING_CHECK_POINTS,
+    MAX_POLYGON_POINTS,
+    MAX_SHAPES,
+    Aoi,
+    parse_aoi,
+)
+from airflow_asf_ifg.exceptions import InvalidInputError
 
 PASADENA = (-118.1445, 34.1478)
 CCW = [[-118.3, 34.0], [-118.0, 34.0], [-118.0, 34.3], [-118.3, 34.3], [-118.3, 34.0]]
@@ -169,3 +179,91 @@ class TestRefused:
         message = str(caught.value)
         assert f"span {width}° of longitude" in message and f"give {fix}," in message
         assert "for a box across the antimeridian" in message
+
+
+class TestLimitsAndMalformedInput:
+    @pytest.mark.parametrize("value", ["", "   ", "\n\t"], ids=["empty", "spaces", "whitespace"])
+    def test_an_empty_or_blank_aoi_says_how_to_search_without_one(self, value):
+        with pytest.raises(InvalidInputError, match=r"the AOI is empty .*aoi=None.*allow_global=True"):
+            parse_aoi(value)
+
+    @pytest.mark.parametrize(
+        ("value", "message"),
+        [
+            pytest.param(
+                {"type": "Polygon", "coordinates": [5]}, "expected a list of [lon, lat] pairs, got 5", id="ring-5"
+            ),
+            pytest.param({"type": "Polygon", "coordinates": 5}, "expected a list of rings", id="coords-5"),
+            pytest.param({"type": "MultiPolygon", "coordinates": [5]}, "expected a list of rings", id="multi-5"),
+            pytest.param({"type": "MultiPoint", "coordinates": 5}, "must be a list", id="multipoint-5"),
+            pytest.param({"type": "FeatureCollection", "features": ["x"]}, "expected a GeoJSON object", id="feature-x"),
+            pytest.param({"type": "FeatureCollection", "features": {"a": 1}}, "features must be a list", id="dict"),
+            pytest.param({"type": "Feature", "geometry": [1, 2]}, "expected a GeoJSON object", id="geometry-list"),
+            pytest.param("[" * 100_000 + "]" * 100_000, "nested too deeply", id="deep-json"),
+            pytest.param("POLYGON " + "(" * 5_000 + ")" * 5_000, "nested more than 8 deep", id="deep-wkt"),
+            pytest.param(
+                {
+                    "type": "Feature",
+                    "geometry": {
+                        "type": "Feature",
+                        "geometry": {
+                            "type": "Feature",
+                            "geometry": {
+                                "type": "Feature",
+                                "geometry": {
+                                    "type": "Feature",
+                                    "geometry": {
+                                        "type": "Feature",
+                                        "geometry": {
+                                            "type": "Feature",
+                                            "geometry": {"type": "Feature", "geometry": {"type": "Point"}},
+                                        },
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+                "nested more than 8 deep",
+                id="deep-features",
+            ),
+        ],
+    )
+    def test_malformed_input_is_an_input_error_naming_the_problem(self, value, message):
+        with pytest.raises(InvalidInputError, match=re.escape(message)):
+            parse_aoi(value)
+
+    def test_a_polygon_of_too_many_points_is_refused(self):
+        ring = circle(MAX_POLYGON_POINTS + 1)
+        with pytest.raises(InvalidInputError, match=f"at most {MAX_POLYGON_POINTS} are accepted per polygon"):
+            parse_aoi({"type": "Polygon", "coordinates": [ring]})
+
+    def test_too_many_shapes_are_refused(self):
+        with pytest.raises(InvalidInputError, match=f"at most {MAX_SHAPES} shapes"):
+            parse_aoi({"type": "MultiPoint", "coordinates": [[0, 0]] * (MAX_SHAPES + 1)})
+
+    def test_too_long_a_text_is_refused(self):
+        with pytest.raises(InvalidInputError, match="characters; at most"):
+            parse_aoi("POINT (1 2)" + " " * MAX_AOI_CHARACTERS)
+
+    def test_the_largest_accepted_polygon_parses_quickly(self):
+        ring = circle(MAX_POLYGON_POINTS)
+        started = time.monotonic()
+        aoi = parse_aoi({"type": "Polygon", "coordinates": [ring]})
+        assert time.monotonic() - started < 5.0  # the pairwise crossing check alone took minutes
+        assert len(aoi.shapes[0].coordinates) == MAX_POLYGON_POINTS + 1
+
+    def test_small_rings_are_still_checked_for_crossings(self):
+        bowtie = [[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]
+        assert len(bowtie) < MAX_CROSSING_CHECK_POINTS
+        with pytest.raises(InvalidInputError, match="ring crosses itself"):
+            parse_aoi({"type": "Polygon", "coordinates": [bowtie]})
+
+
+def circle(points: int) -> list[list[float]]:
+    """A convex ring of ``points`` distinct corners (closed), around (10, 10)."""
+    ring = [
+        [10 + 5 * math.cos(2 * math.pi * i / points), 10 + 5 * math.sin(2 * math.pi * i / points)]
+        for i in range(points)
+    ]
+    return [*ring, ring[0]]

@@ -153,12 +153,21 @@ class TestSearch:
             ({"limit": 0}, "limit 0 must be at least 1"),
             ({"max_hits": -1}, "max_hits -1 must be at least 1"),
             ({"on_incomplete": "ignore"}, "on_incomplete 'ignore' must be 'raise' or 'warn'"),
+            ({"limit": float("nan")}, r"limit nan must be at least 1 \(a whole number\)"),
+            ({"aoi": ""}, r"the AOI is empty \(''\)"),
+            ({"aoi": "  "}, "the AOI is empty"),
         ],
-        ids=["page-size", "limit", "max-hits", "on-incomplete"],
+        ids=["page-size", "limit", "max-hits", "on-incomplete", "limit-nan", "aoi-empty", "aoi-blank"],
     )
     def test_bad_options_are_refused_before_any_request(self, cmr, options, message):
         with pytest.raises(InvalidInputError, match=message):
             cmr.search(collection_concept_id=GUNW, **options)
+
+    def test_an_empty_aoi_sends_no_request(self, cmr, stats):
+        before = stats()["requests"].get("cmr_granules", 0)
+        with pytest.raises(InvalidInputError, match="the AOI is empty"):
+            list(cmr.search(collection_concept_id=GUNW, aoi=""))
+        assert stats()["requests"].get("cmr_granules", 0) == before
 
     def test_client_id_header(self, cmr, stats):
         list(cmr.search(collection_concept_id=GUNW))

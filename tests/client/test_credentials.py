@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 from datetime import UTC, datetime
 
@@ -10,9 +12,11 @@ import botocore.exceptions
 import pytest
 import requests
 
+from airflow_asf_ifg.client.cmr import RetryPolicy
 from airflow_asf_ifg.client.credentials import (
     TemporaryCredentials,
     afetch_credentials,
+    arefreshable_credentials,
     explain_s3_error,
     fetch_credentials,
     parse_expiration,
@@ -31,6 +35,7 @@ from airflow_asf_ifg.exceptions import (
     AsfCredentialsError,
     ConfigurationError,
     CredentialsRetiredError,
+    CredentialsUnavailableError,
     EarthdataLoginError,
     EulaNotAcceptedError,
     HostNotFoundError,
@@ -262,3 +267,168 @@ class TestRefreshable:
             until_refused()
         asf_sandbox_settings(credentials_gone=False)
         assert credentials.get_frozen_credentials().access_key != first  # the next access fetched again
+
+
+#: More tries than the default, so that a test at a high fault rate cannot run out of them by chance.
+PATIENT = RetryPolicy(attempts=12)
+FAULTS = [
+    pytest.param({"fault_rate": 0.4}, "fault_error", id="5xx"),
+    pytest.param({"throttle_rate": 0.4}, "fault_throttle", id="429"),
+    pytest.param({"reset_rate": 0.4}, "fault_reset", id="reset"),
+]
+
+
+def wait_for(condition, seconds: float = 15.0) -> None:
+    """Wait until ``condition()`` holds, polling, or fail at the deadline."""
+    deadline = time.monotonic() + seconds
+    waiter = threading.Event()
+    while not condition():
+        assert time.monotonic() < deadline, "the condition did not hold in time"
+        waiter.wait(0.02)
+
+
+def fault_count(stats, event: str) -> int:
+    return stats()["events"].get(event, 0)
+
+
+class TestFetchRetries:
+    """A busy or failing credentials endpoint (or EDL on the way) is asked again; a refusal is not."""
+
+    @pytest.mark.parametrize(("faults", "event"), FAULTS)
+    def test_faults_are_asked_again(self, asf_sandbox, asf_sandbox_settings, stats, faults, event):
+        url = f"{asf_sandbox.urls.asf}/door/credentials"
+        session = session_for(asf_sandbox)
+        fetch_credentials(session, url)  # logged in first: each later try is one request, faulty or not
+        before, issued = fault_count(stats, event), fault_count(stats, "credentials_issued")
+        resets = fault_count(stats, "fault_reset")
+        asf_sandbox_settings(**faults)
+        delays: list[float] = []
+        fetched = 0
+        while fault_count(stats, event) == before:  # until a fault was met (the draws are seeded)
+            assert fetched < 30, f"no {event} in 30 fetches at {faults}"
+            credentials = fetch_credentials(session, url, retry=PATIENT, sleep=delays.append)
+            assert credentials.buckets == (PRODUCT_BUCKET,)
+            fetched += 1
+        assert delays, "a fault was met, so a fetch waited and asked again"
+        # Each fetch got one set of keys, and a set was lost to each body cut off mid-way.
+        assert fault_count(stats, "credentials_issued") - issued == fetched + fault_count(stats, "fault_reset") - resets
+        if event == "fault_throttle":
+            assert 1.0 in delays  # the sandbox's Retry-After: 1
+
+    @pytest.mark.parametrize(("faults", "event"), FAULTS)
+    async def test_async_faults_are_asked_again(self, asf_sandbox, asf_sandbox_settings, stats, faults, event):
+        url = f"{asf_sandbox.urls.asf}/door/credentials"
+        delays: list[float] = []
+
+        async def record(seconds: float) -> None:
+            delays.append(seconds)
+
+        fetched = 0
+        async with AsyncEarthdataSession(session_for(asf_sandbox).policy) as session:
+            await afetch_credentials(session, url)  # logged in first
+            before, issued = fault_count(stats, event), fault_count(stats, "credentials_issued")
+            resets = fault_count(stats, "fault_reset")
+            asf_sandbox_settings(**faults)
+            while fault_count(stats, event) == before:
+                assert fetched < 30, f"no {event} in 30 fetches at {faults}"
+                credentials = await afetch_credentials(session, url, retry=PATIENT, sleep=record)
+                assert credentials.buckets == (PRODUCT_BUCKET,)
+                fetched += 1
+        assert delays
+        # Each fetch got one set of keys, and a set was lost to each body cut off mid-way.
+        assert fault_count(stats, "credentials_issued") - issued == fetched + fault_count(stats, "fault_reset") - resets
+
+    def test_gives_up_after_the_policy_s_tries(self, asf_sandbox, asf_sandbox_settings, stats):
+        session = session_for(asf_sandbox)
+        url = f"{asf_sandbox.urls.asf}/door/credentials"
+        fetch_credentials(session, url)  # logged in: each later try is one request
+        asf_sandbox_settings(fault_rate=1.0)
+        before = fault_count(stats, "fault_error")
+        delays: list[float] = []
+        with pytest.raises(CredentialsUnavailableError, match="kept failing after 3 tries") as caught:
+            fetch_credentials(session, url, retry=RetryPolicy(attempts=3), sleep=delays.append)
+        assert not caught.value.permanent
+        assert fault_count(stats, "fault_error") - before == 3 and len(delays) == 2
+
+    @pytest.mark.parametrize("kind", ["retired", "wrong-password"])
+    def test_refusals_are_asked_once(self, asf_sandbox, asf_sandbox_settings, stats, kind):
+        url = f"{asf_sandbox.urls.asf}/door/credentials"
+        session = session_for(asf_sandbox, password="wrong" if kind == "wrong-password" else SANDBOX_PASSWORD)
+        if kind == "retired":
+            fetch_credentials(session, url)  # logged in first: the 410 is then one request
+            asf_sandbox_settings(credentials_gone=True)
+        before = stats()["requests"].get("credentials", 0)
+        delays: list[float] = []
+        with pytest.raises((CredentialsRetiredError, EarthdataLoginError)) as caught:
+            fetch_credentials(session, url, sleep=delays.append)
+        assert caught.value.permanent
+        assert delays == [] and stats()["requests"].get("credentials", 0) - before == 1
+
+    @pytest.mark.asf_sandbox(tea=True)  # TEA's /s3credentials is on the door only with TEA direct access
+    def test_eula_is_asked_once(self, asf_sandbox, stats):
+        delays: list[float] = []
+        with pytest.raises(EulaNotAcceptedError):
+            fetch_credentials(
+                session_for(asf_sandbox, NO_EULA_USER, NO_EULA_PASSWORD),
+                f"{asf_sandbox.urls.asf}/s3credentials",
+                sleep=delays.append,
+            )
+        assert delays == []
+
+
+class TestRefreshKeepsValidKeys:
+    """A refresh that fails while the keys still work keeps them; once they have expired it raises."""
+
+    TTL = 5.0
+
+    def test_sync(self, asf_sandbox, asf_sandbox_settings, stats):
+        asf_sandbox_settings(credential_ttl=self.TTL)
+        session = session_for(asf_sandbox)
+        url = f"{asf_sandbox.urls.asf}/door/credentials"
+        fetches: list[TemporaryCredentials] = []
+
+        def fetch() -> TemporaryCredentials:
+            fetches.append(fetch_credentials(session, url, retry=RetryPolicy(attempts=2), sleep=lambda s: None))
+            return fetches[-1]
+
+        credentials = refreshable_credentials(fetch)
+        first = credentials.get_frozen_credentials().access_key
+        asf_sandbox_settings(fault_rate=1.0)
+        before = fault_count(stats, "fault_error")
+        mandatory = refresh_margin(self.TTL) / 2
+        wait_for(lambda: fetches[0].remaining_seconds() < mandatory * 0.8)  # inside botocore's mandatory window
+        assert credentials.get_frozen_credentials().access_key == first  # refresh failed, keys kept
+        assert fault_count(stats, "fault_error") > before  # a refresh was tried
+        wait_for(lambda: fetches[0].remaining_seconds() <= 0)
+        with pytest.raises(CredentialsUnavailableError):
+            credentials.get_frozen_credentials()
+        asf_sandbox_settings(fault_rate=0.0)
+        assert credentials.get_frozen_credentials().access_key != first
+
+    async def test_async(self, asf_sandbox, asf_sandbox_settings, stats):
+        asf_sandbox_settings(credential_ttl=self.TTL)
+        url = f"{asf_sandbox.urls.asf}/door/credentials"
+        fetches: list[TemporaryCredentials] = []
+
+        async def no_wait(seconds: float) -> None:
+            return None
+
+        async with AsyncEarthdataSession(session_for(asf_sandbox).policy) as session:
+
+            async def fetch() -> TemporaryCredentials:
+                fetches.append(await afetch_credentials(session, url, retry=RetryPolicy(attempts=2), sleep=no_wait))
+                return fetches[-1]
+
+            credentials = await arefreshable_credentials(fetch)
+            first = (await credentials.get_frozen_credentials()).access_key
+            asf_sandbox_settings(fault_rate=1.0)
+            before = fault_count(stats, "fault_error")
+            mandatory = refresh_margin(self.TTL) / 2
+            while fetches[0].remaining_seconds() >= mandatory * 0.8:
+                await asyncio.sleep(0.02)  # the condition: the keys' own expiry
+            assert (await credentials.get_frozen_credentials()).access_key == first
+            assert fault_count(stats, "fault_error") > before
+            while fetches[0].remaining_seconds() > 0:
+                await asyncio.sleep(0.02)
+            with pytest.raises(CredentialsUnavailableError):
+                await credentials.get_frozen_credentials()

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from airflow_asf_ifg.client.granule import Granule, ProductFile
+from airflow_asf_ifg.client.granule import Granule, ProductFile, check_key_prefix, file_name, safe_file_name
+from airflow_asf_ifg.exceptions import InvalidInputError
 
 # Verbatim public CMR fixtures (provenance in SOURCES.md beside them), copied from shared/reference/samples.
 SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "samples"
@@ -169,3 +170,36 @@ class TestRoundTrip:
             Granule.from_dict({"granule_ur": "x", "bogus": 1})
         with pytest.raises(ValueError, match="granule_ur is missing"):
             Granule.from_dict({})
+
+
+class TestSafeFileName:
+    @pytest.mark.parametrize("name", ["S1-GUNW-A-R-064-tops-20180101-v2_0_4.nc", "a.b.zip", "x"])
+    def test_plain_names_pass(self, name):
+        assert safe_file_name(name) == name
+
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "https://host/x/..%2F..%2Fescaped.txt",
+            "https://host/x/..%5Cescaped.txt",
+            "https://host/x/%2E%2E",
+            "https://host/x/.bashrc",
+            "https://host/x/a%00b.zip",
+            "https://host/x/",
+        ],
+        ids=["slash", "backslash", "dotdot", "leading-dot", "nul", "empty"],
+    )
+    def test_names_that_climb_out_are_refused(self, url):
+        with pytest.raises(InvalidInputError, match=r"refused|names no file"):
+            safe_file_name(file_name(url), url)
+
+
+class TestCheckKeyPrefix:
+    @pytest.mark.parametrize("prefix", ["", "a/b/", "ARIA_S1_GUNW/G-UR/", "a..b/"])
+    def test_relative_prefixes_pass(self, prefix):
+        assert check_key_prefix(prefix) == prefix
+
+    @pytest.mark.parametrize("prefix", ["../../", "/abs/", "a/../b/", "a/./b", "\\x", "a\0b"])
+    def test_prefixes_that_climb_or_start_at_the_root_are_refused(self, prefix):
+        with pytest.raises(InvalidInputError, match="dest_prefix"):
+            check_key_prefix(prefix)

@@ -145,6 +145,28 @@ class TestCopy:
         assert "s3_get_object" not in snapshot["authorization"]  # the signed URL got no Authorization header
         assert md5(dest.get_object(Bucket=DEST, Key=product["name"])["Body"].read()) == product["md5"]
 
+    @pytest.mark.parametrize("size_from", ["cmr", "content-length"])
+    def test_https_buffers_fit_a_small_object(self, asf_sandbox, dest, size_from):
+        browse = next(f for g in asf_sandbox.catalogue_document() for f in g["files"] if f["role"] == "browse")
+        assert browse["size"] < MIB  # a browse PNG: far below one 8 MiB part
+        result = Transfer(dest).copy(
+            HttpsSource(session(asf_sandbox), browse["url"]),
+            DEST,
+            browse["name"],
+            size=browse["size"] if size_from == "cmr" else None,
+            checksum=browse["md5"],
+        )
+        assert result.status == "copied" and result.bytes == browse["size"]
+        assert 0 < result.buffer_bytes <= browse["size"]  # not the pool's ten 8 MiB buffers
+        assert md5(dest.get_object(Bucket=DEST, Key=browse["name"])["Body"].read()) == browse["md5"]
+
+    def test_https_buffers_of_a_larger_object_are_its_parts(self, asf_sandbox, dest, big_object):
+        url = f"{asf_sandbox.urls.asf}/door/download/{big_object}"
+        result = Transfer(dest, part_size=5 * MIB).copy(
+            HttpsSource(session(asf_sandbox), url), DEST, "big.bin", size=len(BIG), checksum=md5(BIG)
+        )
+        assert result.bytes == len(BIG) and result.buffer_bytes <= 3 * 5 * MIB  # three parts, not ten buffers
+
     def test_larger_than_one_part(self, asf_sandbox, dest, big_object):
         result = Transfer(dest, part_size=5 * MIB, concurrency=2).copy(
             S3Source(asf_client(asf_sandbox), PRODUCT_BUCKET, big_object),

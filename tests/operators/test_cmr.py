@@ -21,7 +21,7 @@ from airflow_asf_ifg.operators.cmr import CmrSearchOperator
 with DAG("__DAG_ID__", schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
          start_date=datetime(2016, 1, 1), catchup=False, render_template_as_native_obj=True,
          params={"aoi": [-118.1445, 34.1478]}) as dag:
-    CmrSearchOperator(task_id="search", collection_concept_id="C2859376221-ASF", {arguments})
+    CmrSearchOperator(task_id="search", collection_concept_id="C2859376221-ASF", allow_global=True, {arguments})
 """
 
 
@@ -117,6 +117,14 @@ class TestLimits:
         assert dag_run.state == "failed"
         assert "the run's data interval is empty" in capfd.readouterr().out
 
+    def test_an_aoi_rendering_to_empty_text_fails_at_once_without_searching(self, run, asf_sandbox, capfd, stats):
+        asf_sandbox.stats.reset()
+        dag_run = run("aoi=\"{{ params.get('missing', '') }}\", retries=2", datetime(2024, 1, 2, tzinfo=UTC))
+        assert dag_run.state == "failed"
+        assert task_states(dag_run) == {"search": "failed"}  # at once, not up_for_retry
+        assert "the AOI is empty" in capfd.readouterr().out
+        assert not stats()["events"].get("cmr_get") and not stats()["events"].get("cmr_post")
+
     def test_an_unscheduled_dag_is_told_about_temporal_not_cron(self, dag_from_source, asf_sandbox_connections, capfd):
         source = DAG_SOURCE.replace('schedule=CronDataIntervalTimetable("@daily", timezone="UTC")', "schedule=None")
         dag_run = dag_from_source(source.replace("{arguments}", "")).test(logical_date=datetime(2024, 1, 2, tzinfo=UTC))
@@ -142,6 +150,18 @@ class TestArguments:
     def test_bad_arguments_fail_when_the_dag_is_parsed(self, kwargs, message):
         with pytest.raises(ValueError, match=message):
             CmrSearchOperator(task_id="search", collection_concept_id=GUNW, **kwargs)
+
+    def test_no_aoi_needs_allow_global(self):
+        from airflow_asf_ifg.exceptions import InvalidInputError
+
+        with pytest.raises(InvalidInputError, match="aoi is None: that searches the whole collection"):
+            CmrSearchOperator(task_id="search", collection_concept_id=GUNW)
+        assert CmrSearchOperator(task_id="search", collection_concept_id=GUNW, allow_global=True).allow_global
+
+    @pytest.mark.parametrize("aoi", ["", "   ", [], {}], ids=["empty", "blank", "list", "dict"])
+    def test_an_empty_aoi_is_refused_even_with_allow_global(self, aoi):
+        with pytest.raises(ValueError, match="the AOI is empty"):
+            CmrSearchOperator(task_id="search", collection_concept_id=GUNW, aoi=aoi, allow_global=True)
 
     def test_templated_values_wait_for_rendering(self):
         operator = CmrSearchOperator(

@@ -113,3 +113,21 @@ class TestFailures:
     def test_bad_output_format_fails_at_parse_time(self):
         with pytest.raises(ValueError, match="output_format 'ini' is not one of"):
             AsfS3CredentialsOperator(task_id="x", output_format="ini")
+
+    @pytest.mark.parametrize(
+        "profile",
+        ["asf]\n[default", "a[b", "asf\naws_access_key_id = x", ""],
+        ids=["section", "bracket", "lf", "empty"],
+    )
+    def test_a_profile_name_that_would_corrupt_the_credentials_file_is_refused(self, profile):
+        from airflow_asf_ifg.exceptions import InvalidInputError
+
+        with pytest.raises(InvalidInputError, match="profile_name"):
+            AsfS3CredentialsOperator(task_id="x", profile_name=profile)
+
+    def test_aws_profile_text_refuses_it_too(self):
+        from airflow_asf_ifg.exceptions import InvalidInputError
+        from airflow_asf_ifg.operators.credentials import aws_profile_text
+
+        with pytest.raises(InvalidInputError, match="profile_name"):
+            aws_profile_text("", "a]b", None, "us-west-2", None)  # refused before the keys are read

@@ -48,6 +48,21 @@ class TestArguments:
         with pytest.raises(ValueError, match="thumbnail"):
             AsfPreflightOperator(task_id="p", granules=[], files=["thumbnail"])
 
+    @pytest.mark.parametrize("bucket", ["", "Bad_Bucket", "a..b"], ids=["empty", "case", "dots"])
+    def test_a_bad_dest_bucket_is_refused_when_the_dag_is_parsed(self, bucket):
+        from airflow_asf_ifg.exceptions import InvalidInputError
+
+        with pytest.raises(InvalidInputError, match="dest_bucket"):
+            AsfPreflightOperator(task_id="p", granules=[], dest_bucket=bucket)
+
+    def test_a_dest_bucket_rendered_empty_fails_before_login(self):
+        from airflow.sdk.exceptions import AirflowFailException
+
+        task = AsfPreflightOperator(task_id="p", granules=[], dest_bucket="{{ params.bucket }}")
+        task.dest_bucket = ""  # as rendered
+        with pytest.raises(AirflowFailException, match="dest_bucket '' is empty"):
+            task.execute({})  # no connection is configured: a login would fail otherwise
+
 
 class TestHttps:
     def test_walks_the_login_chain_and_reads_no_product(self, run, asf_sandbox, stats):

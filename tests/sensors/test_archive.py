@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -19,7 +20,8 @@ from airflow_asf_ifg.operators.cmr import CmrSearchOperator
 from airflow_asf_ifg.sensors.archive import AsfArchiveStatusSensor
 
 with DAG("__DAG_ID__", schedule=None, start_date=datetime(2024, 1, 1), catchup=False) as dag:
-    search = CmrSearchOperator(task_id="search", collection_concept_id="C2859376221-ASF", temporal=(None, None))
+    search = CmrSearchOperator(task_id="search", collection_concept_id="C2859376221-ASF", temporal=(None, None),
+                               allow_global=True)
     AsfArchiveStatusSensor(task_id="archive", granules=search.output, poke_interval=0.3, timeout=60,
                            {arguments})
 """
@@ -106,3 +108,30 @@ class TestTriggerErrors:
                 {}, {"status": "error", "permanent": False, "products": [], "message": "ClientConnectorError: reset"}
             )
         assert not isinstance(raised.value, AirflowFailException)
+
+
+class TestArguments:
+    @pytest.mark.parametrize(
+        ("kwargs", "message"),
+        [
+            ({"max_concurrency": 0}, "max_concurrency 0 must be greater than 0"),
+            ({"max_concurrency": 2.5}, "max_concurrency 2.5 must be greater than 0 (a whole number)"),
+            ({"max_interval": 0}, "max_interval 0 must be greater than 0"),
+            ({"max_interval": float("nan")}, "max_interval nan must be greater than 0"),
+            ({"max_retrievals": -1}, "max_retrievals -1 must be at least 0"),
+        ],
+        ids=["concurrency-zero", "concurrency-float", "interval-zero", "interval-nan", "retrievals"],
+    )
+    def test_numbers_that_hang_or_spin_are_refused(self, kwargs, message):
+        from airflow_asf_ifg.exceptions import InvalidInputError
+
+        with pytest.raises(InvalidInputError, match=re.escape(message)):
+            AsfArchiveStatusSensor(task_id="archive", names=["x.nc"], **kwargs)
+
+    def test_one_name_as_a_string_is_one_name(self):
+        assert [t.name for t in AsfArchiveStatusSensor(task_id="archive", names="x.zip").targets()] == ["x.zip"]
+
+    def test_a_template_rendering_to_one_name_is_one_name(self):
+        sensor = AsfArchiveStatusSensor(task_id="archive", names="{{ params.name }}")
+        sensor.names = "x.zip"  # as rendered
+        assert [t.name for t in sensor.targets()] == ["x.zip"]

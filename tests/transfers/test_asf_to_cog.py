@@ -109,11 +109,15 @@ class TestAsfToCogOperator:
         [
             pytest.param({"granule": {}, "layer": "phase"}, "layer 'phase' is not one of", id="layer"),
             pytest.param({}, "give granule=", id="no-granule"),
+            pytest.param(
+                {"granule": {}, "dest_bucket": "B"}, "dest_bucket 'B' is not a valid S3 bucket name", id="bucket"
+            ),
+            pytest.param({"granule": {}, "dest_prefix": "../"}, "dest_prefix '../' starts with", id="prefix"),
         ],
     )
     def test_bad_arguments(self, kwargs, message):
         with pytest.raises(ValueError, match=message):
-            AsfToCogOperator(task_id="t", dest_bucket="b", **kwargs)
+            AsfToCogOperator(task_id="t", **({"dest_bucket": "cog-dest"} | kwargs))
 
     def test_a_netcdf_product_is_refused_with_the_reason(self, asf_sandbox, asf_sandbox_connections, destination):
         from airflow.sdk.exceptions import AirflowFailException

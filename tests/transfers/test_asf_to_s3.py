@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from airflow_asf_ifg.client.granule import Granule
+from airflow_asf_ifg.exceptions import InvalidInputError
 from airflow_asf_ifg.transfers.asf_to_s3 import AsfToS3Operator, destination_prefix
 from tests.conftest import task_states, xcom_value
 from tests.sandbox.helpers import empty_bucket, wait_for
@@ -126,6 +127,32 @@ class TestDestination:
             in capfd.readouterr().out
         )
 
+    @pytest.mark.parametrize(
+        ("argument", "message"),
+        [
+            pytest.param(
+                "dest_bucket=\"{{ 'Bad_Bucket' }}\"",
+                "dest_bucket 'Bad_Bucket' is not a valid S3 bucket name",
+                id="bucket",
+            ),
+            pytest.param("dest_prefix=\"{{ '../../' }}\"", "dest_prefix '../../' starts with '/' or has", id="prefix"),
+        ],
+    )
+    def test_a_rendered_destination_that_cannot_work_fails_before_any_source_byte(
+        self, dag_from_source, asf_sandbox, destination, stats, capfd, argument, message
+    ):
+        source = DAG_SOURCE.replace("{collection}", "C2859376221-ASF")
+        if argument.startswith("dest_bucket"):
+            source = source.replace('dest_bucket="ingest-dest", ', "")
+        dag_run = dag_from_source(source.replace("{arguments}", f"{argument}, retries=2")).test(logical_date=WHEN)
+        assert dag_run.state == "failed"
+        states = task_states(dag_run)
+        copies = {task: state for task, state in states.items() if task.startswith("copy")}
+        assert copies and set(copies.values()) == {"failed"}, states  # failed, not up_for_retry
+        assert not any(key.startswith("grfn-content-prod/") for key in stats()["bytes_served"])
+        assert message in capfd.readouterr().out
+        assert "Contents" not in destination.list_objects_v2(Bucket=DEST)
+
 
 class TestServerSide:
     def test_a_source_the_destination_can_read_is_copied_inside_s3(self, dag_from_source, destination, stats):
@@ -200,8 +227,35 @@ class TestArguments:
         with pytest.raises(ValueError, match=re.escape(message)):
             AsfToS3Operator(task_id="copy", dest_bucket=DEST, **kwargs)
 
+    @pytest.mark.parametrize(
+        ("kwargs", "message"),
+        [
+            ({"granule": {}, "part_size": 1}, "part_size 1 must be at least 5242880"),
+            ({"granule": {}, "concurrency": 0}, "concurrency 0 must be greater than 0"),
+            ({"granule": {}, "archive_timeout": float("nan")}, "archive_timeout nan must be greater than 0"),
+            ({"granule": {}, "archive_poke_interval": 0}, "archive_poke_interval 0 must be greater than 0"),
+            ({"granule": {}, "dest_prefix": "{year}/"}, "uses 'year'; accepted placeholders"),
+            ({"granule": {}, "dest_prefix": "../../"}, "dest_prefix '../../' starts with '/' or has"),
+            ({"granule": {}, "dest_prefix": "/abs/"}, "dest_prefix '/abs/' starts with '/'"),
+            ({"granule": {}, "dest_prefix": "{collection"}, "is not a valid template"),
+        ],
+        ids=["part-size", "concurrency", "timeout-nan", "poke-zero", "placeholder", "dotdot", "absolute", "brace"],
+    )
+    def test_bad_numbers_and_prefixes_are_permanent_input_errors(self, kwargs, message):
+        with pytest.raises(InvalidInputError, match=re.escape(message)):
+            AsfToS3Operator(task_id="copy", dest_bucket=DEST, **kwargs)
+
+    @pytest.mark.parametrize("bucket", ["", "Bad_Bucket", "a..b"], ids=["empty", "case", "dots"])
+    def test_a_bad_bucket_is_refused_when_the_dag_is_parsed(self, bucket):
+        with pytest.raises(InvalidInputError, match="dest_bucket"):
+            AsfToS3Operator(task_id="copy", dest_bucket=bucket, granule={})
+
     def test_prefix_placeholders(self):
         granule = Granule(granule_ur="G-UR", concept_id="G1-ASF", short_name="ARIA_S1_GUNW")
         assert destination_prefix("{collection}/{granule_ur}/", granule) == "ARIA_S1_GUNW/G-UR/"
-        with pytest.raises(ValueError, match="uses 'year'; accepted placeholders"):
+        with pytest.raises(InvalidInputError, match="uses 'year'; accepted placeholders"):
             destination_prefix("{year}/", granule)
+        with pytest.raises(InvalidInputError, match=re.escape("has a '.' or '..' segment")):
+            destination_prefix("../../", granule)
+        with pytest.raises(InvalidInputError, match=re.escape("has a '.' or '..' segment")):
+            destination_prefix("{granule_ur}/", Granule(granule_ur="..", concept_id="G1-ASF"))

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 
 import pytest
 from airflow.sdk import Asset, AssetAlias
 
-from airflow_asf_ifg.client.granule import Granule
+from airflow_asf_ifg.client.granule import Granule, ProductFile
 from airflow_asf_ifg.exceptions import InvalidInputError
 from airflow_asf_ifg.transfers.base import (
     GranuleTransferOperator,
     WrittenObject,
+    check_dest_prefix,
     check_granule_arguments,
+    object_key,
     outlets_with_alias,
 )
 
@@ -84,3 +87,44 @@ class TestGranuleTransferOperator:
         events: defaultdict[AssetAlias, AliasEvents] = defaultdict(AliasEvents)
         task.record_written({"outlet_events": events}, Granule.from_dict(GRANULE), "s3://asf/x.nc", "dest", "x.nc")
         assert not events and len(task._written) == 1  # lineage still knows it
+
+
+class TestDestination:
+    def test_a_product_name_that_climbs_out_of_the_prefix_is_refused(self):
+        product = ProductFile(name="../../x.zip", url="https://host/x/..%2F..%2Fx.zip", role="data")
+        with pytest.raises(InvalidInputError, match="refused"):
+            object_key("ARIA/G-UR/", product)
+        assert object_key("ARIA/G-UR/", ProductFile(name="x.zip", url="https://host/x.zip", role="data")) == (
+            "ARIA/G-UR/x.zip"
+        )
+
+    @pytest.mark.parametrize(
+        ("template", "message"),
+        [
+            ("../../", "has a '.' or '..' segment"),
+            ("/{granule_ur}/", "starts with '/'"),
+            ("{year}/", "uses 'year'"),
+            ("{granule_ur", "is not a valid template"),
+        ],
+        ids=["dotdot", "absolute", "placeholder", "brace"],
+    )
+    def test_bad_prefix_templates_are_input_errors(self, template, message):
+        with pytest.raises(InvalidInputError, match=re.escape(message)):
+            check_dest_prefix(template)
+        with pytest.raises(InvalidInputError, match=re.escape(message)):
+            operator(granule=GRANULE, dest_prefix=template)
+
+    def test_templated_destinations_wait_for_rendering_then_are_checked(self):
+        task = GranuleTransferOperator(
+            task_id="transfer",
+            asset_alias="",
+            granule=GRANULE,
+            dest_bucket="{{ params.b }}",
+            dest_prefix="{{ params.p }}",
+        )
+        task.dest_bucket, task.dest_prefix = "", "x/"  # as rendered
+        with pytest.raises(InvalidInputError, match="dest_bucket '' is empty"):
+            task.check_destination()
+        task.dest_bucket, task.dest_prefix = "good-bucket", "../"
+        with pytest.raises(InvalidInputError, match="dest_prefix"):
+            task.check_destination()

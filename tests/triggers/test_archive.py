@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -10,7 +11,10 @@ import pytest
 from airflow_asf_ifg.client.archive_poll import ArchiveTarget, archive_targets
 from airflow_asf_ifg.hooks.cmr import CmrHook
 from airflow_asf_ifg.operators.cmr import compact
+from airflow_asf_ifg.sandbox.config import PRODUCT_BUCKET
+from airflow_asf_ifg.sandbox.s3 import ADMIN_ACCESS_KEY, ADMIN_SECRET_KEY
 from airflow_asf_ifg.triggers.archive import AsfArchiveStatusTrigger
+from tests.sandbox.helpers import s3_client
 
 GUNW, UNWRAPPED = "C2859376221-ASF", "C1379535600-ASF"
 
@@ -148,6 +152,34 @@ class TestRun:
         assert payload["status"] == "success", payload["message"]
         assert stats()["events"]["fault_throttle"] >= 1
 
+    @pytest.mark.parametrize(
+        ("faults", "event"),
+        [
+            pytest.param({"throttle_rate": 0.2}, "fault_throttle", id="throttled"),
+            pytest.param({"reset_rate": 0.3}, "fault_reset", id="bodies-cut"),
+        ],
+    )
+    async def test_faults_are_polled_again(self, conn, asf_sandbox, asf_sandbox_settings, stats, faults, event):
+        targets = archive_targets(granules(GUNW))
+        archived = archived_names(asf_sandbox, GUNW)
+        for _ in range(5):  # the draws are seeded: a wait may meet no fault, so wait again until one does
+            asf_sandbox.reset()  # archived again, stats zeroed
+            asf_sandbox_settings(**faults)
+            payload = await event_of(trigger(targets, conn["door"]))
+            assert payload["status"] == "success", payload["message"]
+            assert {p["state"] for p in payload["products"]} == {"available"}
+            assert set(payload["requested"]) == archived
+            events = stats()["events"]
+            assert events["retrieval_started"] == len(archived)
+            if events.get(event, 0) >= 1:
+                break
+        else:
+            pytest.fail(f"no {event} in 5 waits at {faults}")
+        asf_sandbox_settings(throttle_rate=0.0, reset_rate=0.0)
+        s3 = s3_client(asf_sandbox, aws_access_key_id=ADMIN_ACCESS_KEY, aws_secret_access_key=ADMIN_SECRET_KEY)
+        for name in archived:  # the bucket agrees: each archived object has a restored copy now
+            assert 'ongoing-request="false"' in s3.head_object(Bucket=PRODUCT_BUCKET, Key=name)["Restore"]
+
     async def test_retrieval_cap(self, conn, asf_sandbox):
         targets = archive_targets(granules(GUNW))
         payload = await event_of(trigger(targets, conn["door"], max_retrievals=1))
@@ -172,3 +204,24 @@ class TestRun:
         payload = await event_of(trigger(archive_targets(granules(GUNW))[:1], "earthdata_wrong"))
         assert payload["status"] == "error" and payload["permanent"] is True, payload
         assert "EarthdataLoginError" in payload["message"] and "not-the-password" not in json.dumps(payload)
+
+
+class TestArguments:
+    @pytest.mark.parametrize(
+        ("kwargs", "message"),
+        [
+            ({"max_interval": 0}, "max_interval 0 must be greater than 0"),
+            ({"poke_interval": 0}, "poke_interval 0 must be greater than 0"),
+            ({"poke_interval": float("nan")}, "poke_interval nan must be greater than 0"),
+            ({"deadline": float("nan")}, "deadline nan must be at least 0"),
+            ({"max_concurrency": 0}, "max_concurrency 0 must be greater than 0"),
+            ({"max_retrievals": -1}, "max_retrievals -1 must be at least 0"),
+        ],
+        ids=["max-interval", "poke-zero", "poke-nan", "deadline", "concurrency", "retrievals"],
+    )
+    def test_numbers_that_spin_are_refused(self, kwargs, message):
+        from airflow_asf_ifg.exceptions import InvalidInputError
+
+        arguments = {"poke_interval": 0.2, "max_interval": 0.5, "deadline": time.time() + 30} | kwargs
+        with pytest.raises(InvalidInputError, match=re.escape(message)):
+            AsfArchiveStatusTrigger(targets=[], earthdata_conn_id="earthdata_default", **arguments)
