@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from airflow_asf_ifg.client.retry import RETRYABLE_STATUSES
+
 
 class AsfIfgError(Exception):
     """Base of the provider's errors; ``permanent`` says whether retrying could help."""
@@ -75,7 +77,7 @@ class EulaNotAcceptedError(EarthdataLoginError):
 
 class ServiceError(AsfIfgError):
     """A service's answer, with its HTTP status when there was one; permanent when the service refused the
-    request itself (4xx but 429), which a retry would send again unchanged.
+    request itself (a 4xx other than 408 and 429), which a retry would send again unchanged.
 
     :param message: what happened, with the service's own words.
     :param status: the HTTP status, when there was one.
@@ -90,12 +92,12 @@ class ServiceError(AsfIfgError):
 
     @property
     def permanent(self) -> bool:
-        """Whether retrying cannot help: the class says so, or the service refused the request (4xx but 429)."""
+        """Whether retrying cannot help: the class says so, or the service refused the request itself."""
         if self._permanent:
             return True
         if self.status is None:
             return self._permanent_without_status
-        return 400 <= self.status < 500 and self.status != 429
+        return 400 <= self.status < 500 and self.status not in RETRYABLE_STATUSES
 
 
 class CmrSearchError(ServiceError):

@@ -20,6 +20,7 @@ CASES = [
     pytest.param(errors.CmrSearchError("Parameter [x] was not recognized.", 400), True, id="cmr-400"),
     pytest.param(errors.CmrSearchError("throttled", 429), False, id="cmr-429"),
     pytest.param(errors.CmrSearchError("down", 503), False, id="cmr-503"),
+    pytest.param(errors.ServiceError("request timeout", 408), False, id="service-408"),
     pytest.param(errors.CollectionNotFoundError("C1-X", 200), True, id="unknown-collection"),
     pytest.param(errors.TooManyResultsError("too many", 20, 10), True, id="too-many"),
     pytest.param(errors.IncompleteSearchError("partial", 5, 10), False, id="partial"),

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from airflow_asf_ifg.client.retry import retry_after_seconds
 from airflow_asf_ifg.client.s3 import ARCHIVE_STORAGE_CLASSES, is_not_found, is_retryable
 from airflow_asf_ifg.exceptions import AsfIfgError
 
@@ -86,12 +87,8 @@ class ProductStatus:
 
 
 def _retry_after(headers: Any) -> float:
-    value = headers.get("Retry-After", "1") if headers else "1"
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        when = email.utils.parsedate_to_datetime(value)
-        return max(0.0, (when - datetime.now(UTC)).total_seconds()) if when else 1.0
+    seconds = retry_after_seconds(headers.get("Retry-After") if headers else None)
+    return 1.0 if seconds is None else seconds
 
 
 def state_from_door(name: str, status: int, document: Any, headers: Any = None) -> ProductStatus:

@@ -8,13 +8,10 @@ arrived with ``CMR-Hits`` because a timed-out CMR query returns a subset without
 
 from __future__ import annotations
 
-import email.utils
 import logging
-import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -26,6 +23,7 @@ from airflow_asf_ifg.client.aoi import parse_aoi
 from airflow_asf_ifg.client.earthdata import USER_AGENT, host_not_found
 from airflow_asf_ifg.client.granule import Granule, format_time
 from airflow_asf_ifg.client.limits import MAX_PAGE_SIZE, check_search_options
+from airflow_asf_ifg.client.retry import RETRYABLE_STATUSES, RetryPolicy
 from airflow_asf_ifg.client.settings import DEFAULT_CMR_URL
 from airflow_asf_ifg.exceptions import (
     CmrSearchError,
@@ -40,7 +38,6 @@ __all__ = [
     "MAX_GET_URL",
     "CmrClient",
     "CmrPage",
-    "RetryPolicy",
     "SearchResults",
     "granule_query",
     "time_range",
@@ -50,7 +47,6 @@ log = logging.getLogger(__name__)
 
 #: CMR answers 413 for URLs over about 6,000 characters; longer queries go in a form POST body.
 MAX_GET_URL = 6000
-_RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _RETRY_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 TimeBound = datetime | date | str | None
@@ -98,40 +94,6 @@ class _CollectionFeed(msgspec.Struct):
 
 
 _COLLECTION_FEED_DECODER = msgspec.json.Decoder(_CollectionFeed)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff with full jitter.
-
-    :param attempts: tries per request, the first included.
-    :param base_seconds: the first backoff.
-    :param max_seconds: the longest single wait (also caps ``Retry-After``).
-    """
-
-    attempts: int = 6
-    base_seconds: float = 1.0
-    max_seconds: float = 60.0
-
-    def delay(self, attempt: int, retry_after: str | None = None) -> float:
-        """Seconds to wait before try ``attempt + 1``.
-
-        :param attempt: tries made so far (1 after the first failure).
-        :param retry_after: the server's ``Retry-After`` header, honoured when present.
-        """
-        if retry_after:
-            seconds = _retry_after_seconds(retry_after)
-            if seconds is not None:
-                return min(seconds, self.max_seconds)
-        return random.uniform(0, min(self.max_seconds, self.base_seconds * 2 ** (attempt - 1)))
-
-
-def _retry_after_seconds(value: str) -> float | None:
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        when = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, (when - datetime.now(UTC)).total_seconds()) if when else None
 
 
 def _time_text(value: TimeBound, what: str) -> str:
@@ -522,7 +484,7 @@ class CmrClient:
                 if response.status_code == 200:
                     return decode(response.content), response.headers
                 last_error = f"HTTP {response.status_code}: {_cmr_errors(response)}"
-                if response.status_code not in _RETRY_STATUS:
+                if response.status_code not in RETRYABLE_STATUSES:
                     raise CmrSearchError(
                         f"CMR refused the search ({last_error}). Query: {query_url}", status=response.status_code
                     )

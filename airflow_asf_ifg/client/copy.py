@@ -10,7 +10,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from airflow_asf_ifg.client.credentials import explain_s3_error
-from airflow_asf_ifg.client.granule import Granule, ProductFile, reads_from_s3
+from airflow_asf_ifg.client.granule import Granule, ProductFile
 from airflow_asf_ifg.client.s3 import parse_s3_url
 from airflow_asf_ifg.client.transfer import HttpsSource, S3Source, Transfer, TransferResult
 from airflow_asf_ifg.exceptions import InvalidInputError
@@ -30,7 +30,7 @@ def reads_over_s3(product: ProductFile, source: str) -> bool:
     :param product: the file.
     :param source: ``auto`` (S3 when CMR lists an ``s3://`` URL), ``s3`` or ``https``.
     """
-    over_s3 = reads_from_s3(product.url, product.s3_url, source)
+    over_s3 = source == "s3" or (source == "auto" and product.s3_url is not None)
     if over_s3 and not product.s3_url:
         raise InvalidInputError(f"{product.name} has no s3:// URL in CMR; use source='https' or 'auto'")
     if not over_s3 and not product.url:

@@ -25,8 +25,8 @@ import botocore.session
 import requests
 from botocore.credentials import RefreshableCredentials
 
-from airflow_asf_ifg.client.cmr import RetryPolicy
 from airflow_asf_ifg.client.earthdata import AsyncEarthdataSession, EarthdataSession, FetchedResponse
+from airflow_asf_ifg.client.retry import RETRYABLE_STATUSES, RetryPolicy
 from airflow_asf_ifg.client.s3 import error_code, error_status
 from airflow_asf_ifg.client.settings import EarthdataSettings
 from airflow_asf_ifg.exceptions import AsfCredentialsError, CredentialsRetiredError, CredentialsUnavailableError
@@ -65,7 +65,6 @@ _DOOR_FIELDS = ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")
 _TEA_FIELDS = ("accessKeyId", "secretAccessKey", "sessionToken", "expiration")
 _BUCKET_ARN = re.compile(r"^arn:aws:s3:::([^/*]+)")
 #: Answers worth asking again: the endpoint (or EDL on the way) is busy or failed for now.
-_RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 #: Failures worth asking again: the connection dropped, timed out, or the body was cut off mid-way.
 _RETRY_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 _ARETRY_ERRORS = (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, asyncio.TimeoutError)
@@ -246,7 +245,7 @@ def fetch_credentials(
         except _RETRY_ERRORS as error:
             last, status = f"{type(error).__name__}: {error}", None
         else:
-            if response.status_code not in _RETRY_STATUS:
+            if response.status_code not in RETRYABLE_STATUSES:
                 return _parse_answer(
                     endpoint,
                     response.status_code,
@@ -300,7 +299,7 @@ async def afetch_credentials(
         except _ARETRY_ERRORS as error:
             last, status = f"{type(error).__name__}: {error}", None
         if response is not None:
-            if response.status not in _RETRY_STATUS:
+            if response.status not in RETRYABLE_STATUSES:
                 return _parse_answer(
                     endpoint,
                     response.status,

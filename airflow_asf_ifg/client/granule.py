@@ -24,7 +24,6 @@ __all__ = [
     "file_name",
     "format_time",
     "parse_time",
-    "reads_from_s3",
 ]
 
 _ATOM_REL = "http://esipfed.org/ns/fedsearch/1.1/"
@@ -130,16 +129,6 @@ def check_source(source: str) -> str:
     if source not in SOURCES:
         raise InvalidInputError(f"source {source!r} is not one of {SOURCES}")
     return source
-
-
-def reads_from_s3(url: str | None, s3_url: str | None, source: str) -> bool:
-    """Whether a copy reads a file from its ``s3://`` URL rather than from its HTTPS (door) URL.
-
-    :param url: the file's HTTPS URL.
-    :param s3_url: the file's ``s3://`` URL.
-    :param source: ``auto`` (S3 when CMR lists an ``s3://`` URL), ``s3`` or ``https``.
-    """
-    return source == "s3" or (source == "auto" and s3_url is not None)
 
 
 @dataclass

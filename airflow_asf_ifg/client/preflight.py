@@ -11,21 +11,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from airflow_asf_ifg.exceptions import AsfIfgError, ProductMissingError
+from airflow_asf_ifg.client.retry import RETRYABLE_STATUSES
+from airflow_asf_ifg.exceptions import AsfIfgError, ProductMissingError, ServiceError
 
 __all__ = [
-    "TRANSIENT_STATUSES",
     "AccessCheck",
-    "ServiceUnavailableError",
     "check_https",
 ]
-
-#: Statuses after which the same request may succeed later.
-TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-
-
-class ServiceUnavailableError(AsfIfgError):
-    """A service answered a status that may pass (429, 5xx): the check can be tried again later."""
 
 
 @dataclass(frozen=True)
@@ -90,8 +82,8 @@ def check_https(session: Any, url: str, name: str, timeout: tuple[float, float] 
             f"{url} does not exist (404): the product CMR lists is not at the door; "
             f"search again (it may have been reprocessed under a new name)"
         )
-    if status in TRANSIENT_STATUSES:
-        raise ServiceUnavailableError(f"{_host(response.url)} answered {status} to the preflight; try again later")
+    if status in RETRYABLE_STATUSES:
+        raise ServiceError(f"{_host(response.url)} answered {status} to the preflight; try again later", status)
     if "text/html" in content_type:
         raise AsfIfgError(
             f"{url} ended at an HTML page on {hops[-1]} ({status}) instead of the product; "

@@ -26,6 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from airflow_asf_ifg.client.limits import MIB, S3_MAX_PARTS, S3_MAX_SINGLE_COPY, S3_MIN_PART_SIZE
 from airflow_asf_ifg.client.multipart import MultipartTarget, upload_checksum_algorithm, upload_ranges, upload_stream
+from airflow_asf_ifg.client.retry import RETRYABLE_STATUSES
 from airflow_asf_ifg.client.s3 import (
     ARCHIVE_STORAGE_CLASSES,
     abort_upload,
@@ -212,7 +213,7 @@ class HttpsSource:
         if status == 404:
             response.close()
             raise ProductMissingError(f"{self.url} does not exist (404)")
-        if status in (429, 500, 502, 503, 504):
+        if status in RETRYABLE_STATUSES:
             response.close()
             raise ReadInterrupted(f"HTTP {status}")
         if status not in (200, 206):

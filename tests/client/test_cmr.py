@@ -9,9 +9,10 @@ from datetime import UTC, date, datetime
 import pytest
 import requests
 
-from airflow_asf_ifg.client.cmr import CmrClient, RetryPolicy, granule_query, time_range
+from airflow_asf_ifg.client.cmr import CmrClient, granule_query, time_range
 from airflow_asf_ifg.client.earthdata import AuthPolicy, EarthdataIdentity, EarthdataSession, policy_for
 from airflow_asf_ifg.client.granule import Granule
+from airflow_asf_ifg.client.retry import RetryPolicy
 from airflow_asf_ifg.client.settings import EarthdataSettings
 from airflow_asf_ifg.exceptions import (
     CmrSearchError,

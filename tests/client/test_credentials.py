@@ -12,7 +12,6 @@ import botocore.exceptions
 import pytest
 import requests
 
-from airflow_asf_ifg.client.cmr import RetryPolicy
 from airflow_asf_ifg.client.credentials import (
     TemporaryCredentials,
     afetch_credentials,
@@ -30,6 +29,7 @@ from airflow_asf_ifg.client.earthdata import (
     EarthdataSession,
     policy_for,
 )
+from airflow_asf_ifg.client.retry import RetryPolicy
 from airflow_asf_ifg.client.settings import EarthdataSettings
 from airflow_asf_ifg.exceptions import (
     AsfCredentialsError,
