@@ -49,28 +49,32 @@ def name_candidates(name: str) -> list[str]:
     return candidates or [name]
 
 
-def targets(files: list[str], profile: Profile) -> dict[str, str]:
-    """File name → download URL for each argument, refusing what cannot be downloaded before any request.
+def targets(files: list[str], profile: Profile, from_cmr: bool = True) -> dict[str, str | None]:
+    """File name → download URL for each argument (None: the URL in the file's CMR record, as today's services
+    have no status endpoint to derive it from), refusing what cannot be downloaded before any request.
 
     :param files: the FILE|URL arguments.
     :param profile: the connection.
+    :param from_cmr: whether CMR is asked about the files (not with ``--no-verify``).
     """
     template = door_download_template(profile.settings.archive_status_url)
-    found: dict[str, str] = {}
+    found: dict[str, str | None] = {}
     for item in files:
         if "://" in item:
             url = check_url("URL", item)
             name = safe_file_name(file_name(url), url)
         elif "/" in item or "\\" in item or not item.strip():
             raise InvalidInputError(f"{item!r} is neither a file name nor an http(s) URL")
-        elif template is None:
-            raise InvalidInputError(
-                f"{item}: {profile.fields.source} has no door archive_status_url to derive a "
-                f"download URL from; give the file's https URL (from `asf-ifg search --format "
-                f"jsonl`)"
-            )
-        else:
+        elif template is not None:
             name, url = safe_file_name(item), template.format(name=item)
+        elif from_cmr:
+            name, url = safe_file_name(item), None
+        else:
+            raise InvalidInputError(
+                f"{item}: with --no-verify CMR is not asked for the file's URL, and {profile.fields.source} has "
+                f"no door archive_status_url to derive it from; give the file's https URL (from `asf-ifg search "
+                f"--format jsonl`) or leave out --no-verify"
+            )
         if not name:
             raise InvalidInputError(f"{item!r} names no file")
         found[name] = url
@@ -101,6 +105,16 @@ def lookup(names: list[str], profile: Profile, collections: list[str]) -> dict[s
             f"cannot be checked; pass --collection ID, or --no-verify to download it unchecked"
         )
     return files
+
+
+def record_url(product: ProductFile) -> str:
+    """The HTTPS URL of a file's CMR record; raise when the record lists none.
+
+    :param product: the file as CMR lists it.
+    """
+    if not product.url:
+        raise AsfIfgError(f"CMR's record of {product.name} lists no HTTPS URL to download it from")
+    return product.url
 
 
 class RetrievalDisplay:
@@ -138,8 +152,10 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output_dir)
     if output.exists() and not output.is_dir():
         raise InvalidInputError(f"--output-dir {output} exists and is not a directory")
-    urls = targets(args.files, profile)
-    checked = {} if args.no_verify else lookup(list(urls), profile, args.collection or list(INTERFEROGRAM_COLLECTIONS))
+    wanted = targets(args.files, profile, from_cmr=not args.no_verify)
+    collections = args.collection or list(INTERFEROGRAM_COLLECTIONS)
+    checked = {} if args.no_verify else lookup(list(wanted), profile, collections)
+    urls = {name: url or record_url(checked[name]) for name, url in wanted.items()}
 
     asyncio.run(
         retrieve(

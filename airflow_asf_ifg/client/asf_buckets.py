@@ -28,8 +28,8 @@ __all__ = [
     "client_options",
 ]
 
-#: botocore's standard retry mode, five attempts: S3 throttles (503 SlowDown) and fails now and then (500).
-RETRIES = {"mode": "standard", "max_attempts": 5}
+#: botocore's standard retry mode, ten attempts: S3 throttles (503 SlowDown) and fails now and then (500).
+RETRIES = {"mode": "standard", "max_attempts": 10}
 
 
 def client_options(settings: EarthdataSettings) -> dict[str, Any]:

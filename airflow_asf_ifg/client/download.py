@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from airflow_asf_ifg.client.transfer import Progress, Source, new_hash, resuming_read
+from airflow_asf_ifg.client.transfer import MAX_RESUMES, Progress, Source, new_hash, resuming_read
 from airflow_asf_ifg.exceptions import ChecksumMismatchError
 
 __all__ = [
@@ -68,7 +68,7 @@ def download(
     size: int | None,
     checksum: str | None,
     algorithm: str | None = "MD5",
-    max_resumes: int = 8,
+    max_resumes: int = MAX_RESUMES,
     progress_seconds: float = 5.0,
     sleep: Callable[[float], None] = time.sleep,
 ) -> DownloadResult:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import random
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,7 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from airflow_asf_ifg.client.limits import MIB, S3_MAX_PARTS, S3_MAX_SINGLE_COPY, S3_MIN_PART_SIZE
 from airflow_asf_ifg.client.multipart import MultipartTarget, upload_checksum_algorithm, upload_ranges, upload_stream
-from airflow_asf_ifg.client.retry import RETRYABLE_STATUSES
+from airflow_asf_ifg.client.retry import RETRYABLE_STATUSES, RetryPolicy
 from airflow_asf_ifg.client.s3 import (
     ARCHIVE_STORAGE_CLASSES,
     abort_upload,
@@ -47,6 +46,8 @@ log = logging.getLogger(__name__)
 __all__ = [
     "COPY_PART_SIZE",
     "DEFAULT_PART_SIZE",
+    "DEFAULT_RETRY",
+    "MAX_RESUMES",
     "MEMORY_LIMIT",
     "MIB",
     "READ_CHUNK",
@@ -67,6 +68,10 @@ DEFAULT_PART_SIZE = 8 * MIB  # what boto3's TransferConfig uses; S3's floor is S
 COPY_PART_SIZE = 512 * MIB
 READ_CHUNK = MIB  # copied into part buffers at once: small reads keep transient memory small
 MEMORY_LIMIT = 128 * MIB  # part buffers per copy, whatever the object's size
+DEFAULT_RETRY = RetryPolicy()
+#: Breaks in a row survived at one byte: as many as the tries of any other request (a break that made
+#: progress starts the count again).
+MAX_RESUMES = DEFAULT_RETRY.attempts - 1
 _HASHES = {"MD5": "md5", "SHA-1": "sha1", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
 _METADATA_SIZE, _METADATA_CHECKSUM = "asf-size", "asf-checksum"
 
@@ -356,6 +361,7 @@ def resuming_read(
     max_resumes: int,
     sleep: Callable[[float], None],
     end: int | None = None,
+    retry: RetryPolicy = DEFAULT_RETRY,
 ) -> Iterator[bytes]:
     """Every byte of the source from ``state["offset"]`` on (up to ``end``), once, in order, resuming after breaks.
 
@@ -365,6 +371,7 @@ def resuming_read(
     :param max_resumes: breaks in a row survived.
     :param sleep: how to wait between tries.
     :param end: where to stop (exclusive); None reads to the end of the object.
+    :param retry: the backoff between tries.
     """
     failures = 0
     while True:
@@ -395,7 +402,7 @@ def resuming_read(
                 raise TransferError(
                     f"{source.url}: reading failed {failures} times in a row at byte {state['offset']}; last: {error}"
                 ) from error
-            delay = random.uniform(0, min(30.0, 0.5 * 2 ** (failures - 1)))
+            delay = retry.delay(failures)
             log.warning(
                 "%s: read broke off at byte %d (%s); resuming in %.1f s", source.url, state["offset"], error, delay
             )
@@ -422,7 +429,7 @@ class Transfer:
         part_size: int | None = None,
         concurrency: int = 8,
         memory_limit: int = MEMORY_LIMIT,
-        max_resumes: int = 8,
+        max_resumes: int = MAX_RESUMES,
         progress_percent: float = 10.0,
         progress_seconds: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,

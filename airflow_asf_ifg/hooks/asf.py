@@ -21,10 +21,13 @@ from airflow_asf_ifg.client.credentials import (
     region_for,
 )
 from airflow_asf_ifg.client.settings import credentials_endpoints_text
+from airflow_asf_ifg.client.shared_clients import SharedClients, fingerprint
 from airflow_asf_ifg.exceptions import EndpointNotConfiguredError
 from airflow_asf_ifg.hooks.earthdata import EarthdataHook
 
 APP_NAME = "airflow-asf-ifg"
+#: The process's aiobotocore clients on ASF's buckets, shared by every trigger of the triggerer's loop.
+SHARED_S3_CLIENTS = SharedClients()
 
 
 class AsfHook(BaseHook):
@@ -153,21 +156,44 @@ class AsfHook(BaseHook):
 
     @contextlib.asynccontextmanager
     async def get_async_s3_client(
-        self, endpoint: str | None = None, region_name: str | None = None
+        self, endpoint: str | None = None, region_name: str | None = None, *, shared: bool = True
     ) -> AsyncIterator[Any]:
         """An aiobotocore S3 client with refreshing credentials: ``async with hook.get_async_s3_client() as s3``.
 
+        Shared by default: every coroutine of the loop asking for the same endpoint, region and identity gets
+        one client and one set of keys (a triggerer's hundreds of triggers fetch keys once, not once each).
+
         :param endpoint: a granule's ``s3_credentials_url`` (default: the connection's).
         :param region_name: the region to sign for.
+        :param shared: lease the loop's shared client (False: open one of this caller's own).
         """
         chosen = self.credentials_endpoint(endpoint)
-        async with asf_async_s3_client(
-            self.earthdata.settings,
+        region = region_name or self.region_for(chosen)
+
+        def open_client() -> contextlib.AbstractAsyncContextManager[Any]:
+            return asf_async_s3_client(
+                self.earthdata.settings,
+                chosen,
+                lambda: self.aget_credentials(chosen),
+                region_name=region,
+                margin_seconds=self.margin_seconds,
+            )
+
+        if not shared:
+            async with open_client() as client:
+                yield client
+            return
+        settings, identity = self.earthdata.settings, self.earthdata.identity
+        key = (
             chosen,
-            lambda: self.aget_credentials(chosen),
-            region_name=region_name,
-            margin_seconds=self.margin_seconds,
-        ) as client:
+            region,
+            settings.s3_endpoint_url,
+            settings.verify,
+            settings.edl_url,
+            fingerprint(identity.login, identity.password, identity.token),
+            self.margin_seconds,
+        )
+        async with SHARED_S3_CLIENTS.lease(key, open_client) as client:
             yield client
 
     def gdal_config(

@@ -108,19 +108,23 @@ class AsfArchiveStatusTrigger(BaseTrigger):
             },
         )
 
+    def poller(self) -> ArchivePoller:
+        """The poller this trigger reads products with (S3 clients shared with the loop's other triggers)."""
+        return archive_poller(
+            self.earthdata_conn_id,
+            max_concurrency=self.max_concurrency,
+            request_retrieval=self.request_retrieval,
+            max_retrievals=self.max_retrievals,
+            requested=self.requested,
+        )
+
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll until done or the deadline; yield one envelope."""
         states: dict[str, ProductStatus] = {}
         requested: set[str] = set(self.requested)  # the poller's own set once it is built
         try:
             # Built in here: reading the connection may fail, and that, too, becomes an envelope.
-            poller = archive_poller(
-                self.earthdata_conn_id,
-                max_concurrency=self.max_concurrency,
-                request_retrieval=self.request_retrieval,
-                max_retrievals=self.max_retrievals,
-                requested=self.requested,
-            )
+            poller = self.poller()
             requested = poller.requested
             async with poller:
                 settled = await wait_until_settled(

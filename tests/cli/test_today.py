@@ -44,6 +44,20 @@ class TestToday:
         assert (len(body), hashlib.md5(body, usedforsecurity=False).hexdigest()) == (expected["size"], expected["md5"])
         assert not set(stats()["requests"]) & {"credentials", "s3credentials", "status"}
 
+    def test_a_file_name_alone_is_downloaded_from_the_url_in_its_cmr_record(self, run_cli, asf_sandbox, tmp_path):
+        expected = next(f for g in asf_sandbox.catalogue_document() for f in g["files"] if f["role"] == "data")
+        result = run_cli("download", expected["name"], "-o", str(tmp_path), env=login_only(asf_sandbox))
+        assert result.returncode == 0, result.stderr
+        body = (tmp_path / expected["name"]).read_bytes()
+        assert (len(body), hashlib.md5(body, usedforsecurity=False).hexdigest()) == (expected["size"], expected["md5"])
+        assert "size and MD5 match CMR" in result.stdout
+
+    def test_a_file_name_with_no_verify_exits_2_before_any_request(self, run_cli, asf_sandbox, tmp_path, stats):
+        asf_sandbox.reset()
+        result = run_cli("download", "x.nc", "--no-verify", "-o", str(tmp_path), env=login_only(asf_sandbox))
+        assert result.returncode == 2 and "leave out --no-verify" in result.stderr, result.stderr
+        assert [route for route in stats()["requests"] if not route.startswith("control_")] == []
+
     def test_credentials_exit_2_and_name_what_exists(self, run_cli, asf_sandbox, stats):
         asf_sandbox.reset()
         result = run_cli("credentials", env=login_only(asf_sandbox))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -125,6 +126,18 @@ class TestRun:
         snapshot = stats()
         assert snapshot["requests"]["s3_head_object"] >= len(targets) and "status" not in snapshot["requests"]
         assert snapshot["events"]["retrieval_started"] == len(archived_names(asf_sandbox, GUNW))
+
+    @pytest.mark.asf_sandbox(tea=True)
+    async def test_head_object_triggers_of_one_loop_share_one_client_and_one_key_fetch(self, conn, stats):
+        targets = archive_targets(granules(GUNW))
+        triggers = [trigger([target], conn["nodoor"]) for target in targets for _ in range(4)]
+        payloads = await asyncio.gather(*(event_of(t) for t in triggers))
+        assert {p["status"] for p in payloads} == {"success"}
+        snapshot = stats()
+        # One fetch: its first request goes through the EDL login, the second comes back with the cookie.
+        assert snapshot["requests"]["s3credentials"] == 2, snapshot["requests"]  # 2 per trigger before
+        assert snapshot["requests"]["asf_login"] == 1
+        assert snapshot["requests"]["s3_head_object"] >= len(triggers)
 
     async def test_download_202_path(self, conn, asf_sandbox, stats):
         targets = archive_targets(granules(UNWRAPPED))
