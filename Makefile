@@ -32,8 +32,11 @@ test: $(INSTALLED) lint system-packages tools
 		$(BIN)/python -m pytest
 
 ## system-packages: the real tools the tests drive (Debian packages), installed where missing
+# PostgreSQL and Redis back tests/production's CeleryExecutor cluster. Debian keeps initdb off PATH, under
+# /usr/lib/postgresql/<version>/bin, so those directories are put on PATH for the check.
 system-packages:
-	.ci/ensure-packages chromium=chromium gdalinfo=gdal-bin
+	PATH="$$PATH:$$(echo /usr/lib/postgresql/*/bin | tr ' ' ':')" .ci/ensure-packages chromium=chromium \
+		gdalinfo=gdal-bin redis-server=redis-server initdb=postgresql
 
 ## tools: the AWS CLI (awscli from PyPI) in its own venv, for the tests of the 2018 page's commands
 tools: $(AWS_CLI)

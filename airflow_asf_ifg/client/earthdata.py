@@ -21,9 +21,12 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import aiohttp
 import requests
+import requests.adapters
 import urllib3.exceptions
+from urllib3.util.retry import Retry
 
 from airflow_asf_ifg import __version__
+from airflow_asf_ifg.client.retry import RETRYABLE_STATUSES
 from airflow_asf_ifg.client.settings import EarthdataSettings
 from airflow_asf_ifg.exceptions import EarthdataLoginError, EulaNotAcceptedError, HostNotFoundError
 
@@ -37,6 +40,7 @@ __all__ = [
     "EarthdataSession",
     "FetchedResponse",
     "check_login",
+    "hop_retries",
     "host_not_found",
     "netrc_login",
     "origin",
@@ -322,6 +326,25 @@ class _PolicyAuth(requests.auth.AuthBase):
         return request
 
 
+def hop_retries() -> Retry:
+    """How one hop of a redirect chain (door → EDL → door ``/login`` → door → signed URL) is asked again when it
+    answers 429 or 5xx: twice, after a short backoff or its ``Retry-After``, before the whole request counts as
+    failed and the caller's :class:`~airflow_asf_ifg.client.retry.RetryPolicy` starts the chain over. Without it a
+    chain of five hops in a storm that fails four requests in ten succeeds one time in thirteen."""
+    return Retry(
+        total=2,
+        connect=0,
+        read=0,
+        other=0,
+        status=2,
+        status_forcelist=RETRYABLE_STATUSES,
+        allowed_methods=frozenset({"GET", "HEAD"}),  # idempotent only: a search POST is retried by its caller
+        backoff_factor=0.25,
+        respect_retry_after_header=True,
+        raise_on_status=False,  # the last answer goes back to the caller, which knows what it means
+    )
+
+
 class EarthdataSession(requests.Session):
     """A ``requests.Session`` that follows EDL's redirect dance and sends credentials only where allowed.
 
@@ -337,6 +360,8 @@ class EarthdataSession(requests.Session):
         self.timeout = timeout
         self.auth = _PolicyAuth(policy)  # also stops requests from reading .netrc for other hosts
         self.headers["User-Agent"] = USER_AGENT
+        for scheme in ("https://", "http://"):
+            self.mount(scheme, requests.adapters.HTTPAdapter(max_retries=hop_retries()))
 
     def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
         """On every redirect hop: drop any Authorization header, then add what the policy allows there."""

@@ -11,6 +11,7 @@ import boto3
 import botocore.exceptions
 import pytest
 import requests
+import requests.adapters
 
 from airflow_asf_ifg.client.credentials import (
     TemporaryCredentials,
@@ -27,6 +28,7 @@ from airflow_asf_ifg.client.earthdata import (
     AuthPolicy,
     EarthdataIdentity,
     EarthdataSession,
+    hop_retries,
     policy_for,
 )
 from airflow_asf_ifg.client.retry import RetryPolicy
@@ -73,11 +75,18 @@ TEA = {
 }
 
 
-def session_for(sandbox, login=SANDBOX_USER, password=SANDBOX_PASSWORD, token=None) -> EarthdataSession:
+def session_for(
+    sandbox, login=SANDBOX_USER, password=SANDBOX_PASSWORD, token=None, hop_retries: bool = True
+) -> EarthdataSession:
+    """A session for the sandbox's user; ``hop_retries=False`` leaves each try of the fetch's own policy one request."""
     identity = EarthdataIdentity(token=token, login=login, password=password, source="test")
-    return EarthdataSession(
+    session = EarthdataSession(
         AuthPolicy(identity, sandbox.urls.edl, [sandbox.urls.cmr, f"{sandbox.urls.asf}/s3credentials"])
     )
+    if not hop_retries:
+        for scheme in ("http://", "https://"):
+            session.mount(scheme, requests.adapters.HTTPAdapter())
+    return session
 
 
 class TestShapes:
@@ -297,7 +306,7 @@ class TestFetchRetries:
     @pytest.mark.parametrize(("faults", "event"), FAULTS)
     def test_faults_are_asked_again(self, asf_sandbox, asf_sandbox_settings, stats, faults, event):
         url = f"{asf_sandbox.urls.asf}/door/credentials"
-        session = session_for(asf_sandbox)
+        session = session_for(asf_sandbox, hop_retries=False)  # each try one request: the policy's waits show
         fetch_credentials(session, url)  # logged in first: each later try is one request, faulty or not
         before, issued = fault_count(stats, event), fault_count(stats, "credentials_issued")
         resets = fault_count(stats, "fault_reset")
@@ -341,14 +350,27 @@ class TestFetchRetries:
     def test_gives_up_after_the_policy_s_tries(self, asf_sandbox, asf_sandbox_settings, stats):
         session = session_for(asf_sandbox)
         url = f"{asf_sandbox.urls.asf}/door/credentials"
-        fetch_credentials(session, url)  # logged in: each later try is one request
+        fetch_credentials(session, url)  # logged in: each later try is one hop
         asf_sandbox_settings(fault_rate=1.0)
         before = fault_count(stats, "fault_error")
         delays: list[float] = []
         with pytest.raises(CredentialsUnavailableError, match="kept failing after 3 tries") as caught:
             fetch_credentials(session, url, retry=RetryPolicy(attempts=3), sleep=delays.append)
         assert not caught.value.permanent
-        assert fault_count(stats, "fault_error") - before == 3 and len(delays) == 2
+        asked_per_try = 1 + hop_retries().status  # the hop is asked again before the try counts as failed
+        assert fault_count(stats, "fault_error") - before == 3 * asked_per_try and len(delays) == 2
+
+    def test_a_failing_hop_is_asked_again_before_the_policy_waits(self, asf_sandbox, asf_sandbox_settings, stats):
+        session = session_for(asf_sandbox)
+        url = f"{asf_sandbox.urls.asf}/door/credentials"
+        fetch_credentials(session, url)  # logged in: the fetch is one hop
+        asf_sandbox_settings(fault_rate=0.5)
+        asked, fetched, delays = stats()["requests"]["credentials"], 0, []
+        while stats()["requests"]["credentials"] - asked == fetched:  # until some hop needed a second ask
+            assert fetched < 30, "no fault in 30 fetches at fault_rate 0.5"
+            fetch_credentials(session, url, retry=RetryPolicy(attempts=3), sleep=delays.append)
+            fetched += 1
+        assert stats()["requests"]["credentials"] - asked > fetched and not delays  # asked again, no policy wait
 
     @pytest.mark.parametrize("kind", ["retired", "wrong-password"])
     def test_refusals_are_asked_once(self, asf_sandbox, asf_sandbox_settings, stats, kind):
@@ -383,7 +405,7 @@ class TestRefreshKeepsValidKeys:
 
     def test_sync(self, asf_sandbox, asf_sandbox_settings, stats):
         asf_sandbox_settings(credential_ttl=self.TTL)
-        session = session_for(asf_sandbox)
+        session = session_for(asf_sandbox, hop_retries=False)  # a refresh fails at once, well inside the lifetime
         url = f"{asf_sandbox.urls.asf}/door/credentials"
         fetches: list[TemporaryCredentials] = []
 

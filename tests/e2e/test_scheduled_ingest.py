@@ -18,7 +18,7 @@ import pytest
 from airflow_asf_ifg.sandbox.catalogue import first_pair_group
 from airflow_asf_ifg.sandbox.demo import ARIA_S1_GUNW, DAG_FILE, DAG_ID, run_after
 from tests.e2e.stack import AirflowStack
-from tests.sandbox.helpers import user_s3, wait_for
+from tests.sandbox.helpers import ingest_sandbox, user_s3, wait_for
 
 
 def wait_until(condition, timeout: float, what: str):
@@ -37,14 +37,7 @@ pytestmark = pytest.mark.timeout(900)
 
 @pytest.fixture(scope="module")
 def sandbox(asf_sandbox):
-    asf_sandbox.reset()
-    asf_sandbox.update_config({"retrieval_seconds": RETRIEVAL_SECONDS, "era": "today"})
-    destination = user_s3(asf_sandbox)
-    destination.create_bucket(Bucket=BUCKET)
-    for item in destination.list_objects_v2(Bucket=BUCKET).get("Contents", []):
-        destination.delete_object(Bucket=BUCKET, Key=item["Key"])
-    yield asf_sandbox
-    asf_sandbox.update_config({"retrieval_seconds": 5.0, "era": "today"})
+    yield from ingest_sandbox(asf_sandbox, BUCKET, RETRIEVAL_SECONDS)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import boto3
 
@@ -29,6 +29,20 @@ def empty_bucket(sandbox: Sandbox, bucket: str):
     for item in client.list_objects_v2(Bucket=bucket).get("Contents", []):
         client.delete_object(Bucket=bucket, Key=item["Key"])
     return client
+
+
+def ingest_sandbox(sandbox: Sandbox, bucket: str, retrieval_seconds: float) -> Iterator[Sandbox]:
+    """The sandbox in today's era, stats and retrievals reset, with ``bucket`` empty; settings put back after.
+
+    :param sandbox: the session's sandbox.
+    :param bucket: the destination bucket (created).
+    :param retrieval_seconds: how long a retrieval takes meanwhile.
+    """
+    sandbox.reset()
+    sandbox.update_config({"retrieval_seconds": retrieval_seconds, "era": "today"})
+    empty_bucket(sandbox, bucket)
+    yield sandbox
+    sandbox.update_config({"retrieval_seconds": 5.0, "era": "today"})
 
 
 def wait_for(condition: Callable[[], object], timeout: float, what: str, every: float = 0.1) -> object:
