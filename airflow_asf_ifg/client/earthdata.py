@@ -39,6 +39,7 @@ __all__ = [
     "EarthdataIdentity",
     "EarthdataSession",
     "FetchedResponse",
+    "HopRetry",
     "check_login",
     "hop_retries",
     "host_not_found",
@@ -326,12 +327,32 @@ class _PolicyAuth(requests.auth.AuthBase):
         return request
 
 
+class HopRetry(Retry):
+    """urllib3's retry of one hop that never sends an OAuth callback (``?code=...``) twice: its authorization code
+    is for one use, and the service may have redeemed it before it failed (a profile lookup answering 429), so
+    only a new code, from the start of the chain, can succeed."""
+
+    def increment(  # type: ignore[override]  # urllib3 types it as returning Self, which its callers need not
+        self, method: str | None = None, url: str | None = None, *args: Any, **kwargs: Any
+    ) -> Retry:
+        """Count one more try of the hop, refusing (as if exhausted) when it is an OAuth callback.
+
+        :param method: the request's method.
+        :param url: the hop's URL.
+        """
+        if url and "code" in parse_qs(urlsplit(url).query):
+            refused = urllib3.exceptions.ResponseError("an OAuth callback is not sent twice")
+            raise urllib3.exceptions.MaxRetryError(kwargs["_pool"], url, refused)
+        return super().increment(method, url, *args, **kwargs)
+
+
 def hop_retries() -> Retry:
     """How one hop of a redirect chain (door → EDL → door ``/login`` → door → signed URL) is asked again when it
     answers 429 or 5xx: twice, after a short backoff or its ``Retry-After``, before the whole request counts as
-    failed and the caller's :class:`~airflow_asf_ifg.client.retry.RetryPolicy` starts the chain over. Without it a
-    chain of five hops in a storm that fails four requests in ten succeeds one time in thirteen."""
-    return Retry(
+    failed and the caller's :class:`~airflow_asf_ifg.client.retry.RetryPolicy` starts the chain over (an OAuth
+    callback excepted: :class:`HopRetry`). Without it a chain of five hops in a storm that fails four requests in
+    ten succeeds one time in thirteen."""
+    return HopRetry(
         total=2,
         connect=0,
         read=0,

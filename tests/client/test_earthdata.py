@@ -8,12 +8,15 @@ from urllib.parse import urlsplit
 import aiohttp
 import pytest
 import requests
+import urllib3.exceptions
 
 from airflow_asf_ifg.client.earthdata import (
     AsyncEarthdataSession,
     AuthPolicy,
     EarthdataIdentity,
     EarthdataSession,
+    HopRetry,
+    hop_retries,
     netrc_login,
     policy_for,
     resolve_identity,
@@ -316,3 +319,27 @@ class TestHostNotFound:
 
         failure = socket.gaierror(errno, "lookup failed")
         assert (host_not_found(failure, "https://cmr.example.org/search") is not None) is permanent
+
+
+class TestHopRetries:
+    """A hop answering 429 or 5xx is asked again, except an OAuth callback: its code is for one use."""
+
+    def test_a_hop_is_asked_again_twice(self):
+        retry = hop_retries()
+        once = retry.increment("GET", "https://door.example/download/x.nc", _pool=None)
+        twice = once.increment("GET", "https://door.example/download/x.nc", _pool=None)
+        with pytest.raises(urllib3.exceptions.MaxRetryError):
+            twice.increment("GET", "https://door.example/download/x.nc", _pool=None)
+        assert 503 in retry.status_forcelist and 401 not in retry.status_forcelist  # a refusal is not retried
+
+    @pytest.mark.parametrize(
+        "url", ["https://auth.example/login?code=abc&state=x", "https://door.example/door/oauth?state=e&code=abc"]
+    )
+    def test_an_oauth_callback_is_never_sent_twice(self, url):
+        with pytest.raises(urllib3.exceptions.MaxRetryError, match="not sent twice"):
+            hop_retries().increment("GET", url, _pool=None)
+
+    def test_the_session_uses_them_on_both_schemes(self):
+        session = EarthdataSession(AuthPolicy(EarthdataIdentity(), "https://urs.example"))
+        for scheme in ("http://", "https://"):
+            assert isinstance(session.get_adapter(f"{scheme}door.example").max_retries, HopRetry)

@@ -3,12 +3,15 @@
 Three areas of interest (three DAGs of one ``aois.yaml``) run at once in today's era: two triggered runs and a
 backfill of several days whose concurrent runs stay within the DAG's ``max_active_runs``. Then the sandbox
 turns into the 2018 door and a run over Pasadena waits, deferred in the triggerer, for its archived product.
+Then the faults: the triggerer is SIGKILLed and started again while the sensor waits (each retrieval still
+requested once), the scheduler is restarted in the middle of a run, and PostgreSQL between two runs.
 Every product must land verified (size and MD5 against the catalogue), and both workers must have run tasks.
 """
 
 from __future__ import annotations
 
 import shutil
+import signal
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -286,6 +289,64 @@ class TestCeleryIngest:
         TestCeleryIngest.hostnames |= {
             ti["hostname"] for ti in task_instances(cluster, PASADENA_DAG, run_id) if ti["hostname"]
         }
+
+    def test_the_triggerer_killed_while_the_sensor_waits(self, cluster, sandbox, plan):
+        sandbox.reset()  # the archived product of the first group is archived again, stats zeroed
+        sandbox.update_config({"era": "2018"})
+        group = plan["archived_run"]
+        archived = sum(g.data_file.archived for g in group)
+        run_id = "pasadena_2018_triggerer_killed"
+        # A minute later than the first 2018 run: the same daily interval, another run.
+        trigger(cluster, PASADENA_DAG, run_id, run_after(group[0].start) + timedelta(minutes=1))
+        wait_until(
+            lambda: sandbox.stats.snapshot()["events"].get("retrieval_started", 0) == archived,
+            300,
+            "the sensor's first poke to request the retrieval",
+        )
+        wait_until(
+            lambda: any(
+                t["task_id"] == "wait_for_archive" and t["state"] == "deferred"
+                for t in task_instances(cluster, PASADENA_DAG, run_id)
+            ),
+            300,
+            "the archive sensor to defer",
+        )
+        cluster.kill("triggerer")  # SIGKILL: no clean shutdown, the trigger row is left to be picked up again
+        cluster.start_process("triggerer")
+        state = wait_until(
+            lambda: (s := run_state(cluster, PASADENA_DAG, run_id)) in FINISHED and s, 420, "the run to finish"
+        )
+        assert state == "success", task_instances(cluster, PASADENA_DAG, run_id)
+        # The restarted triggerer rebuilt the trigger from its row (products already requested included).
+        assert sandbox.stats.snapshot()["events"]["retrieval_started"] == archived
+        done = summary(cluster, PASADENA_DAG, run_id)
+        assert (done["granules_found"], done["files_copied"] + done["files_skipped"]) == (len(group), len(group))
+
+    def test_the_scheduler_restarted_mid_run_and_postgres_between_runs(self, cluster, sandbox, plan):
+        sandbox.update_config({"era": "today"})
+        group = plan["triggered"]["prod_b"]
+        trigger(cluster, "prod_b", "prod_b_scheduler_restarted", run_after(group[0].start) + timedelta(minutes=1))
+        wait_until(lambda: run_state(cluster, "prod_b", "prod_b_scheduler_restarted") == "running", 120, "a run")
+        cluster.kill("scheduler", signal.SIGTERM)
+        cluster.start_process("scheduler")
+        state = wait_until(
+            lambda: (s := run_state(cluster, "prod_b", "prod_b_scheduler_restarted")) in FINISHED and s,
+            420,
+            "the run begun before the scheduler's restart to finish",
+        )
+        assert state == "success", task_instances(cluster, "prod_b", "prod_b_scheduler_restarted")
+
+        cluster.postgres.restart()  # every process loses its connections at once
+        wait_until(cluster.healthy, 240, "every process to be healthy again after PostgreSQL's restart")
+        trigger(cluster, "prod_b", "prod_b_after_postgres", run_after(group[0].start) + timedelta(minutes=2))
+        state = wait_until(
+            lambda: (s := run_state(cluster, "prod_b", "prod_b_after_postgres")) in FINISHED and s,
+            420,
+            "the run after PostgreSQL's restart to finish",
+        )
+        assert state == "success", task_instances(cluster, "prod_b", "prod_b_after_postgres")
+        done = summary(cluster, "prod_b", "prod_b_after_postgres")
+        assert done["granules_found"] == len(group) and done["granules_failed"] == [], done
 
     def test_every_product_landed_verified(self, cluster, sandbox, plan):
         expected = {key(g) for g in (*plan["triggered"]["prod_b"], *plan["triggered"]["prod_c"])}
