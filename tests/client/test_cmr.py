@@ -215,9 +215,14 @@ class TestRecovery:
     )
     def test_faults_are_retried_to_an_exact_result(self, cmr, asf_sandbox, asf_sandbox_settings, stats, setting, event):
         asf_sandbox_settings(**{setting: 0.3})
-        granules = list(cmr.search(collection_concept_id=ALL, page_size=6))
-        assert {g.concept_id for g in granules} == expected(asf_sandbox)
-        assert stats()["events"][event] >= 1
+        for _ in range(10):  # the draws are seeded: a search may meet no fault, so search again until one does
+            before = stats()["events"].get(event, 0)
+            granules = list(cmr.search(collection_concept_id=ALL, page_size=6))
+            assert {g.concept_id for g in granules} == expected(asf_sandbox)
+            if stats()["events"].get(event, 0) > before:
+                break
+        else:
+            pytest.fail(f"no {event} in 10 searches at {setting} 0.3")
 
     def test_retry_after_is_honoured(self, asf_sandbox, asf_sandbox_settings):
         waits: list[float] = []
