@@ -45,6 +45,8 @@ DEFAULTS: dict[str, Any] = {
     "start_date": "2015-01-01",
     "catchup": False,
     "archive_timeout_hours": 12,
+    "retries": 2,
+    "retry_delay_minutes": 5,
     "tags": [],
 }
 REQUIRED = ("dag_id", "aoi", "dest_bucket")
@@ -98,6 +100,11 @@ def _check(aoi: dict[str, Any], seen: set[str]) -> None:
     aoi["start_date"] = dt.datetime.fromisoformat(str(aoi["start_date"])).replace(tzinfo=dt.UTC)
     if not isinstance(aoi["archive_timeout_hours"], int | float) or aoi["archive_timeout_hours"] <= 0:
         raise ValueError(f"archive_timeout_hours {aoi['archive_timeout_hours']!r} must be a positive number")
+    if not isinstance(aoi["retries"], int) or isinstance(aoi["retries"], bool) or aoi["retries"] < 0:
+        raise ValueError(f"retries {aoi['retries']!r} must be a whole number, 0 or more")
+    delay = aoi["retry_delay_minutes"]
+    if not isinstance(delay, int | float) or isinstance(delay, bool) or delay <= 0:
+        raise ValueError(f"retry_delay_minutes {delay!r} must be a positive number")
 
 
 def run_params(aoi: dict[str, Any]) -> dict[str, Param]:
@@ -204,7 +211,7 @@ def build_dag(aoi: dict[str, Any]) -> DAG:
         max_active_runs=3,  # a backfill of many days does not open hundreds of copies at once
         params=run_params(aoi),
         render_template_as_native_obj=True,  # "{{ params.files }}" renders as a list, not its text
-        default_args={"retries": 2, "retry_delay": dt.timedelta(minutes=5)},
+        default_args={"retries": aoi["retries"], "retry_delay": dt.timedelta(minutes=aoi["retry_delay_minutes"])},
         tags=["asf", "sentinel-1", "insar", *aoi["tags"]],
         doc_md=__doc__,
     ) as dag:

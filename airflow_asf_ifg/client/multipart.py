@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_asf_ifg.client.s3 import abort_upload
+from airflow_asf_ifg.client.upload_ledger import UploadLedger
 from airflow_asf_ifg.exceptions import ChecksumMismatchError
 
 __all__ = [
@@ -194,6 +195,8 @@ class MultipartTarget:
     :param part_size: bytes per part (the last may be shorter).
     :param concurrency: parts uploaded at once.
     :param buffers: parts in memory at once (at least 2).
+    :param ledger: where each upload created is recorded until it is completed or aborted, so that a later
+        try can abort one this try leaves if it is killed; None records nothing.
 
     After an upload, ``buffer_bytes`` says how many bytes of part buffers it allocated.
     """
@@ -205,6 +208,7 @@ class MultipartTarget:
     part_size: int
     concurrency: int
     buffers: int
+    ledger: UploadLedger | None = None
     upload_id: str | None = field(default=None, init=False)
     buffer_bytes: int = field(default=0, init=False)
 
@@ -250,8 +254,11 @@ class _PartUploads:
         :param work: the task.
         :param arguments: its arguments.
         """
-        if self.target.upload_id is None:
-            self.target.upload_id = _create(self.target)
+        target = self.target
+        if target.upload_id is None:
+            target.upload_id = _create(target)
+            if target.ledger is not None:
+                target.ledger.record(target.bucket, target.key, target.upload_id)
         future = self._executor.submit(work, *arguments)
         future.add_done_callback(self._note_failure)
         self._sent.append(future)
@@ -268,6 +275,8 @@ class _PartUploads:
         target.client.complete_multipart_upload(
             Bucket=target.bucket, Key=target.key, UploadId=target.upload_id, MultipartUpload={"Parts": parts}
         )
+        if target.ledger is not None and target.upload_id is not None:
+            target.ledger.forget(target.bucket, target.key, target.upload_id)
 
     def _note_failure(self, future: Future[Any]) -> None:
         if not future.cancelled() and future.exception() is not None:
@@ -285,9 +294,11 @@ class _PartUploads:
         self._executor.shutdown(wait=True, cancel_futures=True)
         self.hasher.finish()
         if self.target.upload_id is not None:
-            abort_upload(
+            gone = abort_upload(
                 self.target.client, self.target.bucket, self.target.key, self.target.upload_id, failed_copy=True
             )
+            if gone and self.target.ledger is not None:  # an upload not aborted keeps its entry for a retry
+                self.target.ledger.forget(self.target.bucket, self.target.key, self.target.upload_id)
         if isinstance(error, UploadAborted):  # the reader stopped because a part failed: raise the part's error
             for future in self._sent:
                 failure = None if future.cancelled() else future.exception()

@@ -92,7 +92,7 @@ def is_retryable(error: BaseException) -> bool:
     return error_code(error) in RETRYABLE_CODES or status == 429 or status >= 500
 
 
-def abort_upload(client: Any, bucket: str, key: str, upload_id: str, *, failed_copy: bool = False) -> None:
+def abort_upload(client: Any, bucket: str, key: str, upload_id: str, *, failed_copy: bool = False) -> bool:
     """Abort a multipart upload so its parts are not billed; an upload already gone is fine.
 
     :param client: a boto3 S3 client.
@@ -101,15 +101,17 @@ def abort_upload(client: Any, bucket: str, key: str, upload_id: str, *, failed_c
     :param upload_id: the upload.
     :param failed_copy: the upload's copy failed: log the abort, and log rather than raise S3's refusal of it,
         as the copy's own error is the one to raise.
+    :returns: whether the upload is gone (aborted now or before).
     """
     try:
         client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
     except Exception as error:  # only "already gone" is swallowed, and anything after a failed copy
         if error_code(error) == "NoSuchUpload":
-            return
+            return True
         if not failed_copy:
             raise
         log.error("Could not abort multipart upload %s of s3://%s/%s: %s", upload_id, bucket, key, error)
-        return
+        return False
     if failed_copy:
         log.warning("Aborted the multipart upload of s3://%s/%s: nothing was written", bucket, key)
+    return True

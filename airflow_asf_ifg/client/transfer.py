@@ -33,6 +33,7 @@ from airflow_asf_ifg.client.s3 import (
     is_not_found,
     is_retryable,
 )
+from airflow_asf_ifg.client.upload_ledger import UploadLedger, UploadOwner
 from airflow_asf_ifg.exceptions import (
     ChecksumMismatchError,
     InvalidInputError,
@@ -420,6 +421,8 @@ class Transfer:
     :param progress_percent: log progress at least every this many percent...
     :param progress_seconds: ...or every this many seconds.
     :param sleep: how to wait between tries.
+    :param owner: the task and try copying: its multipart uploads are recorded beside their keys, and a later
+        try aborts those an earlier one left (:mod:`~airflow_asf_ifg.client.upload_ledger`); None records none.
     """
 
     def __init__(
@@ -433,6 +436,7 @@ class Transfer:
         progress_percent: float = 10.0,
         progress_seconds: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
+        owner: UploadOwner | None = None,
     ) -> None:
         if concurrency < 1:
             raise InvalidInputError(f"concurrency {concurrency} must be at least 1")
@@ -448,6 +452,7 @@ class Transfer:
         self.progress_percent = progress_percent
         self.progress_seconds = progress_seconds
         self._sleep = sleep
+        self.ledger = UploadLedger(destination, owner) if owner is not None else None
 
     # ------------------------------------------------------------------------------ idempotency
     def existing(self, bucket: str, key: str, size: int | None, checksum: str | None) -> bool:
@@ -496,6 +501,8 @@ class Transfer:
         """
         started = time.monotonic()
         name = key.rsplit("/", 1)[-1]
+        if self.ledger is not None:  # a killed earlier try of this task may have left an upload of this key
+            self.ledger.abort_stale(bucket, key)
         if self.existing(bucket, key, size, checksum):
             log.info("%s: s3://%s/%s already holds it (same size and checksum); skipped", name, bucket, key)
             return TransferResult(
@@ -592,6 +599,7 @@ class Transfer:
             self.concurrency,
             # one part filling and one hashing besides those being sent
             buffers=min(self.concurrency + 2, self.memory_limit // part_size),
+            ledger=self.ledger,
         )
         checked: dict[str, str] = {}
 
@@ -662,6 +670,8 @@ class Transfer:
             return
         part_size = part_size_for(size, max(self.part_size or 0, COPY_PART_SIZE))
         upload_id = self.destination.create_multipart_upload(Bucket=bucket, Key=key, Metadata=metadata)["UploadId"]
+        if self.ledger is not None:
+            self.ledger.record(bucket, key, upload_id)
         try:
             parts = []
             for number, first in enumerate(range(0, size, part_size), start=1):
@@ -679,8 +689,11 @@ class Transfer:
                 Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
             )
         except BaseException:
-            abort_upload(self.destination, bucket, key, upload_id, failed_copy=True)
+            if abort_upload(self.destination, bucket, key, upload_id, failed_copy=True) and self.ledger is not None:
+                self.ledger.forget(bucket, key, upload_id)
             raise
+        if self.ledger is not None:
+            self.ledger.forget(bucket, key, upload_id)
 
     def _server_side(
         self,

@@ -133,6 +133,7 @@ class Granule:
     :param platform: ``Sentinel-1A`` or ``Sentinel-1B``.
     :param files: the granule's files, data first.
     :param sizes: file name → (size in bytes, md5), filled in when the bytes are built.
+    :param revision_id: CMR revision id (a new revision of the granule raises it).
     """
 
     concept_id: str
@@ -151,6 +152,7 @@ class Granule:
     platform: str
     files: list[CatalogueFile]
     sizes: dict[str, tuple[int, str]] = field(default_factory=dict)
+    revision_id: int = 1
 
     @property
     def data_file(self) -> CatalogueFile:

@@ -166,7 +166,7 @@ def umm_item(granule: Granule, urls: Urls, tea: bool = False) -> dict[str, objec
     meta = {
         "concept-type": "granule",
         "concept-id": granule.concept_id,
-        "revision-id": 1,
+        "revision-id": granule.revision_id,
         "native-id": granule.granule_ur,
         "collection-concept-id": granule.collection.concept_id,
         "provider-id": "ASF",

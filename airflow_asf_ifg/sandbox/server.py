@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -11,13 +12,14 @@ import os
 import secrets
 import socket
 import threading
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
 
 from airflow_asf_ifg.sandbox import asf, cmr, edl, geometry, products
-from airflow_asf_ifg.sandbox.catalogue import Granule, build_catalogue
+from airflow_asf_ifg.sandbox.catalogue import CatalogueFile, Granule, build_catalogue
 from airflow_asf_ifg.sandbox.config import (
     BROWSE_BUCKET,
     PRODUCT_BUCKET,
@@ -88,6 +90,8 @@ class Sandbox:
         self._door: asf.AsfDoor | None = None
         self._s3_gate: S3Gate | None = None
         self._holds_lock = False
+        #: GranuleUR → (product file, revision date, revision id) before its first :meth:`revise`.
+        self._originals: dict[str, tuple[CatalogueFile, datetime, int]] = {}
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> Sandbox:
@@ -219,6 +223,7 @@ class Sandbox:
                 "start": g.start.isoformat(),
                 "end": g.end.isoformat(),
                 "revision_date": g.revision_date.isoformat(),
+                "revision_id": g.revision_id,
                 "footprint": g.footprint,
                 "files": [
                     {
@@ -252,9 +257,15 @@ class Sandbox:
         return self.config
 
     def reset(self) -> None:
-        """Zero the stats and forget every retrieval, so archived products are archived again."""
+        """Zero the stats, forget every retrieval (archived products are archived again) and undo every
+        :meth:`revise`, so the catalogue is as it started."""
         self.stats.reset()
         self.archive.reset()
+        for granule in self.catalogue:
+            if granule.granule_ur in self._originals:
+                product, granule.revision_date, granule.revision_id = self._originals.pop(granule.granule_ur)
+                granule.files[0] = product
+                self._store(granule, product, self.config.product_bytes, product.archived and self.config.era == "2018")
 
     # ---------------------------------------------------------------- internals
     def _addresses(self) -> dict[str, tuple[str, int]]:
@@ -288,7 +299,6 @@ class Sandbox:
         self.archive.reset()
 
     def _load_catalogue(self) -> None:
-        from moto.s3.models import get_canned_acl
 
         backend = moto_backend()
         backend.reset()  # a fresh S3 for each sandbox started in this process
@@ -306,42 +316,76 @@ class Sandbox:
                     granule.sizes[catalogue_file.name] = (self.config.product_bytes, digest)
             return
         for granule in self.catalogue:
-            bounds = geometry.bounds(granule.footprint)
             for catalogue_file in granule.files:
-                if catalogue_file.role == "data" and granule.collection.is_beta:
-                    built = products.build_file(
-                        products.write_beta_zip,
-                        granule.producer_granule_id,
-                        bounds,
-                        self.config.product_bytes,
-                        catalogue_file.seed,
-                        granule.revision_date.timetuple()[:6],
-                    )
-                elif catalogue_file.role == "data":
-                    built = products.build_file(
-                        products.write_gunw_netcdf,
-                        granule.granule_ur,
-                        bounds,
-                        self.config.product_bytes,
-                        catalogue_file.seed,
-                    )
-                elif catalogue_file.role == "browse":
-                    built = products.build_file(products.write_png, catalogue_file.seed)
-                else:
-                    built = products.build_file(_write_metadata, granule)
-                try:
-                    with open(built.path, "rb") as handle:
-                        stored = backend.put_object(
-                            catalogue_file.bucket,
-                            catalogue_file.name,
-                            handle.read(),
-                            storage="GLACIER" if catalogue_file.archived and archiving else None,
-                        )
-                    if catalogue_file.bucket == BROWSE_BUCKET:  # grfn-public-prod is public, as ASF's is
-                        stored.set_acl(get_canned_acl("public-read"))
-                finally:
-                    os.unlink(built.path)
-                granule.sizes[catalogue_file.name] = (built.size, built.md5)
+                self._store(
+                    granule, catalogue_file, self.config.product_bytes, archived=catalogue_file.archived and archiving
+                )
+
+    def _store(self, granule: Granule, catalogue_file: CatalogueFile, product_bytes: int, archived: bool) -> None:
+        """Build one file's bytes from its seed, put them in the sandbox's S3 and note its size and MD5.
+
+        :param granule: the granule.
+        :param catalogue_file: one of its files.
+        :param product_bytes: the size of a product (browse images and metadata have their own).
+        :param archived: put it in GLACIER storage.
+        """
+        from moto.s3.models import get_canned_acl
+
+        backend = moto_backend()
+        bounds = geometry.bounds(granule.footprint)
+        if catalogue_file.role == "data" and granule.collection.is_beta:
+            built = products.build_file(
+                products.write_beta_zip,
+                granule.producer_granule_id,
+                bounds,
+                product_bytes,
+                catalogue_file.seed,
+                granule.revision_date.timetuple()[:6],
+            )
+        elif catalogue_file.role == "data":
+            built = products.build_file(
+                products.write_gunw_netcdf, granule.granule_ur, bounds, product_bytes, catalogue_file.seed
+            )
+        elif catalogue_file.role == "browse":
+            built = products.build_file(products.write_png, catalogue_file.seed)
+        else:
+            built = products.build_file(_write_metadata, granule)
+        try:
+            with open(built.path, "rb") as handle:
+                stored = backend.put_object(
+                    catalogue_file.bucket, catalogue_file.name, handle.read(), storage="GLACIER" if archived else None
+                )
+            if catalogue_file.bucket == BROWSE_BUCKET:  # grfn-public-prod is public, as ASF's is
+                stored.set_acl(get_canned_acl("public-read"))
+        finally:
+            os.unlink(built.path)
+        granule.sizes[catalogue_file.name] = (built.size, built.md5)
+
+    def revise(self, granule_ur: str, product_bytes: int | None = None) -> Granule:
+        """Publish a new revision of a granule, as a reprocessing does: new product bytes (``product_bytes``
+        long, else the configured size) online in S3, and in CMR a new revision id and a revision date of now.
+
+        :param granule_ur: the granule's GranuleUR.
+        :param product_bytes: the new product's size; at least 1024.
+        """
+        if self.config.metadata_only:
+            raise ValueError("a sandbox serving metadata only has no product bytes to revise")
+        granule = next((g for g in self.catalogue if g.granule_ur == granule_ur), None)
+        if granule is None:
+            raise ValueError(
+                f"granule_ur {granule_ur!r} is not in the catalogue; GET /__sandbox__/catalogue lists them"
+            )
+        size = self.config.product_bytes if product_bytes is None else product_bytes
+        if not isinstance(size, int) or isinstance(size, bool) or size < 1024:
+            raise ValueError(f"product_bytes {product_bytes!r} must be a whole number of at least 1024")
+        product = granule.data_file
+        self._originals.setdefault(granule_ur, (product, granule.revision_date, granule.revision_id))
+        revised = dataclasses.replace(product, seed=product.seed + 7919 * granule.revision_id)  # new bytes
+        granule.files[0] = revised
+        granule.revision_id += 1
+        granule.revision_date = datetime.now(UTC).replace(microsecond=0)
+        self._store(granule, revised, size, archived=False)  # a new revision is online, never in Glacier
+        return granule
 
     @staticmethod
     def _storage_class(key: str) -> str:
@@ -465,6 +509,20 @@ class Sandbox:
                 return web.json_response(self.update_config(changes).__dict__)
             except (ValueError, TypeError) as error:
                 return web.json_response({"errors": [str(error)]}, status=400)
+
+        @table.post("/__sandbox__/revise", name="control_revise")
+        async def revise(request: web.Request) -> web.Response:
+            try:
+                asked = await request.json()
+                if not isinstance(asked, dict) or not isinstance(asked.get("granule_ur"), str):
+                    raise ValueError('expected {"granule_ur": "...", "product_bytes": N (optional)}')
+                # Building a product takes a while: off the loop, so the services keep answering meanwhile.
+                granule = await asyncio.to_thread(self.revise, asked["granule_ur"], asked.get("product_bytes"))
+            except (ValueError, TypeError) as error:
+                return web.json_response({"errors": [str(error)]}, status=400)
+            return web.json_response(
+                next(g for g in self.catalogue_document() if g["granule_ur"] == granule.granule_ur)
+            )
 
         @table.get("/__sandbox__/catalogue", name="control_catalogue")
         async def catalogue(request: web.Request) -> web.Response:

@@ -18,7 +18,13 @@ from airflow_asf_ifg.exceptions import InvalidInputError, ProductArchivedError
 from airflow_asf_ifg.failing import permanent_errors_fail_the_task
 from airflow_asf_ifg.hooks import EARTHDATA_DEFAULT_CONN_ID
 from airflow_asf_ifg.templates import checked_after_rendering, is_templated
-from airflow_asf_ifg.transfers.base import DEFAULT_PREFIX, GranuleTransferOperator, destination_prefix, object_key
+from airflow_asf_ifg.transfers.base import (
+    DEFAULT_PREFIX,
+    GranuleTransferOperator,
+    destination_prefix,
+    object_key,
+    upload_owner,
+)
 from airflow_asf_ifg.triggers.archive import AsfArchiveStatusTrigger
 
 if TYPE_CHECKING:
@@ -112,10 +118,12 @@ class AsfToS3Operator(GranuleTransferOperator):
         from airflow_asf_ifg.client.transfer import Transfer
 
         destination = S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
-        return Transfer(destination, part_size=self.part_size, concurrency=self.concurrency)
+        owner = getattr(self, "_upload_owner", None)
+        return Transfer(destination, part_size=self.part_size, concurrency=self.concurrency, owner=owner)
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
         """Copy every selected file; return one result per file."""
+        self._upload_owner = upload_owner(context)
         self.files = checked_after_rendering(self.files, checked_roles)
         with permanent_errors_fail_the_task():  # a login, checksum, missing product or refused key: retrying is vain
             self.check_destination()

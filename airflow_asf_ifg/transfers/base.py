@@ -18,9 +18,24 @@ from airflow_asf_ifg.validation import check_bucket_name
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_asf_ifg.client.upload_ledger import UploadOwner
     from airflow_asf_ifg.hooks.asf import AsfHook
 
 DEFAULT_PREFIX = "{collection}/{granule_ur}/"
+
+
+def upload_owner(context: Context) -> UploadOwner | None:
+    """The running task instance as the owner of the multipart uploads it starts: a name that every try of it
+    shares (so a retry finds what a killed try left) and its try number; None outside a task instance.
+
+    :param context: the task's context.
+    """
+    from airflow_asf_ifg.client.upload_ledger import UploadOwner  # loads botocore: not at DAG parse time
+
+    ti = context.get("ti")
+    if ti is None or getattr(ti, "try_number", None) is None:
+        return None
+    return UploadOwner(task=f"{ti.dag_id}/{ti.run_id}/{ti.task_id}/{ti.map_index}", attempt=int(ti.try_number))
 
 
 def destination_prefix(template: str, granule: Granule) -> str:

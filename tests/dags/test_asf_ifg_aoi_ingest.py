@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import importlib.util
 import json
@@ -72,6 +73,13 @@ class TestAoisFile:
         assert [d.dag_id for d in dags] == ["aoi_one", "aoi_two"]
         assert dags[0].params["window"] == "revision" and dags[1].params["window"] == "acquisition"
         assert dags[1].params["dest_bucket"] == "second-bucket"
+        copy = dags[0].get_task("copy")
+        assert (copy.retries, copy.retry_delay) == (2, dt.timedelta(minutes=5))  # the defaults of aois.yaml
+
+    def test_retries_and_their_delay_come_from_the_entry(self, example, tmp_path):
+        (aoi,) = example.load_aois(write_aois(tmp_path, {**ENTRY, "retries": 4, "retry_delay_minutes": 0.5}))
+        copy = example.build_dag(aoi).get_task("copy")
+        assert (copy.retries, copy.retry_delay) == (4, dt.timedelta(seconds=30))
 
     @pytest.mark.parametrize(
         ("change", "message"),
@@ -88,6 +96,8 @@ class TestAoisFile:
             ),
             ({"start_date": "yesterday"}, r"yesterday"),
             ({"archive_timeout_hours": 0}, r"archive_timeout_hours 0 must be a positive number"),
+            ({"retries": -1}, r"retries -1 must be a whole number, 0 or more"),
+            ({"retry_delay_minutes": "soon"}, r"retry_delay_minutes 'soon' must be a positive number"),
         ],
         ids=[
             "unknown-key",
@@ -99,6 +109,8 @@ class TestAoisFile:
             "short-name",
             "bad-date",
             "no-timeout",
+            "negative-retries",
+            "bad-retry-delay",
         ],
     )
     def test_a_bad_entry_names_itself_and_the_key(self, example, tmp_path, change, message):

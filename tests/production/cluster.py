@@ -40,6 +40,10 @@ ROOT = Path(__file__).resolve().parents[2]
 DATABASE = "airflow"
 #: A shared task slot count that two cores can carry: a run's copies (4 at most) fit on either worker.
 WORKER_CONCURRENCY = 4
+#: Seconds without a heartbeat before the scheduler fails a task instance (its worker is gone).
+HEARTBEAT_TIMEOUT = 20
+#: Seconds before Redis gives an unacknowledged task (acks late: acknowledged when done) to a worker again.
+VISIBILITY_TIMEOUT = 20
 
 
 @dataclass(frozen=True)
@@ -244,6 +248,12 @@ def cluster_settings(endpoints: Endpoints, secrets: dict[Setting, str], home: Pa
         ("logging", "worker_log_server_port"): str(free_port()),
         ("logging", "trigger_log_server_port"): str(free_port()),
         ("celery", "worker_concurrency"): str(WORKER_CONCURRENCY),
+        # Shorter than production's so that the faults play out in seconds. A SIGKILLed worker's task is
+        # noticed after the heartbeat timeout (default 300 s) and then retried...
+        ("scheduler", "task_instance_heartbeat_timeout"): str(HEARTBEAT_TIMEOUT),
+        # ...and Redis hands an unacknowledged task to another worker after the visibility timeout (Airflow's
+        # default 86400 s, longer than any task): here a long copy outlives it while it runs, on purpose.
+        ("celery_broker_transport_options", "visibility_timeout"): str(VISIBILITY_TIMEOUT),
     }
     return {**shared_settings(endpoints), **secrets, **local}
 
@@ -276,6 +286,7 @@ class CeleryCluster(AirflowStack):
             **extra_environment,
         }
         self.commands: dict[str, list[str]] = {component: [component] for component in COMPONENTS}
+        self.starts: dict[str, int] = {}  # how many times each process was started
         for worker in WORKERS:
             # Both workers share the config's log server port on this one machine, so neither serves logs;
             # the API server reads task logs from the shared log folder (compose's shared airflow-logs volume).
@@ -311,6 +322,7 @@ class CeleryCluster(AirflowStack):
         :param name: a component (``scheduler``, ``triggerer``...) or a worker's name.
         """
         worker = {worker.name: worker for worker in WORKERS}.get(name)
+        self.starts[name] = self.starts.get(name, 0) + 1
         environment = {**self.environment, hostname.VARIABLE: worker.name} if worker else self.environment
         with open(self.home / "process-logs" / f"{name}.log", "ab") as output:
             self.processes[name] = subprocess.Popen(
@@ -328,16 +340,18 @@ class CeleryCluster(AirflowStack):
         :param name: a component or a worker's name.
         :param sig: the signal.
         """
-        process = self.processes[name]
+        process = self.processes.pop(name)  # a process killed on purpose is not one that died
         with contextlib.suppress(ProcessLookupError):  # it exited already
             os.killpg(process.pid, sig)
         process.wait(timeout=60)
 
     def workers_ready(self) -> bool:
-        """Whether every Celery worker logged that it is ready to consume."""
+        """Whether every Celery worker is running and logged that it is ready since its last start."""
         logs = self.home / "process-logs"
         return all(
-            f"celery@{worker.name} ready" in (logs / f"{worker.name}.log").read_text(errors="replace")
+            worker.name in self.processes
+            and (logs / f"{worker.name}.log").read_text(errors="replace").count(f"celery@{worker.name} ready")
+            >= self.starts[worker.name]
             for worker in WORKERS
         )
 

@@ -20,15 +20,22 @@ from typing import Any
 import pytest
 import yaml
 
+from airflow_asf_ifg.client.upload_ledger import LEDGER_FOLDER, ledger_prefix
 from airflow_asf_ifg.sandbox import Sandbox
 from airflow_asf_ifg.sandbox.catalogue import PASADENA, Granule
 from airflow_asf_ifg.sandbox.demo import ARIA_S1_GUNW, DAG_FILE, landed, run_after
-from tests.production.cluster import WORKERS, CeleryCluster
-from tests.sandbox.helpers import ingest_sandbox, wait_for
+from tests.production.cluster import VISIBILITY_TIMEOUT, WORKERS, CeleryCluster
+from tests.sandbox.helpers import ingest_sandbox, user_s3, wait_for
 
 BUCKET = "asf-ifg-ingest"
 PASADENA_DAG = "prod_pasadena"
 RETRIEVAL_SECONDS = 10.0
+#: A product of three 8 MiB parts; paced at PACE MiB/s per connection its copy takes about 12 s.
+LARGE_PRODUCT = 24 * 1024 * 1024
+PACE = 2.0
+#: Paced so that one copy (about 80 s) outlives Redis's visibility timeout and a worker's restart after it.
+SLOW_PACE = 0.3
+REDELIVERED = "Task already running elsewhere, ignoring redelivered message"
 BACKFILL_DAYS = 5
 FINISHED = ("success", "failed")
 
@@ -101,7 +108,8 @@ def cluster(sandbox: Sandbox, plan: dict[str, Any], tmp_path_factory: pytest.Tem
     dags = tmp_path_factory.mktemp("dags")
     shutil.copy(DAG_FILE, dags / DAG_FILE.name)
     entries = [
-        {"dag_id": dag_id, "aoi": aoi, "dest_bucket": BUCKET, "tags": ["production"]}
+        # A quick retry: a copy whose worker was killed is tried again seconds after it is noticed.
+        {"dag_id": dag_id, "aoi": aoi, "dest_bucket": BUCKET, "tags": ["production"], "retry_delay_minutes": 0.1}
         for dag_id, aoi in plan["aois"].items()
     ]
     (dags / "aois.yaml").write_text(yaml.safe_dump({"aois": entries}))
@@ -195,6 +203,68 @@ def most_at_once(spans: list[tuple[datetime, datetime]]) -> int:
         running += change
         most = max(most, running)
     return most
+
+
+def unfinished_uploads(client: Any, object_key: str) -> set[str]:
+    """Ids of the unfinished multipart uploads of one key in the destination bucket.
+
+    :param client: an S3 client of the destination.
+    :param object_key: the key.
+    """
+    uploads = client.list_multipart_uploads(Bucket=BUCKET, Prefix=object_key).get("Uploads", [])
+    return {u["UploadId"] for u in uploads if u["Key"] == object_key}
+
+
+def upload_records(client: Any, object_key: str) -> list[str]:
+    """The copy operator's records of unfinished uploads of one key (none once every copy is over).
+
+    :param client: an S3 client of the destination.
+    :param object_key: the key.
+    """
+    listed = client.list_object_versions(Bucket=BUCKET, Prefix=ledger_prefix(object_key))
+    return [item["Key"] for item in (*listed.get("Versions", []), *listed.get("DeleteMarkers", []))]
+
+
+def copy_tis(cluster: CeleryCluster, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+    """The mapped copy task instances of a run.
+
+    :param cluster: the cluster.
+    :param dag_id: the DAG.
+    :param run_id: the run.
+    """
+    return [ti for ti in task_instances(cluster, dag_id, run_id) if ti["task_id"] == "copy"]
+
+
+def worker_log_count(cluster: CeleryCluster, text: str) -> int:
+    """How many times both workers' logs say ``text``.
+
+    :param cluster: the cluster.
+    :param text: a log message.
+    """
+    logs = cluster.home / "process-logs"
+    return sum((logs / f"{w.name}.log").read_text(errors="replace").count(text) for w in WORKERS)
+
+
+def report(fault: str, sandbox: Sandbox, runs: int, completed: int, granules: list[Granule], duplicates: int) -> None:
+    """Check and print what a fault left: its products verified, no unfinished upload, no upload record.
+
+    :param fault: what was done.
+    :param sandbox: the sandbox.
+    :param runs: DAG runs made.
+    :param completed: of those, how many succeeded.
+    :param granules: the granules the runs ingest.
+    :param duplicates: retrieval requests beyond one per archived product.
+    """
+    objects = {item["key"]: item for item in landed(sandbox, BUCKET)}
+    verified = sum(objects.get(key(g), {}).get("verified", False) for g in granules)
+    dest = user_s3(sandbox)
+    uploads = len(dest.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []))
+    records = sum(LEDGER_FOLDER in item for item in objects)
+    print(
+        f"\n{fault}: runs {runs}, completed {completed}, objects verified {verified}/{len(granules)}, "
+        f"unfinished uploads {uploads}, upload records {records}, duplicate retrieval requests {duplicates}"
+    )
+    assert (completed, verified, uploads, records, duplicates) == (runs, len(granules), 0, 0, 0)
 
 
 def parse(value: str) -> datetime:
@@ -321,6 +391,8 @@ class TestCeleryIngest:
         assert sandbox.stats.snapshot()["events"]["retrieval_started"] == archived
         done = summary(cluster, PASADENA_DAG, run_id)
         assert (done["granules_found"], done["files_copied"] + done["files_skipped"]) == (len(group), len(group))
+        duplicates = sandbox.stats.snapshot()["events"]["retrieval_started"] - archived
+        report("triggerer SIGKILLed while deferred", sandbox, 1, 1, group, duplicates)
 
     def test_the_scheduler_restarted_mid_run_and_postgres_between_runs(self, cluster, sandbox, plan):
         sandbox.update_config({"era": "today"})
@@ -347,6 +419,92 @@ class TestCeleryIngest:
         assert state == "success", task_instances(cluster, "prod_b", "prod_b_after_postgres")
         done = summary(cluster, "prod_b", "prod_b_after_postgres")
         assert done["granules_found"] == len(group) and done["granules_failed"] == [], done
+        report("scheduler restarted mid-run, PostgreSQL between runs", sandbox, 2, 2, group, 0)
+
+    def test_a_worker_killed_mid_copy(self, cluster, sandbox, plan):
+        granule = plan["triggered"]["prod_c"][0]
+        object_key = key(granule)
+        revised = sandbox.revise(granule.granule_ur, LARGE_PRODUCT)  # reprocessed: new, larger bytes to copy
+        sandbox.update_config({"era": "today", "s3_connection_mib_s": PACE})
+        dest = user_s3(sandbox)
+        # Someone else's unfinished upload of the same key (another tool, another deployment): never touched.
+        foreign = dest.create_multipart_upload(Bucket=BUCKET, Key=object_key)["UploadId"]
+        run_id = "prod_c_worker_killed"
+        try:
+            trigger(cluster, "prod_c", run_id, run_after(granule.start) + timedelta(minutes=1))
+
+            def part_sent() -> str | None:
+                for upload_id in unfinished_uploads(dest, object_key) - {foreign}:
+                    parts = dest.list_parts(Bucket=BUCKET, Key=object_key, UploadId=upload_id).get("Parts", [])
+                    if parts:
+                        return upload_id
+                return None
+
+            killed_upload = wait_until(part_sent, 300, "the large copy to have sent its first part")
+            (copying,) = [ti for ti in copy_tis(cluster, "prod_c", run_id) if ti["state"] == "running"]
+            killed = copying["hostname"]
+            cluster.kill(killed)  # SIGKILL of the worker's process group: the copy's process dies mid-part
+            state = wait_until(
+                lambda: (s := run_state(cluster, "prod_c", run_id)) in FINISHED and s, 420, "the run to finish"
+            )
+        finally:
+            sandbox.update_config({"s3_connection_mib_s": 0.0})
+        cluster.start_process(killed)
+        assert state == "success", task_instances(cluster, "prod_c", run_id)
+        retried = next(ti for ti in copy_tis(cluster, "prod_c", run_id) if ti["map_index"] == copying["map_index"])
+        others = {w.name for w in WORKERS} - {killed}
+        assert (retried["try_number"], retried["hostname"]) == (2, others.pop()), retried
+        # The retry aborted the upload its killed try left (by its record), and nobody else's.
+        assert unfinished_uploads(dest, object_key) == {foreign}
+        assert upload_records(dest, object_key) == []
+        dest.abort_multipart_upload(Bucket=BUCKET, Key=object_key, UploadId=foreign)
+        stored = dest.head_object(Bucket=BUCKET, Key=object_key)
+        assert (stored["ContentLength"], stored["Metadata"]["asf-checksum"]) == revised.sizes[revised.data_file.name]
+        wait_until(cluster.workers_ready, 120, f"{killed} to be ready again")
+        print(f"\nworker killed mid-copy: {killed}; upload {killed_upload[:12]}… aborted by try 2 on the other")
+        report("worker SIGKILLed mid-copy", sandbox, 1, 1, plan["triggered"]["prod_c"], 0)
+
+    def test_redis_redelivers_a_copy_while_it_runs(self, cluster, sandbox, plan):
+        granule = plan["triggered"]["prod_b"][0]
+        object_key = key(granule)
+        revised = sandbox.revise(granule.granule_ur, LARGE_PRODUCT)
+        dest = user_s3(sandbox)
+        dest.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        sandbox.update_config({"era": "today", "s3_connection_mib_s": SLOW_PACE})
+        redelivered_before = worker_log_count(cluster, REDELIVERED)
+        run_id = "prod_b_redelivered"
+        try:
+            trigger(cluster, "prod_b", run_id, run_after(granule.start) + timedelta(minutes=3))
+            wait_until(lambda: unfinished_uploads(dest, object_key), 300, "the large copy to start its upload")
+            (copying,) = [ti for ti in copy_tis(cluster, "prod_b", run_id) if ti["state"] == "running"]
+            time.sleep(VISIBILITY_TIMEOUT + 2)  # the message is now older than the visibility timeout
+            # A worker restores unacknowledged messages older than that on its first look (10 s after it
+            # starts; then only every 100 s): restarting the idle one, as a deploy does, makes it look now.
+            (idle,) = {w.name for w in WORKERS} - {copying["hostname"]}
+            cluster.kill(idle, signal.SIGTERM)
+            cluster.start_process(idle)
+            state = wait_until(
+                lambda: (s := run_state(cluster, "prod_b", run_id)) in FINISHED and s, 420, "the run to finish"
+            )
+        finally:
+            sandbox.update_config({"s3_connection_mib_s": 0.0})
+            dest.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Suspended"})
+        assert state == "success", task_instances(cluster, "prod_b", run_id)
+        # Redis gave the running copy's message to a worker again after the visibility timeout...
+        redelivered = worker_log_count(cluster, REDELIVERED) - redelivered_before
+        assert redelivered >= 1, f"no redelivery within the {VISIBILITY_TIMEOUT} s visibility timeout"
+        # ...which refused it: the copy ran once, wrote one version, and that version is whole.
+        assert {ti["try_number"] for ti in copy_tis(cluster, "prod_b", run_id)} == {1}
+        assert unfinished_uploads(dest, object_key) == set()
+        versions = dest.list_object_versions(Bucket=BUCKET, Prefix=object_key).get("Versions", [])
+        written = [v for v in versions if v["Key"] == object_key and v["VersionId"] != "null"]
+        assert len(written) == 1, versions
+        assert upload_records(dest, object_key) == [] and unfinished_uploads(dest, object_key) == set()
+        stored = dest.head_object(Bucket=BUCKET, Key=object_key)
+        assert (stored["ContentLength"], stored["Metadata"]["asf-checksum"]) == revised.sizes[revised.data_file.name]
+        wait_until(cluster.workers_ready, 120, f"{idle} to be ready again")
+        print(f"\nredelivered while running: {redelivered} delivery refused, {len(written)} version written")
+        report("Redis redelivery while the copy runs", sandbox, 1, 1, plan["triggered"]["prod_b"], 0)
 
     def test_every_product_landed_verified(self, cluster, sandbox, plan):
         expected = {key(g) for g in (*plan["triggered"]["prod_b"], *plan["triggered"]["prod_c"])}
@@ -357,6 +515,8 @@ class TestCeleryIngest:
         for item in objects:
             assert item["verified"], item
             assert item["size"] == catalogue[item["key"].rsplit("/", 1)[-1]]["size"], item
+        dest = user_s3(sandbox)
+        assert dest.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []  # none left, of any key
 
     def test_tasks_ran_on_both_workers(self):
         # The task instances' hostname is what each worker reported through the Execution API (hostname.py).

@@ -43,6 +43,7 @@ def ingest_sandbox(sandbox: Sandbox, bucket: str, retrieval_seconds: float) -> I
     empty_bucket(sandbox, bucket)
     yield sandbox
     sandbox.update_config({"retrieval_seconds": 5.0, "era": "today"})
+    sandbox.reset()  # revised granules back to their first revision
 
 
 def wait_for(condition: Callable[[], object], timeout: float, what: str, every: float = 0.1) -> object:
