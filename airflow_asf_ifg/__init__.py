@@ -130,5 +130,9 @@ def get_provider_info() -> dict[str, object]:
                 "python-modules": ["airflow_asf_ifg.triggers.archive", "airflow_asf_ifg.triggers.s3_restore"],
             }
         ],
-        "extra-links": ["airflow_asf_ifg.links.CmrQueryLink"],
+        "extra-links": [
+            "airflow_asf_ifg.links.CmrQueryLink",
+            "airflow_asf_ifg.links.AsfSearchLink",
+            "airflow_asf_ifg.links.CmrRecordsLink",
+        ],
     }

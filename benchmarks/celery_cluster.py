@@ -12,8 +12,9 @@ cluster and an empty bucket, taking turns:
 
 Printed per scenario (medians over ``--runs`` rounds): copies, wall seconds from the first trigger to the
 last run's end, copies per minute over that span, the seconds from a run's ``search`` ending to all of that
-run's copies running (median and worst), and each worker's peak and median RSS (its whole process tree:
-the Celery leader, its pool and the task processes it forks), sampled twice a second.
+run's copies running (median and worst), and each worker's peak and median memory (PSS, so pages shared
+by forks count once; its whole process tree: the Celery leader, its pool and the task processes it forks),
+sampled twice a second.
 
 Usage: ``python benchmarks/celery_cluster.py [--granules 48] [--product-kib 1024] [--runs 1]``.
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -56,7 +58,7 @@ def parse(value: str) -> datetime:
 
 
 class MemorySampler(threading.Thread):
-    """Samples the RSS of each worker's process tree twice a second until stopped.
+    """Samples the memory (PSS) of each worker's process tree twice a second until stopped.
 
     :param airflow: the running cluster.
     :param names: the workers' names.
@@ -74,7 +76,8 @@ class MemorySampler(threading.Thread):
                 try:
                     leader = psutil.Process(self.airflow.processes[name].pid)
                     tree = [leader, *leader.children(recursive=True)]
-                    samples.append(sum(p.memory_info().rss for p in tree if p.is_running()) / 2**20)
+                    # PSS: pages a fork shares with its parent are counted once, split between them.
+                    samples.append(sum(p.memory_full_info().pss for p in tree if p.is_running()) / 2**20)
                 except (psutil.Error, KeyError):
                     continue
 
@@ -135,7 +138,9 @@ def scenario(printed: dict[str, str], catalogue: list[dict[str, Any]], workers: 
             if created.status_code != 200:
                 raise RuntimeError(created.text)
         while True:
-            runs = airflow.api("GET", f"/dags/{DAG_ID}/dagRuns", params={"limit": 1000}).json()["dag_runs"]
+            # Manual runs only: unpausing the DAG also schedules its latest interval, which finds nothing.
+            listed = airflow.api("GET", f"/dags/{DAG_ID}/dagRuns", params={"limit": 100, "run_type": "manual"})
+            runs = listed.json()["dag_runs"]
             if len(runs) == len(days) and all(r["state"] in ("success", "failed") for r in runs):
                 break
             if time.monotonic() - started > 1800:
@@ -182,6 +187,8 @@ def main() -> None:
     parser.add_argument("--product-kib", type=int, default=1024, help="size of each product")
     parser.add_argument("--runs", type=int, default=1, help="rounds of both scenarios")
     options = parser.parse_args()
+    # SIGTERM (timeout, CI) runs the finally blocks, which stop the clusters and the sandbox.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     process, printed = start_sandbox(
         "--granules", str(options.granules), "--product-bytes", str(options.product_kib * 1024), "--bucket", BUCKET
     )
@@ -199,7 +206,7 @@ def main() -> None:
     print(f"\n{options.granules} granules per collection, products of {options.product_kib} KiB")
     print(
         "| workers | runs | copies | failed | wall s | copies/min | search → all copies running s (median / max) "
-        "| worker peak RSS MiB | worker median RSS MiB |"
+        "| worker peak PSS MiB | worker median PSS MiB |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
     for workers, rounds in results.items():

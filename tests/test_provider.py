@@ -88,7 +88,9 @@ class TestProvidersManager:
     def test_extra_links_are_registered(self):
         from airflow.providers_manager import ProvidersManager
 
-        assert "airflow_asf_ifg.links.CmrQueryLink" in ProvidersManager().extra_links_class_names
+        registered = ProvidersManager().extra_links_class_names
+        for link in ("CmrQueryLink", "AsfSearchLink", "CmrRecordsLink"):
+            assert f"airflow_asf_ifg.links.{link}" in registered
 
     def test_airflow_providers_list_shows_it(self):
         airflow = Path(sys.executable).with_name("airflow")

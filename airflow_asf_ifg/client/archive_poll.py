@@ -329,7 +329,7 @@ async def retrieve(
     status_template: str | None,
     poll_interval: float = 30.0,
     timeout: float = 6 * 3600.0,
-    report: Callable[[PollRound], None] = lambda poll_round: None,
+    report: Callable[[PollRound], Awaitable[None] | None] = lambda poll_round: None,
 ) -> list[ProductStatus]:
     """Ask for archived products and wait, polling every ``poll_interval`` s, until every one is available.
 

@@ -24,6 +24,7 @@ from airflow_asf_ifg.client.limits import check_number, check_positive
 from airflow_asf_ifg.exceptions import InvalidInputError
 from airflow_asf_ifg.failing import permanent_errors_fail_the_task
 from airflow_asf_ifg.hooks import EARTHDATA_DEFAULT_CONN_ID
+from airflow_asf_ifg.links import AsfSearchLink, CmrRecordsLink
 from airflow_asf_ifg.sensors.base import PokeThenDeferSensor
 from airflow_asf_ifg.templates import checked_after_rendering, is_templated
 from airflow_asf_ifg.triggers.archive import AsfArchiveStatusTrigger, archive_poller
@@ -47,12 +48,14 @@ class AsfArchiveStatusSensor(PokeThenDeferSensor):
     :param max_retrievals: the most retrievals this run may request (None: no cap).
     :param fail_on_missing: fail when a product does not exist (else report it ``missing``).
     :param max_concurrency: status requests in flight at once.
-    :param max_interval: the longest wait between polls in the triggerer (the interval doubles up to it).
+    :param max_interval: the longest wait between polls in the triggerer (the wait grows to a quarter of the
+        time waited, up to it).
     :param deferrable: wait in the triggerer.
     """
 
     template_fields: Sequence[str] = ("granules", "names", "files")
     template_fields_renderers = {"granules": "json"}
+    operator_extra_links = (AsfSearchLink(), CmrRecordsLink())
     ui_color = "#fcf3cf"
 
     def __init__(

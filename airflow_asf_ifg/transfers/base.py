@@ -12,6 +12,7 @@ from airflow.sdk import Asset, AssetAlias, BaseOperator
 from airflow_asf_ifg.client.granule import Granule, ProductFile, check_key_prefix, safe_file_name
 from airflow_asf_ifg.exceptions import InvalidInputError
 from airflow_asf_ifg.hooks import EARTHDATA_DEFAULT_CONN_ID
+from airflow_asf_ifg.links import AsfSearchLink, CmrRecordsLink
 from airflow_asf_ifg.templates import is_templated
 from airflow_asf_ifg.validation import check_bucket_name
 
@@ -127,8 +128,29 @@ class WrittenObject:
     key: str
 
 
+#: Names each mapped task instance after its granule in the grid (``S1-GUNW-…`` instead of ``[0]``).
+GRANULE_MAP_INDEX_TEMPLATE = "{{ task.granule_label }}"
+
+
+def granule_label(granule: Any, granules: Any) -> str:
+    """A granule's name (its GranuleUR), or the first of several with how many more; '' when unknown.
+
+    :param granule: the rendered ``granule`` argument.
+    :param granules: the rendered ``granules`` argument.
+    """
+    chosen = [granule] if granule is not None else list(granules or [])
+    names = [str(g.get("granule_ur") or g.get("producer_granule_id") or "") for g in chosen if isinstance(g, dict)]
+    names = [name for name in names if name]
+    if not names:
+        return ""
+    return names[0] if len(names) == 1 else f"{names[0]} (+{len(names) - 1} more)"
+
+
 class GranuleTransferOperator(BaseOperator):
     """Base of the operators that write objects made from granules' products into a bucket of yours.
+
+    Mapped over granules, each task instance is named after its granule in the grid (``map_index_template``
+    defaults to :data:`GRANULE_MAP_INDEX_TEMPLATE`; give your own to change it).
 
     :param dest_bucket: the destination bucket (templated).
     :param granule: one granule dict (templated), e.g. ``.expand(granule=search.output)``.
@@ -140,6 +162,7 @@ class GranuleTransferOperator(BaseOperator):
     """
 
     template_fields_renderers = {"granule": "json", "granules": "json"}
+    operator_extra_links = (AsfSearchLink(), CmrRecordsLink())
 
     def __init__(
         self,
@@ -168,6 +191,17 @@ class GranuleTransferOperator(BaseOperator):
         self.asset_alias = asset_alias
         self._written: list[WrittenObject] = []
 
+    @classmethod
+    def partial(cls, **kwargs: Any) -> Any:
+        """``BaseOperator.partial``, naming each mapped task instance after its granule unless told otherwise.
+
+        :param kwargs: the arguments every mapped task instance shares.
+        """
+        # The mapped operator's own template is what Airflow renders, so the default goes in here.
+        if kwargs.get("map_index_template") is None:
+            kwargs["map_index_template"] = GRANULE_MAP_INDEX_TEMPLATE
+        return super().partial(**kwargs)
+
     @cached_property
     def asf(self) -> AsfHook:
         """Source side: temporary keys, the Earthdata session and GDAL options."""
@@ -179,6 +213,11 @@ class GranuleTransferOperator(BaseOperator):
         """Refuse a rendered ``dest_bucket`` or ``dest_prefix`` that S3 or the key layout cannot take."""
         self.dest_bucket = check_bucket_name(self.dest_bucket)
         self.dest_prefix = check_dest_prefix(self.dest_prefix)
+
+    @property
+    def granule_label(self) -> str:
+        """The granule this task copies, as the grid names a mapped task instance."""
+        return granule_label(self.granule, self.granules)
 
     def granule_list(self) -> list[Granule]:
         """The rendered ``granule`` or ``granules`` as granules (an InvalidInputError for other dicts)."""

@@ -10,8 +10,9 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airflow_asf_ifg.client.archive import ProductStatus
 from airflow_asf_ifg.client.archive_poll import ArchivePoller, ArchiveTarget, finished
 from airflow_asf_ifg.client.limits import check_number, check_positive
-from airflow_asf_ifg.client.polling import PollRound, wait_until_settled
+from airflow_asf_ifg.client.polling import wait_until_settled
 from airflow_asf_ifg.failing import is_permanent
+from airflow_asf_ifg.triggers.progress import WaitReporter
 
 
 def archive_poller(
@@ -47,12 +48,15 @@ def archive_poller(
 class AsfArchiveStatusTrigger(BaseTrigger):
     """Poll products until all are available (or missing, or over the retrieval cap), then fire once.
 
+    While it waits it logs each state change and, every few minutes, a summary; it publishes the states in
+    its task instance's ``asf_ifg_waiting`` XCom for the "ASF retrievals" page (:mod:`.progress`).
+
     Never raises: yields ``{"status": "success"|"timeout"|"error", "products": [...], "message": ...}``.
 
     :param targets: products (names and URLs only), as :class:`ArchiveTarget` or its dicts.
     :param earthdata_conn_id: the ``earthdata`` connection.
     :param poke_interval: seconds between polls at first.
-    :param max_interval: the longest wait between polls (the interval doubles up to it).
+    :param max_interval: the longest wait between polls (the wait grows to a quarter of the time waited, up to it).
     :param deadline: epoch seconds after which the trigger gives up with ``timeout``.
     :param max_concurrency: requests in flight at once.
     :param request_retrieval: request the retrieval of archived products.
@@ -134,7 +138,7 @@ class AsfArchiveStatusTrigger(BaseTrigger):
                     max_interval=self.max_interval,
                     deadline=self.deadline,
                     states=states,
-                    report=self._log_changes,
+                    report=WaitReporter(self.log, self.task_instance),
                 )
         except Exception as error:  # a trigger reports; it never raises
             envelope = self._envelope("error", states, requested, f"{type(error).__name__}: {error}")
@@ -145,12 +149,6 @@ class AsfArchiveStatusTrigger(BaseTrigger):
             yield TriggerEvent(self._envelope("success", states, requested))
         else:
             yield TriggerEvent(self._envelope("timeout", states, requested, "the deadline passed while waiting"))
-
-    def _log_changes(self, poll_round: PollRound) -> None:
-        for status in poll_round.changes:
-            self.log.info(
-                "%s: %s%s", status.name, status.state.value, " (retrieval requested)" if status.requested else ""
-            )
 
     @staticmethod
     def _envelope(

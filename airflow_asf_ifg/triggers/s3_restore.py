@@ -10,7 +10,8 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airflow_asf_ifg.client.archive import ProductStatus
 from airflow_asf_ifg.client.archive_poll import finished, head_states
 from airflow_asf_ifg.client.limits import check_number, check_positive
-from airflow_asf_ifg.client.polling import PollRound, wait_until_settled
+from airflow_asf_ifg.client.polling import wait_until_settled
+from airflow_asf_ifg.triggers.progress import WaitReporter
 
 
 class S3ObjectRestoredTrigger(BaseTrigger):
@@ -19,7 +20,7 @@ class S3ObjectRestoredTrigger(BaseTrigger):
     :param bucket: the bucket.
     :param keys: the keys.
     :param aws_conn_id: the ``aws`` connection.
-    :param poke_interval: seconds between polls at first (doubling up to ``max_interval``).
+    :param poke_interval: seconds between polls at first (growing with the time waited, up to ``max_interval``).
     :param max_interval: the longest wait between polls.
     :param deadline: epoch seconds after which the trigger gives up with ``timeout``.
     :param max_concurrency: requests in flight at once.
@@ -78,7 +79,7 @@ class S3ObjectRestoredTrigger(BaseTrigger):
                     max_interval=self.max_interval,
                     deadline=self.deadline,
                     states=states,
-                    report=self._log_changes,
+                    report=WaitReporter(self.log, self.task_instance, lambda key: f"s3://{self.bucket}/{key}"),
                 )
         except Exception as error:  # a trigger reports; it never raises
             yield TriggerEvent(self._envelope("error", states, f"{type(error).__name__}: {error}"))
@@ -87,10 +88,6 @@ class S3ObjectRestoredTrigger(BaseTrigger):
             yield TriggerEvent(self._envelope("success", states))
         else:
             yield TriggerEvent(self._envelope("timeout", states, "the deadline passed while waiting"))
-
-    def _log_changes(self, poll_round: PollRound) -> None:
-        for status in poll_round.changes:
-            self.log.info("s3://%s/%s: %s", self.bucket, status.name, status.state.value)
 
     @staticmethod
     def _envelope(status: str, states: dict[str, ProductStatus], message: str = "") -> dict[str, Any]:

@@ -65,18 +65,37 @@ class TestWaitUntilSettled:
         assert await wait(fake, scripted(result(a=AVAILABLE))) is True
         assert fake.sleeps == []
 
-    async def test_the_interval_doubles_up_to_max_interval_and_stops_at_the_deadline(self):
+    async def test_the_wait_grows_with_the_time_waited_up_to_max_interval_and_stops_at_the_deadline(self):
         fake = FakeTime()
         poll = scripted(result(a=ARCHIVED))
-        assert await wait(fake, poll, interval=1.0, max_interval=5.0, seconds=30.0) is False
-        assert fake.sleeps == [1, 2, 4, 5, 5, 5, 5, 3]  # the last wait ends at the deadline, not after it
-        assert len(poll.calls) == len(fake.sleeps) + 1  # a poll at the deadline, then no more
+        assert await wait(fake, poll, interval=10.0, max_interval=60.0, seconds=400.0) is False
+        # 10 s while a quarter of the time waited is less; then a quarter of it, up to 60 s.
+        waits = [10, 10, 10, 10, 10, 12.5, 15.62, 19.53, 24.41, 30.52, 38.15, 47.68, 59.6, 60, 41.98]
+        assert [round(w, 2) for w in fake.sleeps] == waits  # the last wait ends at the deadline
+        long = FakeTime()
+        assert await wait(long, scripted(result(a=ARCHIVED)), interval=10.0, max_interval=60.0, seconds=4000) is False
+        assert max(long.sleeps) == 60 and sum(long.sleeps) == pytest.approx(4000)
 
-    async def test_a_longer_retry_after_is_honoured_and_the_backoff_goes_on(self):
+    @pytest.mark.parametrize(("retrieval", "noticed"), [(40, 60), (100, 120), (3600, 3928)])
+    async def test_a_retrieval_is_noticed_soon_after_it_ends(self, retrieval, noticed):
         fake = FakeTime()
-        poll = scripted(result(7.0, a=ARCHIVED), result(a=ARCHIVED), result(0.5, a=ARCHIVED), result(a=AVAILABLE))
-        assert await wait(fake, poll, interval=1.0, max_interval=8.0) is True
-        assert fake.sleeps == [7.0, 2.0, 4.0]
+        start = fake.now
+
+        async def poll() -> PollResult:
+            return result(a=AVAILABLE if fake.now - start >= retrieval else RETRIEVING)
+
+        assert await wait(fake, poll, interval=30.0, max_interval=600.0, seconds=7200) is True
+        # Within one poke interval of the end while it is short, within a quarter of it once it is long
+        # (doubling from 30 s noticed the 40 s retrieval at 90 s and the 100 s one at 210 s).
+        assert fake.now - start == pytest.approx(noticed, abs=1)
+        assert fake.now - start - retrieval <= max(30.0, retrieval / 4)
+
+    async def test_the_next_wait_is_reported(self):
+        fake = FakeTime()
+        rounds: list[PollRound] = []
+        poll = scripted(result(a=ARCHIVED), result(a=ARCHIVED), result(a=AVAILABLE))
+        assert await wait(fake, poll, interval=30.0, max_interval=600.0, seconds=7200, report=rounds.append)
+        assert [r.next_wait for r in rounds] == [30.0, 30.0, None]  # none after the last round
 
     async def test_retry_after_does_not_run_past_the_deadline(self):
         fake = FakeTime()
@@ -105,7 +124,7 @@ class TestWaitUntilSettled:
             [("a", RETRIEVING)],
             [("a", AVAILABLE)],
         ]
-        assert [r.elapsed for r in rounds] == [0.0, 1.0, 3.0, 7.0]
+        assert [r.elapsed for r in rounds] == [0.0, 1.0, 2.0, 3.0]
         assert {n: s.state for n, s in rounds[-1].states.items()} == {"a": AVAILABLE, "b": AVAILABLE}
 
     async def test_a_product_absent_from_a_round_keeps_its_last_state(self):

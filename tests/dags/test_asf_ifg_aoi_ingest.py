@@ -188,6 +188,9 @@ class TestRun:
         assert summary["bytes_copied"] == sum(o["Size"] for o in listed)
         assert stats()["events"]["retrieval_started"] == sum(g.data_file.archived for g in group)
         assert sorted(uri for uri, _ in asset_events(dag_run)) == sorted(summary["written"])
+        # The grid names each mapped copy after its granule, not [0], [1], [2].
+        copies = [ti for ti in dag_run.get_task_instances() if ti.task_id == "copy"]
+        assert sorted(ti.rendered_map_index for ti in copies) == sorted(g.granule_ur for g in group)
 
     def test_running_the_same_day_again_copies_nothing(self, ingest, asf_sandbox):
         group = first_pair_group(asf_sandbox.catalogue, ARIA_S1_GUNW)

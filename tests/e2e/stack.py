@@ -20,6 +20,8 @@ from airflow_asf_ifg.sandbox.demo import airflow_environment
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 USER = "admin"
+#: A viewer whom the stack's auth manager lets read no DAG at all (tests/e2e/auth_manager.py).
+OUTSIDER = "outsider"
 
 
 def free_port() -> int:
@@ -42,8 +44,10 @@ class AirflowStack:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.password = secrets.token_urlsafe(12)
+        self.outsider_password = secrets.token_urlsafe(12)
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
-        (home / "simple_auth_manager_passwords.json").write_text(json.dumps({USER: self.password}))
+        passwords = {USER: self.password, OUTSIDER: self.outsider_password}
+        (home / "simple_auth_manager_passwords.json").write_text(json.dumps(passwords))
         self.environment = {
             **os.environ,
             **airflow_environment(str(home), dags),
@@ -56,10 +60,11 @@ class AirflowStack:
             "AIRFLOW__API__PORT": str(self.port),
             "AIRFLOW__API__WORKERS": "1",
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
-            "AIRFLOW__CORE__AUTH_MANAGER": (
-                "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
-            ),
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
+            # The simple auth manager, with the outsider limited to no DAG (PYTHONPATH: it lives in tests/).
+            "AIRFLOW__CORE__AUTH_MANAGER": "tests.e2e.auth_manager.DagReadersAuthManager",
+            "ASF_IFG_TEST_DAG_READERS": f"{OUTSIDER}=",
+            "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin,{OUTSIDER}:viewer",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "simple_auth_manager_passwords.json"),
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
@@ -122,6 +127,16 @@ class AirflowStack:
             health.get("metadatabase", {}).get("status") == "healthy"
             and health.get("scheduler", {}).get("status") == "healthy"
         )
+
+    def token_for(self, user: str, password: str) -> str:
+        """A JWT for another user of the simple auth manager.
+
+        :param user: the user name.
+        :param password: the user's password.
+        """
+        response = requests.post(f"{self.url}/auth/token", json={"username": user, "password": password}, timeout=30)
+        response.raise_for_status()
+        return str(response.json()["access_token"])
 
     @property
     def token(self) -> str:

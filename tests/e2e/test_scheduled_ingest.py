@@ -14,10 +14,11 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 
 from airflow_asf_ifg.sandbox.catalogue import first_pair_group
 from airflow_asf_ifg.sandbox.demo import ARIA_S1_GUNW, DAG_FILE, DAG_ID, run_after
-from tests.e2e.stack import AirflowStack
+from tests.e2e.stack import OUTSIDER, AirflowStack
 from tests.sandbox.helpers import ingest_sandbox, user_s3, wait_for
 
 
@@ -136,6 +137,18 @@ def grid_picture(page, stack: AirflowStack, name: str, expected: str, run_id: st
     return page.inner_text("body")
 
 
+def retrievals(stack: AirflowStack, token: str | None = None) -> requests.Response:
+    """The "ASF retrievals" page's API, as a user with ``token`` (or anonymous)."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return requests.get(f"{stack.url}/asf-ifg/api/retrievals", headers=headers, timeout=30)
+
+
+def waiting_row(stack: AirflowStack, run_id: str) -> dict | None:
+    """The page's row of the run's archive sensor, once its trigger has published every product."""
+    rows = [r for r in retrievals(stack, stack.token).json()["waiting"] if r["run_id"] == run_id]
+    return rows[0] if rows and rows[0]["products"] else None
+
+
 def second_pasadena_group(sandbox) -> list:
     """The next group of pairs over Pasadena after the first (every other group lies there)."""
     granules = [g for g in sandbox.catalogue if g.collection.concept_id == ARIA_S1_GUNW]
@@ -172,9 +185,40 @@ class TestScheduledIngest:
         assert task_states(stack)["wait_for_archive"] == "deferred"  # the picture shows what the API said
         assert sandbox.stats.snapshot()["events"].get("retrieval_started") == sum(g.data_file.archived for g in group)
 
+        # The "ASF retrievals" page, from what the trigger (in the triggerer's process) published.
+        assert retrievals(stack).status_code == 401  # anonymous: refused
+        row = wait_until(lambda: waiting_row(stack, RUN_ID), 120, "the trigger to publish its products' states")
+        expected = {g.data_file.name: "retrieving" if g.data_file.archived else "available" for g in group}
+        assert {p["name"]: p["state"] for p in row["products"]} == expected
+        assert (row["task_id"], row["task_state"]) == ("wait_for_archive", "deferred") and row["next_check"]
+        # A user whom Airflow lets read no DAG sees none of its products (and Airflow refuses them the DAG).
+        outsider = stack.token_for(OUTSIDER, stack.outsider_password)
+        headers = {"Authorization": f"Bearer {outsider}"}
+        assert requests.get(f"{stack.url}/api/v2/dags/{DAG_ID}", headers=headers, timeout=30).status_code == 403
+        seen = retrievals(stack, outsider)
+        assert seen.status_code == 200 and (seen.json()["waiting"], seen.json()["copies"]) == ([], [])
+        page.goto(f"{stack.url}/asf-ifg/retrievals", wait_until="networkidle")
+        page.get_by_text("retrieving").first.wait_for(timeout=60_000)
+        page.screenshot(path=str(SCREENSHOTS / "3-asf-retrievals-page.png"), full_page=True)
+        shown = page.inner_text("#waiting")
+        for name, state in expected.items():
+            line = next(line for line in shown.splitlines() if name in line)
+            assert state in line, line  # each product's row carries its own state
+        assert RUN_ID in shown and "1 retrieving" in shown and f"{len(group) - 1} available" in shown
+        page.goto(f"{stack.url}/plugin/asf-retrievals", wait_until="networkidle")  # as the UI's nav shows it
+        page.frame_locator("iframe").get_by_text("retrieving").first.wait_for(timeout=60_000)
+        page.screenshot(path=str(SCREENSHOTS / "4-asf-retrievals-in-the-ui.png"), full_page=True)
+
         assert finished(stack, RUN_ID, 420) == "success", task_states(stack)
         text = grid_picture(page, stack, "2-run-finished.png", "success")
         assert "summarize" in text
+        # The mapped copies are named after their granules, in the grid's list of them.
+        page.goto(f"{stack.url}/dags/{DAG_ID}/runs/{RUN_ID}/tasks/copy/mapped", wait_until="networkidle")
+        for granule in group:
+            page.get_by_text(granule.granule_ur).first.wait_for(timeout=60_000)
+        page.screenshot(path=str(SCREENSHOTS / "5-named-mapped-copies.png"), full_page=True)
+        copies = [c for c in retrievals(stack, stack.token).json()["copies"] if c["run_id"] == RUN_ID]
+        assert sorted((c["file"], c["status"]) for c in copies) == sorted((g.data_file.name, "verified") for g in group)
 
         summary = stack.api(
             "GET", f"/dags/{DAG_ID}/dagRuns/{RUN_ID}/taskInstances/summarize/xcomEntries/return_value"
