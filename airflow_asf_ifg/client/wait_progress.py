@@ -74,13 +74,32 @@ class WaitProgress:
         :param poll_round: the round.
         """
         now = self.clock()
+        changed = False
         for status in poll_round.changes:
+            known = self.products.get(status.name)
+            if known is not None and known.state == status.state.value:
+                continue  # already seen in this state (before the wait moved to the triggerer): keep since when
             self.products[status.name] = ProductProgress(status.name, status.state.value, now)
+            changed = True
         for name, status in poll_round.states.items():  # the expiry may arrive without a change of state
             if name in self.products and status.expires is not None:
                 self.products[name].expires = status.expires.isoformat()
         self.next_check = None if poll_round.next_wait is None else now + poll_round.next_wait
-        return bool(poll_round.changes)
+        return changed
+
+    def seen(self) -> list[dict[str, Any]]:
+        """Each product's state and since when (epoch seconds), for the trigger that waits on (JSON-able)."""
+        return [{"name": p.name, "state": p.state, "since": p.since} for p in self.products.values()]
+
+    def seed(self, seen: list[dict[str, Any]]) -> None:
+        """Start from what an earlier part of the wait saw (:meth:`seen`); malformed entries are skipped.
+
+        :param seen: entries of name, state and since (epoch seconds).
+        """
+        for entry in seen:
+            name, state, since = entry.get("name"), entry.get("state"), entry.get("since")
+            if isinstance(name, str) and isinstance(state, str) and isinstance(since, int | float):
+                self.products[name] = ProductProgress(name, state, float(since))
 
     def summary_due(self) -> bool:
         """Whether a summary should be logged now (the first round, then every ``summary_every`` seconds)."""

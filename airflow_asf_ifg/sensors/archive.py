@@ -21,6 +21,8 @@ from airflow_asf_ifg.client.archive_poll import (
 )
 from airflow_asf_ifg.client.granule import checked_roles
 from airflow_asf_ifg.client.limits import check_number, check_positive
+from airflow_asf_ifg.client.polling import PollRound
+from airflow_asf_ifg.client.wait_progress import WaitProgress
 from airflow_asf_ifg.exceptions import InvalidInputError
 from airflow_asf_ifg.failing import permanent_errors_fail_the_task
 from airflow_asf_ifg.hooks import EARTHDATA_DEFAULT_CONN_ID
@@ -28,6 +30,7 @@ from airflow_asf_ifg.links import AsfSearchLink, CmrRecordsLink
 from airflow_asf_ifg.sensors.base import PokeThenDeferSensor
 from airflow_asf_ifg.templates import checked_after_rendering, is_templated
 from airflow_asf_ifg.triggers.archive import AsfArchiveStatusTrigger, archive_poller
+from airflow_asf_ifg.triggers.progress import WAITING_XCOM_KEY
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -93,6 +96,8 @@ class AsfArchiveStatusSensor(PokeThenDeferSensor):
         self.max_interval = max_interval
         self._poller: ArchivePoller | None = None
         self._explained = False
+        self._progress = WaitProgress()  # what the pokes saw, for the ASF retrievals page and the trigger
+        self._last_states: dict[str, ProductStatus] = {}
 
     def targets(self) -> list[ArchiveTarget]:
         """The products to watch (names and URLs only)."""
@@ -138,10 +143,19 @@ class AsfArchiveStatusSensor(PokeThenDeferSensor):
         counts = {state.value: sum(s.state is state for s in states.values()) for state in ArchiveState}
         self.log.info("%d product(s): %s", len(targets), ", ".join(f"{v} {k}" for k, v in counts.items() if v))
         done = finished(states, len(targets), self.poller.stays_archived)
+        self._publish(context, states, done)
         products = [s.to_dict() for s in states.values()]
         if done:
             self._fail_if(outcome(products, self.fail_on_missing))
         return PokeReturnValue(done, products)
+
+    def _publish(self, context: Context, states: dict[str, ProductStatus], done: bool) -> None:
+        """Put the products' states in this task's ``asf_ifg_waiting`` XCom when one changed (the page's source)."""
+        previous, self._last_states = self._last_states, {**self._last_states, **states}
+        changes = [s for n, s in states.items() if n not in previous or previous[n].state is not s.state]
+        poll_round = PollRound(changes, self._last_states, 0.0, None if done else float(self.poke_interval))
+        if self._progress.update(poll_round):
+            context["ti"].xcom_push(key=WAITING_XCOM_KEY, value=self._progress.snapshot())
 
     def _explain(self, targets: list[ArchiveTarget]) -> None:
         """Say once how the states are read, so a pass in seconds under today's services is not a mystery."""
@@ -172,6 +186,7 @@ class AsfArchiveStatusSensor(PokeThenDeferSensor):
             request_retrieval=self.request_retrieval,
             max_retrievals=self.max_retrievals,
             requested=sorted(self.poller.requested),
+            seen=self._progress.seen(),
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> list[dict[str, Any]]:

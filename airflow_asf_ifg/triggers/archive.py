@@ -62,6 +62,7 @@ class AsfArchiveStatusTrigger(BaseTrigger):
     :param request_retrieval: request the retrieval of archived products.
     :param max_retrievals: the most retrievals to request.
     :param requested: products whose retrieval was already requested (by the sensor's first poke).
+    :param seen: each product's state and since when (epoch seconds) as the sensor's pokes saw them.
     """
 
     def __init__(
@@ -76,6 +77,7 @@ class AsfArchiveStatusTrigger(BaseTrigger):
         request_retrieval: bool = True,
         max_retrievals: int | None = None,
         requested: list[str] | None = None,
+        seen: list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__()
         check_positive("poke_interval", poke_interval)
@@ -94,6 +96,7 @@ class AsfArchiveStatusTrigger(BaseTrigger):
         self.request_retrieval = request_retrieval
         self.max_retrievals = max_retrievals
         self.requested = list(requested or [])
+        self.seen = list(seen or [])
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """The class path and every argument (names and URLs only: no secrets)."""
@@ -109,6 +112,7 @@ class AsfArchiveStatusTrigger(BaseTrigger):
                 "request_retrieval": self.request_retrieval,
                 "max_retrievals": self.max_retrievals,
                 "requested": self.requested,
+                "seen": self.seen,
             },
         )
 
@@ -138,7 +142,7 @@ class AsfArchiveStatusTrigger(BaseTrigger):
                     max_interval=self.max_interval,
                     deadline=self.deadline,
                     states=states,
-                    report=WaitReporter(self.log, self.task_instance),
+                    report=WaitReporter(self.log, self.task_instance, seen=self.seen),
                 )
         except Exception as error:  # a trigger reports; it never raises
             envelope = self._envelope("error", states, requested, f"{type(error).__name__}: {error}")

@@ -28,6 +28,7 @@ class WaitReporter:
     :param task_instance: the trigger's task instance (None outside a triggerer: nothing is published).
     :param describe: how a product is named in the log (e.g. with its bucket).
     :param summary_every: seconds between two summaries.
+    :param seen: what the sensor's pokes saw before it deferred (names, states, since when).
     """
 
     def __init__(
@@ -36,12 +37,15 @@ class WaitReporter:
         task_instance: Any,
         describe: Callable[[str], str] = str,
         summary_every: float = SUMMARY_EVERY,
+        seen: list[dict[str, Any]] | None = None,
     ) -> None:
         self.log = log
         self.task_instance = task_instance
         self.describe = describe
         self.progress = WaitProgress(summary_every)
+        self.progress.seed(seen or [])
         self._publishing_failed = False
+        self._published = False
 
     async def __call__(self, poll_round: PollRound) -> None:
         """Log the round's changes and a summary when due; publish the states when any changed.
@@ -58,7 +62,7 @@ class WaitReporter:
         changed = self.progress.update(poll_round)
         if poll_round.next_wait is not None and self.progress.summary_due():
             self.log.info("%s", self.progress.summary())
-        if changed:
+        if changed or not self._published:  # the first round too: the page learns when the next check is
             await self.publish()
 
     async def publish(self) -> None:
@@ -66,6 +70,7 @@ class WaitReporter:
         ti = self.task_instance
         if ti is None or self._publishing_failed:
             return
+        self._published = True
         try:
             from airflow.sdk.execution_time.xcom import XCom
 

@@ -78,3 +78,14 @@ class TestWaitProgress:
         progress.update(poll_round({"a": ArchiveState.AVAILABLE}, {}, next_wait=None))
         assert progress.summary() == "1 product: 1 available"
         assert progress.snapshot()["next_check"] is None
+
+    def test_a_wait_seeded_with_what_the_pokes_saw_keeps_since_when(self):
+        poked = WaitProgress(clock=Clock())
+        poked.update(poll_round({"a": ArchiveState.RETRIEVING}, {}))
+        clock = Clock()
+        clock.now += 120  # the trigger starts two minutes after the sensor's poke
+        waiting = WaitProgress(clock=clock)
+        waiting.seed([*poked.seen(), {"name": 3}])  # a malformed entry is skipped
+        assert waiting.update(poll_round({"a": ArchiveState.RETRIEVING}, {})) is False  # same state: not a change
+        assert waiting.snapshot()["products"][0]["since"] == "2023-11-14T22:13:20+00:00"  # the poke's time
+        assert waiting.summary().startswith("1 product: 1 retrieving for 2 min")

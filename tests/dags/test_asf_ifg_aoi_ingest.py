@@ -188,6 +188,9 @@ class TestRun:
         assert summary["bytes_copied"] == sum(o["Size"] for o in listed)
         assert stats()["events"]["retrieval_started"] == sum(g.data_file.archived for g in group)
         assert sorted(uri for uri, _ in asset_events(dag_run)) == sorted(summary["written"])
+        # What the ASF retrievals page reads: the products' states the sensor (then its trigger) published.
+        waited = xcom_value(dag_run, "wait_for_archive", key="asf_ifg_waiting")
+        assert sorted(p["name"] for p in waited["products"]) == sorted(g.data_file.name for g in group)
         # The grid names each mapped copy after its granule, not [0], [1], [2].
         copies = [ti for ti in dag_run.get_task_instances() if ti.task_id == "copy"]
         assert sorted(ti.rendered_map_index for ti in copies) == sorted(g.granule_ur for g in group)

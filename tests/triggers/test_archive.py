@@ -72,6 +72,7 @@ class TestSerialize:
             deadline=1700000000.0,
             max_retrievals=5,
             requested=["a.nc"],
+            seen=[{"name": "a.nc", "state": "retrieving", "since": 1699999940.0}],
         ).serialize() == (
             "airflow_asf_ifg.triggers.archive.AsfArchiveStatusTrigger",
             {
@@ -84,6 +85,7 @@ class TestSerialize:
                 "request_retrieval": True,
                 "max_retrievals": 5,
                 "requested": ["a.nc"],
+                "seen": [{"name": "a.nc", "state": "retrieving", "since": 1699999940.0}],
             },
         )
 
