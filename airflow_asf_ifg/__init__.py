@@ -127,7 +127,11 @@ def get_provider_info() -> dict[str, object]:
         "triggers": [
             {
                 "integration-name": _INTEGRATION,
-                "python-modules": ["airflow_asf_ifg.triggers.archive", "airflow_asf_ifg.triggers.s3_restore"],
+                "python-modules": [
+                    "airflow_asf_ifg.triggers.archive",
+                    "airflow_asf_ifg.triggers.s3_restore",
+                    "airflow_asf_ifg.triggers.cmr_events",
+                ],
             }
         ],
         "extra-links": [

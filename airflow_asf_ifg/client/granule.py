@@ -172,6 +172,7 @@ class Granule:
     :param s3_credentials_url: the endpoint that gives S3 keys for this granule's ``s3_url``s.
     :param attributes: AdditionalAttributes, name → values.
     :param platforms: platform short names.
+    :param revision_id: CMR's revision id of the record (UMM-JSON only; a reprocessing raises it).
     """
 
     granule_ur: str
@@ -189,6 +190,7 @@ class Granule:
     s3_credentials_url: str | None = None
     attributes: dict[str, list[str]] = field(default_factory=dict)
     platforms: list[str] = field(default_factory=list)
+    revision_id: int | None = None
 
     # ------------------------------------------------------------------------------ views
     @property
@@ -236,6 +238,7 @@ class Granule:
             version=reference.get("Version"),
             producer_granule_id=producer,
             revision_date=parse_time(revision),
+            revision_id=meta["revision-id"] if isinstance(meta.get("revision-id"), int) else None,
             start=parse_time(range_time.get("BeginningDateTime") or single),
             end=parse_time(range_time.get("EndingDateTime") or single),
             footprint=_umm_footprint(umm.get("SpatialExtent") or {}),

@@ -309,3 +309,36 @@ def first_pair_group(catalogue: list[Granule], concept_id: str) -> list[Granule]
     if not granules:
         raise LookupError(f"the sandbox has no collection {concept_id}")
     return [g for g in granules if g.start == granules[0].start]
+
+
+def new_granule(like: Granule, reference: datetime, sequence: int, seed: int) -> Granule:
+    """A granule newly produced after ``like``: same collection, track and footprint, a new acquisition.
+
+    Its secondary acquisition is 12 days before ``reference`` (a nearest-neighbour pair), its names follow
+    the product family's rules, and it is online (never archived) and revised now.
+
+    :param like: the granule whose frame it covers.
+    :param reference: its reference acquisition (UTC).
+    :param sequence: its concept's sequence number (larger than any other).
+    :param seed: the seed of its bytes.
+    """
+    reference = reference.astimezone(UTC).replace(microsecond=0)
+    secondary = reference - timedelta(days=12)
+    ur, pgid = _names(like.collection, reference, secondary, like.path, like.direction, like.footprint)
+    return Granule(
+        concept_id=f"G{sequence}-ASF",
+        sequence=sequence,
+        collection=like.collection,
+        granule_ur=ur,
+        producer_granule_id=pgid,
+        start=reference,
+        end=reference + timedelta(seconds=52),
+        secondary_date=secondary,
+        revision_date=datetime.now(UTC).replace(microsecond=0),
+        footprint=like.footprint,
+        path=like.path,
+        frame=like.frame,
+        direction=like.direction,
+        platform=like.platform,
+        files=_files(like.collection, ur, pgid, random.Random(seed), 0.0, archived=False),
+    )

@@ -19,7 +19,7 @@ import aiohttp
 from aiohttp import web
 
 from airflow_asf_ifg.sandbox import asf, cmr, edl, geometry, products
-from airflow_asf_ifg.sandbox.catalogue import CatalogueFile, Granule, build_catalogue
+from airflow_asf_ifg.sandbox.catalogue import CatalogueFile, Granule, build_catalogue, new_granule
 from airflow_asf_ifg.sandbox.config import (
     BROWSE_BUCKET,
     PRODUCT_BUCKET,
@@ -92,6 +92,8 @@ class Sandbox:
         self._holds_lock = False
         #: GranuleUR → (product file, revision date, revision id) before its first :meth:`revise`.
         self._originals: dict[str, tuple[CatalogueFile, datetime, int]] = {}
+        #: Granules added by :meth:`publish` (removed by :meth:`reset`).
+        self._published: list[Granule] = []
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> Sandbox:
@@ -261,6 +263,12 @@ class Sandbox:
         :meth:`revise`, so the catalogue is as it started."""
         self.stats.reset()
         self.archive.reset()
+        backend = moto_backend()
+        for granule in self._published:
+            self.catalogue.remove(granule)
+            for catalogue_file in granule.files:
+                backend.delete_object(catalogue_file.bucket, catalogue_file.name)
+        self._published.clear()
         for granule in self.catalogue:
             if granule.granule_ur in self._originals:
                 product, granule.revision_date, granule.revision_id = self._originals.pop(granule.granule_ur)
@@ -361,6 +369,37 @@ class Sandbox:
             os.unlink(built.path)
         granule.sizes[catalogue_file.name] = (built.size, built.md5)
 
+    def publish(self, like: str, start: datetime | None = None, product_bytes: int | None = None) -> Granule:
+        """Publish a new granule while the sandbox runs, as ASF does when a new acquisition is processed: a
+        new pair over the same frame as ``like``, revised now, its bytes online in S3, found by CMR at once.
+
+        :param like: the GranuleUR of a granule whose frame the new one covers.
+        :param start: its reference acquisition (UTC); now by default.
+        :param product_bytes: its product's size; the configured size by default.
+        """
+        if self.config.metadata_only:
+            raise ValueError("a sandbox serving metadata only has no product bytes to publish")
+        model = next((g for g in self.catalogue if g.granule_ur == like), None)
+        if model is None:
+            raise ValueError(f"like {like!r} is not a GranuleUR in the catalogue (GET /__sandbox__/catalogue)")
+        size = self._product_size(product_bytes)
+        reference = start or datetime.now(UTC)
+        sequence = max(g.sequence for g in self.catalogue) + 1
+        granule = new_granule(model, reference, sequence, self.config.seed + sequence)
+        if any(g.granule_ur == granule.granule_ur for g in self.catalogue):
+            raise ValueError(f"{granule.granule_ur} is published already; give another start")
+        for catalogue_file in granule.files:
+            self._store(granule, catalogue_file, size, archived=False)
+        self.catalogue.append(granule)
+        self._published.append(granule)
+        return granule
+
+    def _product_size(self, product_bytes: Any) -> int:
+        size = self.config.product_bytes if product_bytes is None else product_bytes
+        if not isinstance(size, int) or isinstance(size, bool) or size < 1024:
+            raise ValueError(f"product_bytes {product_bytes!r} must be a whole number of at least 1024")
+        return size
+
     def revise(self, granule_ur: str, product_bytes: int | None = None) -> Granule:
         """Publish a new revision of a granule, as a reprocessing does: new product bytes (``product_bytes``
         long, else the configured size) online in S3, and in CMR a new revision id and a revision date of now.
@@ -375,9 +414,7 @@ class Sandbox:
             raise ValueError(
                 f"granule_ur {granule_ur!r} is not in the catalogue; GET /__sandbox__/catalogue lists them"
             )
-        size = self.config.product_bytes if product_bytes is None else product_bytes
-        if not isinstance(size, int) or isinstance(size, bool) or size < 1024:
-            raise ValueError(f"product_bytes {product_bytes!r} must be a whole number of at least 1024")
+        size = self._product_size(product_bytes)
         product = granule.data_file
         self._originals.setdefault(granule_ur, (product, granule.revision_date, granule.revision_id))
         revised = dataclasses.replace(product, seed=product.seed + 7919 * granule.revision_id)  # new bytes
@@ -509,6 +546,25 @@ class Sandbox:
                 return web.json_response(self.update_config(changes).__dict__)
             except (ValueError, TypeError) as error:
                 return web.json_response({"errors": [str(error)]}, status=400)
+
+        @table.post("/__sandbox__/publish", name="control_publish")
+        async def publish(request: web.Request) -> web.Response:
+            try:
+                asked = await request.json()
+                if not isinstance(asked, dict) or not isinstance(asked.get("like"), str):
+                    raise ValueError(
+                        'expected {"like": "<GranuleUR>", "start": ISO 8601, "product_bytes": N} '
+                        "(start and product_bytes optional)"
+                    )
+                start = asked.get("start")
+                when = datetime.fromisoformat(start) if isinstance(start, str) else None
+                if when is not None and when.tzinfo is None:
+                    raise ValueError(f"start {start!r} needs a time zone (e.g. +00:00)")
+                granule = await asyncio.to_thread(self.publish, asked["like"], when, asked.get("product_bytes"))
+            except (ValueError, TypeError) as error:
+                return web.json_response({"errors": [str(error)]}, status=400)
+            document = next(g for g in self.catalogue_document() if g["granule_ur"] == granule.granule_ur)
+            return web.json_response(document)
 
         @table.post("/__sandbox__/revise", name="control_revise")
         async def revise(request: web.Request) -> web.Response:

@@ -88,3 +88,52 @@ class TestRevise:
         assert answer.status_code == 400
         assert message in answer.json()["errors"][0]
         assert record(asf_sandbox, granule["granule_ur"])["meta"]["revision-id"] == 1
+
+
+class TestPublish:
+    def test_a_new_granule_appears_in_cmr_and_s3(self, asf_sandbox, granule):
+        answer = requests.post(
+            f"{asf_sandbox.urls.sandbox}/__sandbox__/publish",
+            json={"like": granule["granule_ur"], "start": "2026-11-30T01:02:03+00:00"},
+            timeout=120,
+        )
+        assert answer.status_code == 200, answer.text
+        published = answer.json()
+        assert published["granule_ur"] != granule["granule_ur"] and "20261130_20261118" in published["granule_ur"]
+        assert published["footprint"] == [list(p) for p in granule["footprint"]] and published["revision_id"] == 1
+        item = record(asf_sandbox, published["granule_ur"])
+        assert item["meta"]["concept-id"] == published["concept_id"]
+        product = published["files"][0]
+        assert product_size_and_md5(item) == (product["size"], product["md5"])
+        assert stored_md5(asf_sandbox, product["key"]) == product["md5"]
+        again = requests.post(
+            f"{asf_sandbox.urls.sandbox}/__sandbox__/publish",
+            json={"like": granule["granule_ur"], "start": "2026-11-30T01:02:03+00:00"},
+            timeout=120,
+        )
+        assert again.status_code == 400 and "published already" in again.json()["errors"][0]
+
+    def test_reset_removes_what_was_published(self, asf_sandbox, granule):
+        published = asf_sandbox.publish(granule["granule_ur"])
+        asf_sandbox.reset()
+        assert published.granule_ur not in {g["granule_ur"] for g in asf_sandbox.catalogue_document()}
+        found = requests.get(
+            f"{asf_sandbox.urls.cmr}/search/granules.umm_json",
+            params={"collection_concept_id": ARIA_S1_GUNW, "granule_ur": published.granule_ur},
+            timeout=30,
+        ).json()["items"]
+        assert found == []
+
+    @pytest.mark.parametrize(
+        ("asked", "message"),
+        [
+            ({"like": "S1-GUNW-nothing"}, "like 'S1-GUNW-nothing' is not a GranuleUR in the catalogue"),
+            ({"like": None}, '{"like": "<GranuleUR>"'),
+            ({"start": "2026-11-30T01:02:03"}, "needs a time zone"),
+            ({"product_bytes": 10}, "must be a whole number of at least 1024"),
+        ],
+    )
+    def test_bad_requests_are_refused_with_what_is_accepted(self, asf_sandbox, granule, asked, message):
+        body = {"like": granule["granule_ur"], **asked}
+        answer = requests.post(f"{asf_sandbox.urls.sandbox}/__sandbox__/publish", json=body, timeout=30)
+        assert answer.status_code == 400 and message in answer.json()["errors"][0]
