@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed
 AWSCLI_VENV := $(VENV)/awscli
 AWS_CLI := $(AWSCLI_VENV)/bin/aws
 
-.PHONY: demo walkthrough test lint sandbox bench clean system-packages tools dist
+.PHONY: demo demo-events walkthrough test lint sandbox bench clean system-packages tools dist
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ $(INSTALLED): pyproject.toml
 ERA ?= today
 demo: $(INSTALLED)
 	$(BIN)/python -m airflow_asf_ifg.sandbox.demo --era $(ERA)
+
+## demo-events: the event-driven DAG in airflow standalone: the sandbox publishes a product, it lands seconds later
+demo-events: $(INSTALLED)
+	$(BIN)/python -m airflow_asf_ifg.sandbox.demo_events
 
 ## walkthrough: the 2018 page's steps one by one against the sandbox (search, .netrc, keys, archive, download)
 walkthrough: $(INSTALLED)

@@ -47,8 +47,12 @@ DEFAULTS: dict[str, Any] = {
     "archive_timeout_hours": 12,
     "retries": 2,
     "retry_delay_minutes": 5,
+    "trigger": "schedule",
+    "poll_minutes": 5,
     "tags": [],
 }
+#: How an entry's DAG runs: daily on its schedule (this file), or when CMR has new products (asf_ifg_new_products.py).
+TRIGGERS = ("schedule", "events")
 REQUIRED = ("dag_id", "aoi", "dest_bucket")
 CONCEPT_ID_PATTERN = r"^C[0-9]+-[A-Z0-9_]+$"
 log = logging.getLogger(__name__)
@@ -105,6 +109,11 @@ def _check(aoi: dict[str, Any], seen: set[str]) -> None:
     delay = aoi["retry_delay_minutes"]
     if not isinstance(delay, int | float) or isinstance(delay, bool) or delay <= 0:
         raise ValueError(f"retry_delay_minutes {delay!r} must be a positive number")
+    if aoi["trigger"] not in TRIGGERS:
+        raise ValueError(f"trigger {aoi['trigger']!r} is not one of {list(TRIGGERS)}")
+    poll = aoi["poll_minutes"]
+    if not isinstance(poll, int | float) or isinstance(poll, bool) or poll <= 0:
+        raise ValueError(f"poll_minutes {poll!r} must be a positive number")
 
 
 def run_params(aoi: dict[str, Any]) -> dict[str, Param]:
@@ -251,5 +260,11 @@ def build_dag(aoi: dict[str, Any]) -> DAG:
     return dag
 
 
-for _aoi in load_aois():
-    globals()[_aoi["dag_id"]] = build_dag(_aoi)
+# asf_ifg_new_products.py loads this file under this name for load_aois alone: a DAG made then would be
+# registered as one of that file's.
+AOIS_ONLY_MODULE = "asf_ifg_aoi_ingest_aois"
+
+if __name__ != AOIS_ONLY_MODULE:
+    for _aoi in load_aois():
+        if _aoi["trigger"] == "schedule":  # the others are event-driven: asf_ifg_new_products.py builds them
+            globals()[_aoi["dag_id"]] = build_dag(_aoi)

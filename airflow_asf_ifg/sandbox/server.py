@@ -400,12 +400,14 @@ class Sandbox:
             raise ValueError(f"product_bytes {product_bytes!r} must be a whole number of at least 1024")
         return size
 
-    def revise(self, granule_ur: str, product_bytes: int | None = None) -> Granule:
+    def revise(self, granule_ur: str, product_bytes: int | None = None, new_bytes: bool = True) -> Granule:
         """Publish a new revision of a granule, as a reprocessing does: new product bytes (``product_bytes``
         long, else the configured size) online in S3, and in CMR a new revision id and a revision date of now.
 
         :param granule_ur: the granule's GranuleUR.
         :param product_bytes: the new product's size; at least 1024.
+        :param new_bytes: False for a revision of the record alone (same bytes, same MD5), as when CMR
+            metadata is corrected.
         """
         if self.config.metadata_only:
             raise ValueError("a sandbox serving metadata only has no product bytes to revise")
@@ -417,11 +419,12 @@ class Sandbox:
         size = self._product_size(product_bytes)
         product = granule.data_file
         self._originals.setdefault(granule_ur, (product, granule.revision_date, granule.revision_id))
-        revised = dataclasses.replace(product, seed=product.seed + 7919 * granule.revision_id)  # new bytes
-        granule.files[0] = revised
         granule.revision_id += 1
         granule.revision_date = datetime.now(UTC).replace(microsecond=0)
-        self._store(granule, revised, size, archived=False)  # a new revision is online, never in Glacier
+        if new_bytes:
+            revised = dataclasses.replace(product, seed=product.seed + 7919 * granule.revision_id)
+            granule.files[0] = revised
+            self._store(granule, revised, size, archived=False)  # a new revision is online, never in Glacier
         return granule
 
     @staticmethod
@@ -573,7 +576,12 @@ class Sandbox:
                 if not isinstance(asked, dict) or not isinstance(asked.get("granule_ur"), str):
                     raise ValueError('expected {"granule_ur": "...", "product_bytes": N (optional)}')
                 # Building a product takes a while: off the loop, so the services keep answering meanwhile.
-                granule = await asyncio.to_thread(self.revise, asked["granule_ur"], asked.get("product_bytes"))
+                new_bytes = asked.get("new_bytes", True)
+                if not isinstance(new_bytes, bool):
+                    raise ValueError(f"new_bytes {new_bytes!r} must be true or false")
+                granule = await asyncio.to_thread(
+                    self.revise, asked["granule_ur"], asked.get("product_bytes"), new_bytes
+                )
             except (ValueError, TypeError) as error:
                 return web.json_response({"errors": [str(error)]}, status=400)
             return web.json_response(

@@ -83,17 +83,34 @@ class AirflowStack:
             stderr=subprocess.DEVNULL,
             timeout=300,
         )
-        logs = self.home / "process-logs"
-        logs.mkdir(exist_ok=True)
+        (self.home / "process-logs").mkdir(exist_ok=True)
         for component in COMPONENTS:
-            with open(logs / f"{component}.log", "wb") as output:
-                self.processes[component] = subprocess.Popen(
-                    [sys.executable, "-m", "airflow", component],
-                    env=self.environment,
-                    stdout=output,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
+            self.start_component(component)
+
+    def start_component(self, component: str) -> None:
+        """Start (or start again) one component in its own process group; its log is appended to.
+
+        :param component: ``api-server``, ``scheduler``, ``dag-processor`` or ``triggerer``.
+        """
+        with open(self.home / "process-logs" / f"{component}.log", "ab") as output:
+            self.processes[component] = subprocess.Popen(
+                [sys.executable, "-m", "airflow", component],
+                env=self.environment,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def kill(self, name: str, sig: signal.Signals = signal.SIGKILL) -> None:
+        """Signal one process's whole group and wait for its leader (it is no longer checked as alive).
+
+        :param name: a component (or, in a subclass, a worker's name).
+        :param sig: the signal.
+        """
+        process = self.processes.pop(name)
+        with contextlib.suppress(ProcessLookupError):  # it exited already
+            os.killpg(process.pid, sig)
+        process.wait(timeout=60)
 
     def stop(self) -> None:
         """SIGTERM every process group, then SIGKILL what is still running after 30 s."""

@@ -334,17 +334,6 @@ class CeleryCluster(AirflowStack):
                 start_new_session=True,
             )
 
-    def kill(self, name: str, sig: signal.Signals = signal.SIGKILL) -> None:
-        """Signal one process's whole group (a worker's pool and its tasks too) and wait for its leader.
-
-        :param name: a component or a worker's name.
-        :param sig: the signal.
-        """
-        process = self.processes.pop(name)  # a process killed on purpose is not one that died
-        with contextlib.suppress(ProcessLookupError):  # it exited already
-            os.killpg(process.pid, sig)
-        process.wait(timeout=60)
-
     def workers_ready(self) -> bool:
         """Whether every Celery worker is running and logged that it is ready since its last start."""
         logs = self.home / "process-logs"
