@@ -22,8 +22,10 @@ from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 from airflow_asf_ifg.client.granule import Granule
 from airflow_asf_ifg.client.limits import check_positive
 from airflow_asf_ifg.client.new_granules import DEFAULT_MARGIN, Watermark, fresh
+from airflow_asf_ifg.exceptions import InvalidInputError
 from airflow_asf_ifg.hooks import EARTHDATA_DEFAULT_CONN_ID
 from airflow_asf_ifg.operators.cmr import compact  # the search operator's granule dicts, as copies take them
+from airflow_asf_ifg.validation import check_aoi
 
 __all__ = ["WATERMARK_KEY", "CmrNewGranulesTrigger"]
 
@@ -59,9 +61,11 @@ class CmrNewGranulesTrigger(BaseEventTrigger):
         max_interval: float = 1800.0,
     ) -> None:
         super().__init__()
-        from airflow_asf_ifg.client.cmr import granule_query
-
-        granule_query(collection_concept_id=collection_concept_id, aoi=aoi)  # a bad AOI fails at parse time
+        # Checked when the DAG is parsed, without the CMR client (requests) that only the triggerer needs.
+        if not isinstance(collection_concept_id, str) or not collection_concept_id.strip():
+            raise InvalidInputError(f"collection_concept_id {collection_concept_id!r} must be a non-empty string")
+        if aoi is not None:
+            check_aoi(aoi)
         check_positive("poke_interval", poke_interval)
         check_positive("margin", margin)
         check_positive("batch_size", batch_size, integer=True)

@@ -225,6 +225,17 @@ def upload_records(client: Any, object_key: str) -> list[str]:
     return [item["Key"] for item in (*listed.get("Versions", []), *listed.get("DeleteMarkers", []))]
 
 
+def assert_stored_as(client: Any, object_key: str, granule: Granule) -> None:
+    """The destination's object has the size and MD5 of the granule's (revised) product.
+
+    :param client: an S3 client of the destination.
+    :param object_key: the key.
+    :param granule: the sandbox's granule.
+    """
+    stored = client.head_object(Bucket=BUCKET, Key=object_key)
+    assert (stored["ContentLength"], stored["Metadata"]["asf-checksum"]) == granule.sizes[granule.data_file.name]
+
+
 def copy_tis(cluster: CeleryCluster, dag_id: str, run_id: str) -> list[dict[str, Any]]:
     """The mapped copy task instances of a run.
 
@@ -458,8 +469,7 @@ class TestCeleryIngest:
         assert unfinished_uploads(dest, object_key) == {foreign}
         assert upload_records(dest, object_key) == []
         dest.abort_multipart_upload(Bucket=BUCKET, Key=object_key, UploadId=foreign)
-        stored = dest.head_object(Bucket=BUCKET, Key=object_key)
-        assert (stored["ContentLength"], stored["Metadata"]["asf-checksum"]) == revised.sizes[revised.data_file.name]
+        assert_stored_as(dest, object_key, revised)
         wait_until(cluster.workers_ready, 120, f"{killed} to be ready again")
         print(f"\nworker killed mid-copy: {killed}; upload {killed_upload[:12]}… aborted by try 2 on the other")
         report("worker SIGKILLed mid-copy", sandbox, 1, 1, plan["triggered"]["prod_c"], 0)
@@ -495,13 +505,11 @@ class TestCeleryIngest:
         assert redelivered >= 1, f"no redelivery within the {VISIBILITY_TIMEOUT} s visibility timeout"
         # ...which refused it: the copy ran once, wrote one version, and that version is whole.
         assert {ti["try_number"] for ti in copy_tis(cluster, "prod_b", run_id)} == {1}
-        assert unfinished_uploads(dest, object_key) == set()
         versions = dest.list_object_versions(Bucket=BUCKET, Prefix=object_key).get("Versions", [])
         written = [v for v in versions if v["Key"] == object_key and v["VersionId"] != "null"]
         assert len(written) == 1, versions
         assert upload_records(dest, object_key) == [] and unfinished_uploads(dest, object_key) == set()
-        stored = dest.head_object(Bucket=BUCKET, Key=object_key)
-        assert (stored["ContentLength"], stored["Metadata"]["asf-checksum"]) == revised.sizes[revised.data_file.name]
+        assert_stored_as(dest, object_key, revised)
         wait_until(cluster.workers_ready, 120, f"{idle} to be ready again")
         print(f"\nredelivered while running: {redelivered} delivery refused, {len(written)} version written")
         report("Redis redelivery while the copy runs", sandbox, 1, 1, plan["triggered"]["prod_b"], 0)
