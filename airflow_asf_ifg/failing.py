@@ -10,8 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from airflow.sdk.exceptions import AirflowFailException
-
+from airflow_asf_ifg.compat import AirflowFailException
 from airflow_asf_ifg.exceptions import AsfIfgError
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from airflow.sdk.exceptions import AirflowFailException
+from airflow_asf_ifg.compat import AirflowFailException
 
 T = TypeVar("T")
 

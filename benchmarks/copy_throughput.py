@@ -26,7 +26,6 @@ Usage: ``python benchmarks/copy_throughput.py [--sizes-mib 1024,4096] [--runs 3]
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import statistics
@@ -37,60 +36,11 @@ from typing import Any
 
 import boto3
 import requests
+from _measure import MIB, PatternReader, cpu_seconds, peak_rss_mib
 from _sandbox import start_sandbox, stop_sandbox
 
-MIB = 1024 * 1024
 DEST = "benchmark-dest"
 PRODUCT_BUCKET = "grfn-content-prod"
-
-
-def peak_rss_mib() -> float:
-    """This process's peak resident memory in MiB, counted from its exec.
-
-    ``getrusage``'s ``ru_maxrss`` is not used: Linux carries it across ``exec``, so a child would report
-    the benchmark parent's peak (which holds a generator of the test object) instead of its own.
-    ``VmHWM`` belongs to the process's current address space only.
-    """
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
-
-
-def cpu_seconds(pid: int | None = None) -> float:
-    """User + system CPU seconds of a process (this one when ``pid`` is None), from /proc.
-
-    :param pid: the process.
-    """
-    with open(f"/proc/{pid or 'self'}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-class PatternReader:
-    """A file-like object of ``size`` pseudo-random bytes, made 8 MiB at a time.
-
-    :param size: bytes to produce.
-    """
-
-    def __init__(self, size: int) -> None:
-        self.remaining = size
-        self.block = os.urandom(8 * MIB)
-        self.offset = 0
-        self.md5 = hashlib.md5(usedforsecurity=False)
-
-    def read(self, amount: int = -1) -> bytes:
-        """Up to ``amount`` bytes."""
-        amount = self.remaining if amount is None or amount < 0 else min(amount, self.remaining)
-        out = bytearray()
-        while len(out) < amount:
-            take = min(amount - len(out), len(self.block) - self.offset)
-            out += self.block[self.offset : self.offset + take]
-            self.offset = (self.offset + take) % len(self.block)
-        self.remaining -= len(out)
-        self.md5.update(out)
-        return bytes(out)
 
 
 def clients(printed: dict[str, str]) -> tuple[Any, Any]:

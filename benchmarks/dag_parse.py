@@ -27,7 +27,7 @@ with DAG("empty", schedule=None):
 PROBE = textwrap.dedent("""
     import json, sys, time
     import airflow.sdk
-    from airflow.dag_processing.dagbag import DagBag
+    from airflow_asf_ifg.compat import DagBag
     before = set(sys.modules)
     started = time.perf_counter()
     bag = DagBag(dag_folder=sys.argv[1])

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from airflow.sdk import DAG, AssetAlias, CronDataIntervalTimetable, Param, task
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk import DAG, AssetAlias, Param, task
 
+from airflow_asf_ifg.compat import AirflowFailException, CronDataIntervalTimetable
 from airflow_asf_ifg.operators.cmr import CmrSearchOperator
 from airflow_asf_ifg.operators.preflight import AsfPreflightOperator
 from airflow_asf_ifg.sensors.archive import AsfArchiveStatusSensor

@@ -83,6 +83,19 @@ def airflow_db() -> None:
 
 
 @pytest.fixture
+def api_server(airflow_db, monkeypatch):
+    """Airflow's API server app (simple auth manager, everyone admin) in a test client, and a user's token."""
+    from airflow.api_fastapi.app import create_app
+    from fastapi.testclient import TestClient
+
+    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "True")
+    monkeypatch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", "a-secret-for-the-test-api-server-" + "x" * 40)
+    with TestClient(create_app()) as client:
+        token = client.get("/auth/token").json()["access_token"]
+        yield client, {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
 def dag_from_source(airflow_db, request) -> Callable[[str], object]:
     """Write DAG source into the tests' bundle and return the DAG it defines (its id is the test's name)."""
 

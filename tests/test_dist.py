@@ -71,7 +71,7 @@ class TestWheel:
     def test_metadata_names_the_distribution(self, wheel):
         metadata = dist_info(wheel, "METADATA")
         assert "\nName: airflow-asf-ifg\n" in metadata
-        assert "Requires-Dist: apache-airflow>=3.2" in metadata
+        assert "Requires-Dist: apache-airflow>=3.1" in metadata
 
 
 class TestMakefile:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_asf_ifg import exceptions as errors
+from airflow_asf_ifg.compat import AirflowFailException
 from airflow_asf_ifg.failing import is_permanent, permanent_errors_fail_the_task
 
 CASES = [

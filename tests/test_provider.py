@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 from airflow_asf_ifg import get_provider_info
@@ -62,26 +64,48 @@ class TestProvidersManager:
     def test_sees_the_provider_and_the_earthdata_connection_fields(self):
         from airflow.providers_manager import ProvidersManager
 
+        from airflow_asf_ifg.compat import connection_hook_class_name
+
         manager = ProvidersManager()
         assert "airflow-asf-ifg" in manager.providers
-        assert {c.connection_type: c.hook_class_name for c in manager.iter_connection_type_hook_ui_metadata()}[
-            "earthdata"
-        ] == "airflow_asf_ifg.hooks.earthdata.EarthdataHook"
-        widgets = {
-            name: widget
-            for name, widget in manager.connection_form_widgets.items()
-            if name.startswith("extra__earthdata__")
+        assert connection_hook_class_name("earthdata") == "airflow_asf_ifg.hooks.earthdata.EarthdataHook"
+
+    def test_the_connection_form_has_the_earthdata_fields(self, airflow_db):
+        # What the UI's connection form is built from. 3.2+ reads the provider info's conn-fields; 3.1 calls
+        # the hook's get_connection_form_widgets and get_ui_field_behaviour (made from the same provider info)
+        # while it stands in for wtforms, so only in an API server whose providers manager has not yet loaded
+        # the hooks without it (a process singleton other tests here have loaded): hence a fresh process.
+        probe = textwrap.dedent("""
+            import json
+            from airflow.api_fastapi.app import create_app
+            from fastapi.testclient import TestClient
+            with TestClient(create_app()) as client:
+                token = client.get("/auth/token").json()["access_token"]
+                meta = client.get("/ui/connections/hook_meta", headers={"Authorization": f"Bearer {token}"})
+                print(json.dumps([h for h in meta.json() if h["connection_type"] == "earthdata"]))
+        """)
+        environment = {
+            **os.environ,
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__API_AUTH__JWT_SECRET": "a-secret-for-the-test-api-server-" + "x" * 40,
         }
-        assert {name.removeprefix("extra__earthdata__") for name in widgets} >= EXTRA_FIELDS
-        assert widgets["extra__earthdata__token"].is_sensitive
-        assert not widgets["extra__earthdata__cmr_url"].is_sensitive
-        behaviour = manager.field_behaviours["earthdata"]
-        assert "host" in behaviour["hidden_fields"] and behaviour["relabeling"]["login"] == "Earthdata username"
+        done = subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, timeout=300, env=environment, check=True
+        )
+        [earthdata] = json.loads(done.stdout.strip().splitlines()[-1])
+        assert earthdata["hook_class_name"] == "airflow_asf_ifg.hooks.earthdata.EarthdataHook"
+        extra = earthdata["extra_fields"]
+        assert set(extra) >= EXTRA_FIELDS
+        assert extra["token"]["schema"]["format"] == "password"
+        assert extra["cmr_url"]["schema"].get("format") != "password"
+        assert extra["verify"]["schema"]["type"] == ["boolean", "null"] and extra["verify"]["value"] is True
+        standard = earthdata["standard_fields"]
+        assert standard["host"]["hidden"] and standard["login"]["title"] == "Earthdata username"
 
     def test_task_runtime_resolves_the_hook(self):
-        from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+        from airflow_asf_ifg.compat import task_runtime_hook_info
 
-        hook = ProvidersManagerTaskRuntime().hooks["earthdata"]
+        hook = task_runtime_hook_info("earthdata")
         assert hook.hook_class_name == "airflow_asf_ifg.hooks.earthdata.EarthdataHook"
         assert hook.connection_id_attribute_name == "earthdata_conn_id"
 

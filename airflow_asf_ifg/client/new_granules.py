@@ -17,10 +17,24 @@ from typing import Any
 
 from airflow_asf_ifg.client.granule import Granule
 
-__all__ = ["DEFAULT_MARGIN", "Watermark", "fresh"]
+__all__ = ["DEFAULT_MARGIN", "Poll", "Watermark", "fresh", "merged"]
 
 #: Seconds the watermark trails the previous poll: how late CMR may index a record after its revision date.
 DEFAULT_MARGIN = 900.0
+
+
+@dataclass(frozen=True)
+class Poll:
+    """One search for granules revised in a window: what a poll found, and the window it covered.
+
+    :param since: epoch seconds the search's revision-date window started from.
+    :param polled_at: epoch seconds the search started (the window's end, for the next poll).
+    :param granules: the granules found.
+    """
+
+    since: float
+    polled_at: float
+    granules: tuple[Granule, ...]
 
 
 @dataclass
@@ -41,6 +55,14 @@ class Watermark:
         :param margin: seconds of CMR indexing lag allowed for.
         """
         return datetime.fromtimestamp(self.since - margin, UTC)
+
+    def leaves_gap(self, poll: Poll, margin: float) -> bool:
+        """Whether a poll's window starts after this watermark's: granules revised in between were not searched.
+
+        :param poll: a poll made by someone else (a shared poll).
+        :param margin: seconds of indexing lag allowed for.
+        """
+        return poll.since > self.since - margin
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able, for the asset state store."""
@@ -71,6 +93,18 @@ class Watermark:
             kept[str(granule.concept_id)] = [float(granule.revision_id or 0), revised]
         floor = polled_at - margin
         return Watermark(polled_at, {k: v for k, v in kept.items() if v[1] >= floor})
+
+
+def merged(*polls: Iterable[Granule]) -> list[Granule]:
+    """The granules of several searches, each (concept id, revision id) once, in order of first appearance.
+
+    :param polls: the searches' granules.
+    """
+    seen: dict[tuple[str, int], Granule] = {}
+    for found in polls:
+        for granule in found:
+            seen.setdefault((str(granule.concept_id), int(granule.revision_id or 0)), granule)
+    return list(seen.values())
 
 
 def fresh(found: Iterable[Granule], mark: Watermark) -> list[Granule]:

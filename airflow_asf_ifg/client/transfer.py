@@ -1,6 +1,7 @@
 """The streaming copy engine: an S3 object or an HTTPS URL into a multipart upload, verified, resumable, idempotent.
 
-Parts of an S3 source are fetched with concurrent ranged GETs; an HTTPS source is read once, in order.
+Parts are fetched with concurrent ranged GETs: of an S3 object, or of the signed URL an HTTPS door
+redirects to (asked again when it expires); an HTTPS server that ignores ``Range`` is read once, in order.
 Either way the bytes land in a fixed set of part buffers that are hashed in order and uploaded in
 parallel (:mod:`~airflow_asf_ifg.client.multipart`), so memory does not grow with the object. A reset
 or 5xx mid-object resumes with a Range request from the last good byte. Size and checksum are checked
@@ -70,6 +71,8 @@ COPY_PART_SIZE = 512 * MIB
 READ_CHUNK = MIB  # copied into part buffers at once: small reads keep transient memory small
 MEMORY_LIMIT = 128 * MIB  # part buffers per copy, whatever the object's size
 DEFAULT_RETRY = RetryPolicy()
+#: First ranged GETs tried before an HTTPS source is read as one stream instead.
+PROBE_ATTEMPTS = 3
 #: Breaks in a row survived at one byte: as many as the tries of any other request (a break that made
 #: progress starts the count again).
 MAX_RESUMES = DEFAULT_RETRY.attempts - 1
@@ -103,11 +106,12 @@ class Source(Protocol):
     """Something the engine can read from an offset onwards."""
 
     url: str
-    #: Whether byte ranges may be fetched at once, each on its own connection.
-    ranged: bool
 
     def size(self) -> int | None:
         """The object's size, when the source can tell without reading it."""
+
+    def ranges(self, part_size: int) -> bool:
+        """Whether byte ranges may be fetched at once, each on its own connection (may read the first part)."""
 
     def open(self, offset: int, end: int | None = None) -> tuple[Iterator[bytes], int]:
         """Stream from ``offset`` (to ``end``, exclusive); return (chunks, the offset the stream really starts at)."""
@@ -120,8 +124,6 @@ class S3Source:
     :param bucket: the bucket.
     :param key: the key.
     """
-
-    ranged = True  # S3 serves each range on its own: parts are fetched at once
 
     def __init__(self, client: Any, bucket: str, key: str) -> None:
         self.client = client
@@ -148,6 +150,13 @@ class S3Source:
     def size(self) -> int | None:
         """The ContentLength from HeadObject."""
         return int(self.head()["ContentLength"])
+
+    def ranges(self, part_size: int) -> bool:
+        """Always: S3 serves each range on its own.
+
+        :param part_size: unused.
+        """
+        return True
 
     def open(self, offset: int, end: int | None = None) -> tuple[Iterator[bytes], int]:
         """A ranged GET from ``offset`` (up to ``end``, exclusive)."""
@@ -180,16 +189,19 @@ def _s3_chunks(body: Any) -> Iterator[bytes]:
 
 
 class HttpsSource:
-    """An HTTPS URL read through an Earthdata session (the door's 302 to a 15-second signed URL is followed at once).
+    """An HTTPS URL read through an Earthdata session: in parallel ranges when the server answers them.
 
-    Resuming sends ``Range`` to the same URL: the door redirects again to a fresh signed URL.
+    The first GET, for the first part's range, goes through the door (its EDL OAuth chain, then the 302 to a
+    URL signed for 15 s). A 206 means ranges work: the other parts are fetched from that signed URL at once,
+    with no Earthdata credentials (it is not the EDL host). When a signed URL has expired or a range is
+    refused (403), the door is asked again, with the session's cookie (no new login), and the range goes on
+    from its last good byte. A 200 with the whole body means the server ignores ``Range``: that very
+    response is read as the single stream, so nothing is read twice.
 
     :param session: an :class:`~airflow_asf_ifg.client.earthdata.EarthdataSession`.
     :param url: the granule's HTTPS URL.
     :param timeout: (connect, read) timeout in seconds.
     """
-
-    ranged = False  # every request is a login round and a fresh signed URL: read once, in order
 
     def __init__(self, session: Any, url: str, timeout: tuple[float, float] = (10.0, 120.0)) -> None:
         self.session = session
@@ -197,45 +209,140 @@ class HttpsSource:
         self.timeout = timeout
         #: The whole object's length, once a GET has told it (``Content-Length``, or a 206's ``Content-Range``).
         self.length: int | None = None
+        #: How often the door was asked again for a signed URL (expired or refused).
+        self.resolved_again = 0
+        self._signed: str | None = None  # the signed URL ranges are read from, once the door gave one
+        self._pending: tuple[int, int | None, requests.Response] | None = None  # the probe's unread answer
+        self._lock = threading.Lock()
+        self._plain: requests.Session | None = None
 
     def size(self) -> int | None:
-        """Unknown until the GET (the door answers HEAD with a redirect to a URL that lives 15 s)."""
-        return None
+        """The length the first GET told (the door answers HEAD with a redirect to a URL that lives 15 s)."""
+        return self.length
+
+    def ranges(self, part_size: int) -> bool:
+        """Whether parts may be fetched at once: the first part's GET tells (a 206), and is kept for its part.
+
+        :param part_size: the first part's length.
+        """
+        if self._pending is not None or self._signed is not None:
+            return self._signed is not None
+        for attempt in range(1, PROBE_ATTEMPTS + 1):
+            try:
+                response, start = self._through_door(0, part_size)
+                break
+            except ReadInterrupted as error:
+                if attempt == PROBE_ATTEMPTS:  # the single stream resumes on its own
+                    log.warning("%s: the first ranged GET failed (%s); reading it as one stream", self.url, error)
+                    return False
+        if response.status_code == 206 and start == 0:
+            self._signed = response.url
+            self._pending = (0, part_size, response)
+            return True
+        self._pending = (0, None, response)  # a 200: the server ignores Range; this body is the stream
+        log.info("%s: the server ignores Range; reading it as one stream", self.url)
+        return False
 
     def open(self, offset: int, end: int | None = None) -> tuple[Iterator[bytes], int]:
         """GET (``Range`` from ``offset`` to ``end``, exclusive), checking that what came back is the product."""
+        with self._lock:  # only one range takes the first GET's answer
+            pending, self._pending = self._pending, None
+        if pending is not None:
+            first, last, response = pending
+            # It serves this read when it starts here and reaches at least as far (a read past ``end`` is cut).
+            if first == offset and (last is None or (end is not None and end <= last)):
+                return _http_chunks(response), _start_of(response)
+            response.close()
+        signed = self._signed
+        if signed is None:
+            response, start = self._through_door(offset, end)
+            return _http_chunks(response), start
+        response = self._get(self._plain_session(), signed, offset, end, allow_redirects=False)
+        if response.status_code == 403:  # expired (15 s) or refused: the door signs a new one
+            response.close()
+            response, _ = self._resolve_again(signed, offset, end)
+        else:
+            _check_answer(self.url, response)
+        return _http_chunks(response), _start_of(response)
+
+    def _resolve_again(self, expired: str, offset: int, end: int | None) -> tuple[requests.Response, int]:
+        """Ask the door for a new signed URL (once for all the ranges that found the old one refused)."""
+        with self._lock:
+            if self._signed != expired and self._signed is not None:  # another range asked already
+                response = self._get(self._plain_session(), self._signed, offset, end, allow_redirects=False)
+                if response.status_code == 403:
+                    response.close()
+                    raise ReadInterrupted("the signed URL the door gave again was refused (403)")
+                _check_answer(self.url, response)
+                return response, _start_of(response)
+            self.resolved_again += 1
+            response, start = self._through_door(offset, end)
+            if response.status_code == 206:
+                self._signed = response.url
+            log.info("%s: the signed URL was refused (expired?); the door signed a new one", self.url)
+            return response, start
+
+    def _through_door(self, offset: int, end: int | None) -> tuple[requests.Response, int]:
+        response = self._get(self.session, self.url, offset, end, checked=True)
+        if response.status_code == 403 and response.url != self.url:  # the door signed; the signed host refused
+            response.close()
+            raise ReadInterrupted("the signed URL the door gave was refused (403)")
+        _check_answer(self.url, response)
+        if self.length is None:
+            self.length = _whole_length(response, response.status_code)
+        return response, _start_of(response)
+
+    def _get(
+        self, session: Any, url: str, offset: int, end: int | None, checked: bool = False, **kwargs: Any
+    ) -> requests.Response:
         headers = {"Range": _range(offset, end)} if offset or end is not None else {}
+        get = session.get_checked if checked else session.get
         try:
-            response = self.session.get_checked(self.url, headers=headers, stream=True, timeout=self.timeout)
+            return get(url, headers=headers, stream=True, timeout=self.timeout, **kwargs)
         except (requests.ConnectionError, requests.Timeout) as error:
             raise ReadInterrupted(str(error)) from error
-        status = response.status_code
-        if status == 202:
-            response.close()
-            raise ProductArchivedError(
-                f"{self.url} answered 202: the product is being fetched from long-term storage",
-                self.url.rsplit("/", 1)[-1],
-            )
-        if status == 404:
-            response.close()
-            raise ProductMissingError(f"{self.url} does not exist (404)")
-        if status in RETRYABLE_STATUSES:
-            response.close()
-            raise ReadInterrupted(f"HTTP {status}")
-        if status not in (200, 206):
-            text = response.text[:300]
-            raise TransferError(f"{self.url} answered {status}: {' '.join(text.split())}")
-        content_type = response.headers.get("Content-Type", "")
-        if "text/html" in content_type:
-            # EDL's login or EULA page, or an error page, served with 200 where data was expected.
-            snippet = " ".join(response.text[:200].split())
-            raise TransferError(f"{self.url} returned an HTML page instead of the product ({response.url}): {snippet}")
-        start = 0
-        if status == 206:
-            start = int(response.headers.get("Content-Range", "bytes 0-").split()[1].split("-")[0])
-        if self.length is None:
-            self.length = _whole_length(response, status)
-        return _http_chunks(response), start
+
+    def _plain_session(self) -> requests.Session:
+        """A session without Earthdata credentials or cookies for the signed URLs, pooled for the parts."""
+        with self._lock:
+            if self._plain is None:
+                plain = requests.Session()
+                plain.verify = getattr(self.session, "verify", True)
+                adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=32)
+                plain.mount("https://", adapter)
+                plain.mount("http://", adapter)
+                self._plain = plain
+            return self._plain
+
+
+def _check_answer(url: str, response: requests.Response) -> None:
+    """Raise what an answer means when it is not the product's bytes (200 or 206)."""
+    status = response.status_code
+    if status == 202:
+        response.close()
+        raise ProductArchivedError(
+            f"{url} answered 202: the product is being fetched from long-term storage", url.rsplit("/", 1)[-1]
+        )
+    if status == 404:
+        response.close()
+        raise ProductMissingError(f"{url} does not exist (404)")
+    if status in RETRYABLE_STATUSES:
+        response.close()
+        raise ReadInterrupted(f"HTTP {status}")
+    if status not in (200, 206):
+        text = response.text[:300]
+        raise TransferError(f"{url} answered {status}: {' '.join(text.split())}")
+    if "text/html" in response.headers.get("Content-Type", ""):
+        # EDL's login or EULA page, or an error page, served with 200 where data was expected.
+        snippet = " ".join(response.text[:200].split())
+        raise TransferError(f"{url} returned an HTML page instead of the product ({response.url}): {snippet}")
+
+
+def _start_of(response: requests.Response) -> int:
+    """The offset a 200 or 206 body starts at."""
+    if response.status_code != 206:
+        return 0
+    return int(response.headers.get("Content-Range", "bytes 0-").split()[1].split("-")[0])
 
 
 def _whole_length(response: requests.Response, status: int) -> int | None:
@@ -606,7 +713,7 @@ class Transfer:
         def verify(digest: Any, done: int) -> None:
             checked["checksum"] = self._verify(source, done, size, digest, checksum)
 
-        if source.ranged and size is not None:
+        if size is not None and source.ranges(part_size):
             source_size = source.size()
             if source_size != size:  # S3 said how long the object is: no need to read it to know it is wrong
                 raise ChecksumMismatchError(

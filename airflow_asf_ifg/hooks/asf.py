@@ -9,7 +9,6 @@ from typing import Any
 
 import boto3
 from airflow.sdk import BaseHook
-from airflow.sdk.log import amask_secret, mask_secret
 
 from airflow_asf_ifg.client.asf_buckets import asf_async_s3_client, asf_boto3_session, asf_s3_client, client_options
 from airflow_asf_ifg.client.credentials import (
@@ -22,6 +21,7 @@ from airflow_asf_ifg.client.credentials import (
 )
 from airflow_asf_ifg.client.settings import credentials_endpoints_text
 from airflow_asf_ifg.client.shared_clients import SharedClients, fingerprint
+from airflow_asf_ifg.compat import amask_secret, mask_secret
 from airflow_asf_ifg.exceptions import EndpointNotConfiguredError
 from airflow_asf_ifg.hooks.earthdata import EarthdataHook
 

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow.sdk import BaseHook
-from airflow.sdk.exceptions import AirflowNotFoundException
-from airflow.sdk.log import mask_secret
 
 from airflow_asf_ifg.client.earthdata import (
     CONNECTION_FORMS,
@@ -20,11 +18,25 @@ from airflow_asf_ifg.client.earthdata import (
     token_user,
 )
 from airflow_asf_ifg.client.settings import EarthdataSettings, plain_extra
+from airflow_asf_ifg.compat import (
+    AirflowNotFoundException,
+    connection_form_widgets,
+    mask_secret,
+    ui_field_behaviour,
+)
 from airflow_asf_ifg.exceptions import ConfigurationError, ConnectionFormatError, InvalidSettingError
 from airflow_asf_ifg.hooks import EARTHDATA_DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
+
+
+def _connection_type_info() -> dict[str, Any]:
+    """The provider info's entry for the ``earthdata`` connection type."""
+    from airflow_asf_ifg import get_provider_info
+
+    types = cast("list[dict[str, Any]]", get_provider_info()["connection-types"])
+    return next(c for c in types if c["connection-type"] == "earthdata")
 
 
 class EarthdataHook(BaseHook):
@@ -45,6 +57,17 @@ class EarthdataHook(BaseHook):
     def __init__(self, earthdata_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.earthdata_conn_id = earthdata_conn_id
+
+    # Airflow 3.1 builds the connection form from these two; 3.2+ reads the provider info (never calling them).
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """The form's extra fields for Airflow 3.1: the provider info's ``conn-fields``."""
+        return connection_form_widgets(_connection_type_info()["conn-fields"])
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """The standard fields hidden and relabelled, for Airflow 3.1: the provider info's ``ui-field-behaviour``."""
+        return ui_field_behaviour(_connection_type_info()["ui-field-behaviour"])
 
     @cached_property
     def connection(self) -> Connection | None:

@@ -8,10 +8,10 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_asf_ifg.client.aoi import parse_aoi
 from airflow_asf_ifg.client.limits import MAX_PAGE_SIZE, check_search_options
+from airflow_asf_ifg.compat import AirflowFailException
 from airflow_asf_ifg.exceptions import InvalidInputError
 from airflow_asf_ifg.failing import permanent_errors_fail_the_task
 from airflow_asf_ifg.hooks import EARTHDATA_DEFAULT_CONN_ID

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_asf_ifg.compat import AirflowFailException
 from airflow_asf_ifg.exceptions import AsfCredentialsError, InvalidInputError
 from airflow_asf_ifg.failing import permanent_errors_fail_the_task
 from airflow_asf_ifg.hooks import EARTHDATA_DEFAULT_CONN_ID

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_asf_ifg.client.granule import Granule, ProductFile, check_source, checked_roles
+from airflow_asf_ifg.compat import AirflowFailException
 from airflow_asf_ifg.exceptions import ProductMissingError
 from airflow_asf_ifg.failing import permanent_errors_fail_the_task
 from airflow_asf_ifg.hooks import EARTHDATA_DEFAULT_CONN_ID

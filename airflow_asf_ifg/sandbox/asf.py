@@ -37,7 +37,6 @@ COOKIE = "asf-urs"  # today's door and TEA (routes.py JWT_COOKIE_NAME, rain-api-
 #: mod_auth_urs names its session cookie after the location's ``UrsAuthGroup`` (2018 ``apache2.conf``).
 SESSION_COOKIE_2018 = "GRFNDoor"
 SESSION_DAYS = 7
-DOWNLOAD_URL_SECONDS = 15  # the door's CloudFront URLs live 15 s (routes.py EXPIRE_TIME_IN_SECONDS)
 RESTORE_DAYS = 7  # the 2018 door restored for RetentionDays (default 7)
 #: TEA keys work in-region only (TEA DownloadRoleInRegion); NASA's Earthdata Cloud region.
 TEA_REGION = "us-west-2"
@@ -353,7 +352,7 @@ def routes(door: AsfDoor) -> web.RouteTableDef:
             return _not_found()
         # Today the door checks the object exists and redirects (routes.py); nothing is in Glacier any more.
         if door.era == "today" or state.state in ("available", "restored"):
-            raise web.HTTPFound(door.presign(key, DOWNLOAD_URL_SECONDS))
+            raise web.HTTPFound(door.presign(key, door.config().download_url_seconds))
         if (
             state.state == "archived"
             and request.method == "GET"

@@ -12,8 +12,8 @@ import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from airflow_asf_ifg.client.geometry import Ring, bounds
 from airflow_asf_ifg.sandbox.config import BROWSE_BUCKET, PRODUCT_BUCKET
-from airflow_asf_ifg.sandbox.geometry import Ring, bounds
 
 #: The 2018 page's example point (Pasadena, CA), covered by several granules of every collection.
 PASADENA = (-118.1445, 34.1478)

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from airflow_asf_ifg.sandbox import geometry, records
+from airflow_asf_ifg.client import geometry
+from airflow_asf_ifg.sandbox import records
 from airflow_asf_ifg.sandbox.catalogue import COLLECTIONS, Collection, Granule
 from airflow_asf_ifg.sandbox.web import send
 

@@ -69,6 +69,12 @@ class SandboxConfig:
     :param cmr_page_overlap: start each Search-After page with the previous page's last granule, as when
         granules are ingested while a client pages (runtime setting).
     :param reset_next: cut off the next N S3 object bodies half-way, whatever the rates (runtime setting).
+    :param download_url_seconds: lifetime of the signed URLs the door redirects downloads to (15, as the
+        door's CloudFront URLs: grfn-distribution routes.py EXPIRE_TIME_IN_SECONDS; runtime setting).
+    :param signed_url_ignores_range: answer GETs of signed URLs with 200 and the whole object even when they
+        ask for a ``Range``, as a server that ignores it (runtime setting).
+    :param forbid_next_range: answer the next N ranged GETs of signed URLs that start past the first byte
+        with 403, as a CDN refusing a signed URL part-way through a copy (runtime setting).
     """
 
     era: str = "today"
@@ -94,6 +100,9 @@ class SandboxConfig:
     cmr_hits_surplus: int = 0
     cmr_page_overlap: bool = False
     reset_next: int = 0
+    download_url_seconds: int = 15
+    signed_url_ignores_range: bool = False
+    forbid_next_range: int = 0
 
     def __post_init__(self) -> None:
         self.buckets = tuple(self.buckets)
@@ -147,6 +156,14 @@ class SandboxConfig:
             raise ValueError(f"s3_connection_mib_s {self.s3_connection_mib_s} must not be negative (0 = unpaced)")
         if self.reset_next < 0:
             raise ValueError(f"reset_next {self.reset_next} must not be negative")
+        if self.forbid_next_range < 0:
+            raise ValueError(f"forbid_next_range {self.forbid_next_range} must not be negative")
+        if not isinstance(self.download_url_seconds, int) or self.download_url_seconds < 1:
+            raise ValueError(
+                f"download_url_seconds {self.download_url_seconds!r} must be a whole number of seconds >= 1"
+            )
+        if not isinstance(self.signed_url_ignores_range, bool):
+            raise ValueError(f"signed_url_ignores_range {self.signed_url_ignores_range!r} must be true or false")
         if self.cmr_hits_surplus < 0:
             raise ValueError(f"cmr_hits_surplus {self.cmr_hits_surplus} must not be negative")
 
@@ -166,6 +183,9 @@ class SandboxConfig:
         "cmr_hits_surplus",
         "cmr_page_overlap",
         "reset_next",
+        "download_url_seconds",
+        "signed_url_ignores_range",
+        "forbid_next_range",
     )
 
     def updated(self, changes: dict[str, object]) -> SandboxConfig:

@@ -52,12 +52,13 @@ def wait(condition: Any, seconds: float, what: str, process: subprocess.Popen[by
     )
 
 
-def event_dag_folder(dags: Path, bucket: str, poll_minutes: float) -> None:
+def event_dag_folder(dags: Path, bucket: str, poll_minutes: float, more: dict[str, str] | None = None) -> None:
     """A DAG folder with both example DAG files and an ``aois.yaml`` of one event-driven entry over Pasadena.
 
     :param dags: the folder (created).
     :param bucket: the destination bucket.
     :param poll_minutes: how often its watcher polls CMR.
+    :param more: more event-driven entries of the same collection and poll, DAG id → AOI.
     """
     dags.mkdir(parents=True, exist_ok=True)
     shutil.copy(DAG_FILE, dags / DAG_FILE.name)
@@ -71,7 +72,11 @@ def event_dag_folder(dags: Path, bucket: str, poll_minutes: float) -> None:
         "retry_delay_minutes": 0.1,
         "description": "New interferograms over Pasadena, copied as CMR publishes them",
     }
-    (dags / "aois.yaml").write_text(yaml.safe_dump({"aois": [entry]}))
+    others = [
+        {**entry, "dag_id": dag_id, "aoi": aoi, "description": f"New over {aoi}"}
+        for dag_id, aoi in (more or {}).items()
+    ]
+    (dags / "aois.yaml").write_text(yaml.safe_dump({"aois": [entry, *others]}))
 
 
 def free_port() -> int:

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from aiohttp import web
 
-from airflow_asf_ifg.sandbox import asf, cmr, edl, geometry, products
+from airflow_asf_ifg.client import geometry
+from airflow_asf_ifg.sandbox import asf, cmr, edl, products
 from airflow_asf_ifg.sandbox.catalogue import CatalogueFile, Granule, build_catalogue, new_granule
 from airflow_asf_ifg.sandbox.config import (
     BROWSE_BUCKET,
@@ -253,7 +254,9 @@ class Sandbox:
         previous = self.config
         self.config = self.config.updated(changes)
         if "reset_next" in changes:
-            self.faults.arm_resets(self.config.reset_next)
+            self.faults.resets.arm(self.config.reset_next)
+        if "forbid_next_range" in changes:
+            self.faults.forbids.arm(self.config.forbid_next_range)
         if self.config.era != previous.era:
             self._apply_era()
         return self.config

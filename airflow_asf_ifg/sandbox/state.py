@@ -80,6 +80,30 @@ class Stats:
             self._bytes_served.clear()
 
 
+class Countdown:
+    """A number of faults armed for the next requests, used up one at a time, whatever the rates."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._left = 0
+
+    def arm(self, count: int) -> None:
+        """Fault the next ``count`` requests (replacing what was armed).
+
+        :param count: how many.
+        """
+        with self._lock:
+            self._left = count
+
+    def take(self) -> bool:
+        """Whether to fault this request (uses one up)."""
+        with self._lock:
+            if self._left > 0:
+                self._left -= 1
+                return True
+            return False
+
+
 class FaultInjector:
     """Draws, per request, whether to answer with a fault; the draws follow from the seed.
 
@@ -91,7 +115,10 @@ class FaultInjector:
         self._random = random.Random(seed ^ 0x5A5A)
         self._lock = threading.Lock()
         self._config = config
-        self._forced_resets = 0
+        #: Object bodies to cut off next, whatever the rates (``reset_next``).
+        self.resets = Countdown()
+        #: Ranged GETs of signed URLs past their first byte to refuse next (``forbid_next_range``).
+        self.forbids = Countdown()
 
     def draw(self) -> str | None:
         """``"throttle"``, ``"error"``, ``"reset"`` or None, by the configured rates."""
@@ -108,21 +135,10 @@ class FaultInjector:
             value -= rate
         return None
 
-    def arm_resets(self, count: int) -> None:
-        """Cut off the next ``count`` object bodies, whatever the rates.
-
-        :param count: how many.
-        """
-        with self._lock:
-            self._forced_resets = count
-
-    def take_reset(self) -> bool:
-        """Whether to cut this body because resets were armed (uses one up)."""
-        with self._lock:
-            if self._forced_resets > 0:
-                self._forced_resets -= 1
-                return True
-            return False
+    @property
+    def signed_url_ignores_range(self) -> bool:
+        """Whether signed URLs answer a ranged GET with the whole object."""
+        return self._config().signed_url_ignores_range
 
     def error_status(self) -> int:
         """500 or 503, as the services answer when they fail."""

@@ -7,8 +7,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import PokeReturnValue, conf
-from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout, AirflowSkipException
+from airflow.sdk import PokeReturnValue
 
 from airflow_asf_ifg.client.archive import ArchiveState, ProductStatus
 from airflow_asf_ifg.client.archive_poll import (
@@ -23,6 +22,13 @@ from airflow_asf_ifg.client.granule import checked_roles
 from airflow_asf_ifg.client.limits import check_number, check_positive
 from airflow_asf_ifg.client.polling import PollRound
 from airflow_asf_ifg.client.wait_progress import WaitProgress
+from airflow_asf_ifg.compat import (
+    AirflowException,
+    AirflowFailException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
+    conf,
+)
 from airflow_asf_ifg.exceptions import InvalidInputError
 from airflow_asf_ifg.failing import permanent_errors_fail_the_task
 from airflow_asf_ifg.hooks import EARTHDATA_DEFAULT_CONN_ID

@@ -6,13 +6,13 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import PokeReturnValue, conf
-from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout, AirflowSkipException
+from airflow.sdk import PokeReturnValue
 
 from airflow_asf_ifg.client.archive import ArchiveState
 from airflow_asf_ifg.client.archive_poll import finished
 from airflow_asf_ifg.client.limits import check_positive
 from airflow_asf_ifg.client.s3_restore import object_state
+from airflow_asf_ifg.compat import AirflowException, AirflowSensorTimeout, AirflowSkipException, conf
 from airflow_asf_ifg.sensors.base import PokeThenDeferSensor
 from airflow_asf_ifg.triggers.s3_restore import S3ObjectRestoredTrigger
 

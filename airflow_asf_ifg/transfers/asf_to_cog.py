@@ -7,11 +7,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk.exceptions import AirflowFailException
-
 from airflow_asf_ifg.client.cog import GRFN_BUCKET, LAYERS, layer_member, write_cog
 from airflow_asf_ifg.client.granule import Granule
 from airflow_asf_ifg.client.s3 import parse_s3_url
+from airflow_asf_ifg.compat import AirflowFailException
 from airflow_asf_ifg.exceptions import AsfIfgError, InvalidInputError
 from airflow_asf_ifg.failing import permanent_errors_fail_the_task
 from airflow_asf_ifg.hooks import EARTHDATA_DEFAULT_CONN_ID

@@ -8,12 +8,11 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk.exceptions import AirflowFailException
-
 from airflow_asf_ifg.client.archive_poll import archive_targets, outcome
 from airflow_asf_ifg.client.destination import check_bucket
 from airflow_asf_ifg.client.granule import Granule, ProductFile, check_source, checked_roles
 from airflow_asf_ifg.client.limits import S3_MIN_PART_SIZE, check_number, check_positive
+from airflow_asf_ifg.compat import AirflowFailException
 from airflow_asf_ifg.exceptions import InvalidInputError, ProductArchivedError
 from airflow_asf_ifg.failing import permanent_errors_fail_the_task
 from airflow_asf_ifg.hooks import EARTHDATA_DEFAULT_CONN_ID

@@ -122,7 +122,7 @@ class TestSearch:
         start = datetime(2021, 1, 1, tzinfo=UTC)
         found = list(cmr.search(collection_concept_id=GUNW, aoi=PASADENA, temporal=(start, None)))
         assert found and all(g.start >= start for g in found)
-        from airflow_asf_ifg.sandbox.geometry import point_in_ring
+        from airflow_asf_ifg.client.geometry import point_in_ring
 
         covering = {
             g["concept_id"]

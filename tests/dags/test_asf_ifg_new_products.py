@@ -15,7 +15,7 @@ ENTRY = {"dag_id": "daily", "aoi": "-118.1445,34.1478", "dest_bucket": "asf-ifg-
 
 
 def parse(folder, *entries):
-    from airflow.dag_processing.dagbag import DagBag
+    from airflow_asf_ifg.compat import DagBag
 
     shutil.copy(DAG_FILE, folder / DAG_FILE.name)
     shutil.copy(EVENTS_FILE, folder / EVENTS_FILE.name)
@@ -38,7 +38,7 @@ class TestEventDag:
         assert type(bag.dags["daily"].timetable).__name__ == "CronDataIntervalTimetable"  # the daily one: its schedule
 
     def test_the_shipped_aois_yaml_has_no_event_driven_entry(self):
-        from airflow.dag_processing.dagbag import DagBag
+        from airflow_asf_ifg.compat import DagBag
 
         bag = DagBag(str(EVENTS_FILE))
         assert bag.import_errors == {} and bag.dags == {}

@@ -82,7 +82,7 @@ class TestWindow:
     def test_templated_aoi_and_explicit_temporal(self, run, asf_sandbox):
         dag_run = run('aoi="{{ params.aoi }}", temporal=("2019-01-01", None)', datetime(2024, 1, 2, tzinfo=UTC))
         found = xcom_value(dag_run, "search")
-        from airflow_asf_ifg.sandbox.geometry import point_in_ring
+        from airflow_asf_ifg.client.geometry import point_in_ring
 
         expected = {
             g["concept_id"]

@@ -14,7 +14,8 @@ from tests.sandbox.helpers import empty_bucket
 
 DAG_SOURCE = """
 from datetime import datetime, timedelta, timezone
-from airflow.sdk import DAG, CronDataIntervalTimetable
+from airflow.sdk import DAG
+from airflow_asf_ifg.compat import CronDataIntervalTimetable
 from airflow_asf_ifg.operators.cmr import CmrSearchOperator
 from airflow_asf_ifg.operators.preflight import AsfPreflightOperator
 
@@ -56,7 +57,7 @@ class TestArguments:
             AsfPreflightOperator(task_id="p", granules=[], dest_bucket=bucket)
 
     def test_a_dest_bucket_rendered_empty_fails_before_login(self):
-        from airflow.sdk.exceptions import AirflowFailException
+        from airflow_asf_ifg.compat import AirflowFailException
 
         task = AsfPreflightOperator(task_id="p", granules=[], dest_bucket="{{ params.bucket }}")
         task.dest_bucket = ""  # as rendered

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
+from airflow_asf_ifg.client.geometry import point_in_ring, signed_area
 from airflow_asf_ifg.sandbox.catalogue import COLLECTIONS, PASADENA, build_catalogue
-from airflow_asf_ifg.sandbox.geometry import point_in_ring, signed_area
 
 BETA_NAME = re.compile(r"^S1-IFG_RM_M1S1_TN\d{3}_\d{8}T\d{6}-\d{8}T\d{6}_s1-resorb-[0-9a-f]{4}-v1\.2\.1-standard$")
 GUNW_NAME = re.compile(r"^S1-GUNW-[AD]-R-\d{3}-tops-\d{8}_\d{8}-\d{6}-\d{5}[EW]_\d{5}[NS]-PP-[0-9a-f]{4}-v3_0_1$")

@@ -140,7 +140,7 @@ class TestGranuleFilters:
         assert body["hits"] == 3 * asf_sandbox.config.granules
 
     def test_point_matches_footprints_that_contain_it(self, cmr, asf_sandbox):
-        from airflow_asf_ifg.sandbox.geometry import point_in_ring
+        from airflow_asf_ifg.client.geometry import point_in_ring
 
         body = cmr(
             "granules.umm_json",

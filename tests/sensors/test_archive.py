@@ -85,7 +85,7 @@ class TestSensor:
 
 class TestTriggerErrors:
     def test_a_permanent_error_fails_the_task_without_retries(self):
-        from airflow.sdk.exceptions import AirflowFailException
+        from airflow_asf_ifg.compat import AirflowFailException
 
         sensor = AsfArchiveStatusSensor(task_id="archive", names=["x.nc"])
         with pytest.raises(AirflowFailException, match="wrong username or password"):
@@ -100,7 +100,7 @@ class TestTriggerErrors:
             )
 
     def test_a_transient_error_is_left_to_airflows_retries(self):
-        from airflow.sdk.exceptions import AirflowException, AirflowFailException
+        from airflow_asf_ifg.compat import AirflowException, AirflowFailException
 
         sensor = AsfArchiveStatusSensor(task_id="archive", names=["x.nc"])
         with pytest.raises(AirflowException) as raised:

@@ -120,7 +120,7 @@ class TestAsfToCogOperator:
             AsfToCogOperator(task_id="t", **({"dest_bucket": "cog-dest"} | kwargs))
 
     def test_a_netcdf_product_is_refused_with_the_reason(self, asf_sandbox, asf_sandbox_connections, destination):
-        from airflow.sdk.exceptions import AirflowFailException
+        from airflow_asf_ifg.compat import AirflowFailException
 
         granule = {"granule_ur": "G", "files": [{"name": "S1-GUNW-x.nc", "role": "data"}]}
         with pytest.raises(AirflowFailException, match="is not a GRFN product zip"):

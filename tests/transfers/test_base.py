@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 
 import pytest
 from airflow.sdk import Asset, AssetAlias
@@ -30,6 +29,14 @@ class AliasEvents:
 
     def add(self, asset: Asset, extra: dict) -> None:
         self.added.append((asset, extra))
+
+
+class OutletEvents(dict):
+    """``context["outlet_events"]``: an ``AliasEvents`` per alias, made when first asked for. Keyed by the alias's
+    name, as Airflow's accessors are: Airflow 3.1's ``AssetAlias`` is not hashable."""
+
+    def __getitem__(self, alias: AssetAlias) -> AliasEvents:
+        return self.setdefault(alias.name, AliasEvents())
 
 
 def operator(**kwargs) -> GranuleTransferOperator:
@@ -74,7 +81,7 @@ class TestGranuleTransferOperator:
 
     def test_record_written_sends_one_asset_event(self):
         task = operator(granule=GRANULE)
-        events: defaultdict[AssetAlias, AliasEvents] = defaultdict(AliasEvents)
+        events = OutletEvents()
         granule = Granule.from_dict(GRANULE)
         task.record_written({"outlet_events": events}, granule, "s3://asf/x.nc", "dest", "p/x.nc", size=3)
         [(asset, extra)] = events[AssetAlias("products")].added
@@ -84,7 +91,7 @@ class TestGranuleTransferOperator:
 
     def test_no_alias_no_event(self):
         task = operator(granule=GRANULE, asset_alias="")
-        events: defaultdict[AssetAlias, AliasEvents] = defaultdict(AliasEvents)
+        events = OutletEvents()
         task.record_written({"outlet_events": events}, Granule.from_dict(GRANULE), "s3://asf/x.nc", "dest", "x.nc")
         assert not events and len(task._written) == 1  # lineage still knows it
 

@@ -11,26 +11,15 @@ import pytest
 
 from airflow_asf_ifg.client.granule import Granule
 from airflow_asf_ifg.client.new_granules import Watermark, fresh
+from airflow_asf_ifg.compat import HAS_SHARED_STREAMS
 from airflow_asf_ifg.exceptions import InvalidInputError
 from airflow_asf_ifg.sandbox.demo import ARIA_S1_GUNW
 from airflow_asf_ifg.triggers.cmr_events import WATERMARK_KEY, CmrNewGranulesTrigger
+from airflow_asf_ifg.triggers.watermark_store import MemoryStateStore
 
 
-class StateStore:
-    """The asset state store's interface (``aget``/``aset`` of JSON values), kept in a dict by the test."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, object] = {}
-
-    async def aget(self, key: str, default: object = None) -> object:
-        return self.values.get(key, default)
-
-    async def aset(self, key: str, value: object) -> None:
-        self.values[key] = value
-
-
-def watcher(store: StateStore | None = None, **kwargs) -> CmrNewGranulesTrigger:
-    trigger = CmrNewGranulesTrigger(collection_concept_id=ARIA_S1_GUNW, poke_interval=0.2, margin=60, **kwargs)
+def watcher(store: MemoryStateStore | None = None, margin: float = 60, **kwargs) -> CmrNewGranulesTrigger:
+    trigger = CmrNewGranulesTrigger(collection_concept_id=ARIA_S1_GUNW, poke_interval=0.2, margin=margin, **kwargs)
     trigger.asset_state_store = store
     return trigger
 
@@ -73,7 +62,7 @@ def gunw(sandbox) -> list:
 
 class TestCmrNewGranulesTrigger:
     async def test_a_published_granule_and_a_revision_fire_once_each(self, sandbox):
-        store = StateStore()
+        store = MemoryStateStore()
         watch = Watch(watcher(store))
         await watch.nothing()  # the first polls find nothing: the catalogue was revised long ago
         published = await asyncio.to_thread(sandbox.publish, gunw(sandbox)[0].granule_ur)
@@ -90,7 +79,7 @@ class TestCmrNewGranulesTrigger:
         assert set(kept.emitted) == {published.concept_id, revised.concept_id}
 
     async def test_a_restart_with_the_state_store_neither_repeats_nor_misses(self, sandbox):
-        store = StateStore()
+        store = MemoryStateStore()
         watch = Watch(watcher(store))
         await watch.nothing(0.5)
         one = await asyncio.to_thread(sandbox.publish, gunw(sandbox)[0].granule_ur)
@@ -132,3 +121,183 @@ class TestWatermark:
         assert fresh([recent], mark) == []
         assert fresh([Granule("new", concept_id="G2", revision_id=2)], mark)[0].revision_id == 2
         assert Watermark.from_dict(mark.to_dict()) == mark and Watermark.from_dict("junk") is None
+
+
+def centre(ring) -> tuple[float, float]:
+    return sum(p[0] for p in ring[:-1]) / (len(ring) - 1), sum(p[1] for p in ring[:-1]) / (len(ring) - 1)
+
+
+def two_apart(sandbox) -> tuple:
+    """Two GUNW granules whose footprints do not touch: each watcher's AOI is a point inside one."""
+    from airflow_asf_ifg.client.geometry import rings_intersect
+
+    granules = gunw(sandbox)
+    first = granules[0]
+    second = next(g for g in granules if not rings_intersect(g.footprint, first.footprint))
+    return first, second
+
+
+class Group:
+    """Watchers subscribed to one shared poll through Airflow's own SharedStreamManager, as the triggerer does."""
+
+    def __init__(self) -> None:
+        from airflow_asf_ifg.compat import SharedStreamManager
+
+        self.manager = SharedStreamManager()
+        self.watches: list[Watch] = []
+        self.keys: list = []
+
+    def add(self, trigger: CmrNewGranulesTrigger) -> Watch:
+        key = trigger.shared_stream_key()
+        number = len(self.watches)
+        stream = self.manager.subscribe(trigger_id=number, trigger=trigger, key=key)
+        watch = Watch.__new__(Watch)
+        watch.events = asyncio.Queue()
+
+        async def pump() -> None:
+            try:
+                async for event in trigger.filter_shared_stream(stream):
+                    await watch.events.put(event.payload)
+            finally:
+                await self.manager.unsubscribe(number, key)
+
+        watch.task = asyncio.ensure_future(pump())
+        self.watches.append(watch)
+        self.keys.append(key)
+        return watch
+
+    async def stop(self) -> None:
+        for watch in self.watches:
+            await watch.stop()
+        await self.manager.stop_all()
+
+
+def granule_requests(sandbox) -> int:
+    return sandbox.stats.snapshot()["requests"].get("cmr_granules", 0)
+
+
+class TestTriggererSharing:
+    def test_only_airflow_3_3_can_share_a_poll(self):
+        # Before 3.3 the triggerer never asks a trigger for its shared_stream_key: each watcher runs run() alone.
+        from airflow.triggers.base import BaseEventTrigger
+
+        assert hasattr(BaseEventTrigger, "shared_stream_key") is HAS_SHARED_STREAMS
+        assert watcher().shared_stream_key() is not None  # asked for or not, the key is there
+
+
+@pytest.mark.skipif(not HAS_SHARED_STREAMS, reason="shared streams arrived in Airflow 3.3: each watcher polls alone")
+class TestSharedPoll:
+    async def test_watchers_of_one_collection_share_one_search_and_each_gets_its_aoi(self, sandbox):
+        here, there = two_apart(sandbox)
+        group = Group()
+        near = group.add(watcher(MemoryStateStore(), aoi=centre(here.footprint)))
+        far = group.add(watcher(MemoryStateStore(), aoi=centre(there.footprint)))
+        everything = group.add(watcher(MemoryStateStore()))
+        crowd = [group.add(watcher(MemoryStateStore(), aoi=(-150.0 + n, -60.0))) for n in range(17)]  # over the ocean
+        assert len(set(group.keys)) == 1 and group.keys[0] is not None
+        await near.nothing(0.5)
+        before = granule_requests(sandbox)
+        await near.nothing(2.0)
+        polls = granule_requests(sandbox) - before
+        # One search of the collection per 0.2 s interval for all 20 watchers (alone, each would make its own).
+        assert 1 <= polls <= 2.0 / 0.2 + 3, polls
+        published = await asyncio.to_thread(sandbox.publish, here.granule_ur)
+        assert [g["granule_ur"] for g in (await near.next())["granules"]] == [published.granule_ur]
+        assert [g["granule_ur"] for g in (await everything.next())["granules"]] == [published.granule_ur]
+        await far.nothing(1.0)
+        for watch in crowd:
+            assert watch.events.empty() and not watch.task.done()
+        await group.stop()
+
+    async def test_a_watcher_restarted_into_a_running_poll_searches_its_gap_itself(self, sandbox):
+        here, there = two_apart(sandbox)
+        store = MemoryStateStore()
+        group = Group()
+        # A margin of 1.5 s (the sandbox keeps revision dates to the second): the shared window soon moves on.
+        group.add(watcher(MemoryStateStore(), margin=1.5, aoi=centre(there.footprint)))  # keeps the shared poll going
+        first = group.add(watcher(store, margin=1.5, aoi=centre(here.footprint)))
+        await first.nothing(0.5)
+        await first.stop()  # this watcher stops; its watermark stays in its store
+        missed = await asyncio.to_thread(sandbox.publish, here.granule_ur)  # while it is away
+        await asyncio.sleep(3.5)  # the shared poll goes on: its window moves past the publication
+        again = group.add(watcher(store, margin=1.5, aoi=centre(here.footprint)))
+        assert [g["granule_ur"] for g in (await again.next())["granules"]] == [missed.granule_ur]
+        await again.nothing(1.0)  # and only once
+        await group.stop()
+
+    def test_the_key_differs_when_the_poll_could_not_be_the_same(self):
+        key = watcher().shared_stream_key()
+        assert watcher(aoi=(1.0, 2.0)).shared_stream_key() == key  # the AOI is each watcher's own filter
+        assert CmrNewGranulesTrigger(collection_concept_id=ARIA_S1_GUNW, poke_interval=5).shared_stream_key() != key
+        assert watcher(earthdata_conn_id="other").shared_stream_key() != key
+        assert watcher(shared_poll=False).shared_stream_key() is None
+        with pytest.raises(InvalidInputError, match="shared_poll"):
+            watcher(shared_poll="yes")
+
+
+class TestVariableStateStore:
+    def test_each_watch_has_its_own_variable_and_the_names_are_stable(self):
+        from airflow_asf_ifg.triggers.watermark_store import VariableStateStore, variable_name
+
+        one = variable_name(WATERMARK_KEY, [ARIA_S1_GUNW, (1.0, 2.0), "earthdata_default"])
+        assert one == variable_name(WATERMARK_KEY, [ARIA_S1_GUNW, [1.0, 2.0], "earthdata_default"])
+        assert one != variable_name(WATERMARK_KEY, [ARIA_S1_GUNW, (1.0, 3.0), "earthdata_default"])
+        assert one.startswith("asf_ifg_cmr_watermark_")
+        store = watcher(None, aoi=(1.0, 2.0)).state_store()
+        assert isinstance(store, VariableStateStore)  # no asset state store: Variables, as before Airflow 3.3
+
+    async def test_a_store_that_cannot_be_read_or_written_leaves_the_watch_in_memory(self, sandbox):
+        # Outside a triggerer the SDK's Variables cannot be reached: the watch goes on, from memory.
+        watch = Watch(watcher(None))
+        await watch.nothing(1.0)
+        published = await asyncio.to_thread(sandbox.publish, gunw(sandbox)[0].granule_ur)
+        assert [g["granule_ur"] for g in (await watch.next())["granules"]] == [published.granule_ur]
+        await watch.nothing(1.0)
+        await watch.stop()
+
+
+class TestTouches:
+    RING = ((0.0, 0.0), (2.0, 0.0), (2.0, 2.0), (0.0, 2.0), (0.0, 0.0))
+    FOOTPRINT = {"type": "Polygon", "coordinates": [[list(p) for p in RING]]}
+
+    @pytest.mark.parametrize(
+        ("aoi", "expected"),
+        [
+            ((1.0, 1.0), True),  # a point inside
+            ((3.0, 1.0), False),
+            ((1.5, 1.5, 5.0, 5.0), True),  # a box overlapping
+            ((2.5, 2.5, 5.0, 5.0), False),
+            ((170.0, -1.0, -170.0, 1.0), False),  # a box across the antimeridian, far from it
+            ("POLYGON ((-1 -1, 3 -1, 3 3, -1 3, -1 -1))", True),  # containing the footprint
+            ("POLYGON ((0.5 0.5, 1 0.5, 1 1, 0.5 0.5))", True),  # inside it
+            ("POLYGON ((5 5, 6 5, 6 6, 5 5))", False),
+            ("MULTIPOLYGON (((5 5, 6 5, 6 6, 5 5)), ((1 1, 4 1, 4 4, 1 1)))", True),  # any of its parts
+        ],
+    )
+    def test_as_cmr_matches_a_footprint(self, aoi, expected):
+        from airflow_asf_ifg.client.aoi import parse_aoi
+        from airflow_asf_ifg.client.aoi_match import touches
+
+        assert touches(parse_aoi(aoi), self.FOOTPRINT) is expected
+        multi = {
+            "type": "MultiPolygon",
+            "coordinates": [[[[10, 10], [11, 10], [11, 11], [10, 10]]], *[self.FOOTPRINT["coordinates"]]],
+        }
+        assert touches(parse_aoi(aoi), multi) is expected
+
+    def test_no_footprint_never_matches_and_no_aoi_always_does(self):
+        from airflow_asf_ifg.client.aoi import parse_aoi
+        from airflow_asf_ifg.client.aoi_match import touches
+
+        assert not touches(parse_aoi((1.0, 1.0)), None)
+        assert touches(None, None) and touches(None, self.FOOTPRINT)
+        assert touches(parse_aoi((0.0, 0.0, 3.0, 3.0)), {"type": "Point", "coordinates": [1.0, 1.0]})
+
+    def test_a_box_across_the_antimeridian_matches_on_either_side(self):
+        from airflow_asf_ifg.client.aoi import parse_aoi
+        from airflow_asf_ifg.client.aoi_match import touches
+
+        box = parse_aoi((170.0, -1.0, -170.0, 1.0))
+        west_of = {"type": "Polygon", "coordinates": [[[-179, 0], [-178, 0], [-178, 2], [-179, 0]]]}
+        east_of = {"type": "Polygon", "coordinates": [[[175, 0], [176, 0], [176, 2], [175, 0]]]}
+        assert touches(box, west_of) and touches(box, east_of)

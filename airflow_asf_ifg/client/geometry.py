@@ -1,12 +1,26 @@
-"""Planar lon/lat geometry for the sandbox's CMR: ring checks and footprint intersection.
+"""Planar lon/lat geometry: ring checks and footprint intersection, for the sandbox's CMR and for the event
+trigger's AOI filter on a shared poll.
 
-CMR treats polygons as geodetic (great-circle edges); footprints here span a degree or two, where
-planar edges differ by far less than a footprint, so planar tests decide the same matches.
+CMR treats polygons as geodetic (great-circle edges); footprints span a degree or two, where planar edges
+differ by far less than a footprint, so planar tests decide the same matches except along the edges of an
+AOI many degrees wide (there a great-circle edge bows towards the pole).
 """
 
 from __future__ import annotations
 
 import itertools
+
+__all__ = [
+    "Point",
+    "Ring",
+    "bounds",
+    "box_ring",
+    "point_in_ring",
+    "rings_intersect",
+    "segments_intersect",
+    "self_intersection",
+    "signed_area",
+]
 
 Point = tuple[float, float]  # (lon, lat)
 Ring = list[Point]

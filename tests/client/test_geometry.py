@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_asf_ifg.sandbox import geometry
+from airflow_asf_ifg.client import geometry
 
 SQUARE = [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0), (0.0, 0.0)]
 
