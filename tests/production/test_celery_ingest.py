@@ -30,11 +30,13 @@ from tests.sandbox.helpers import ingest_sandbox, user_s3, wait_for
 BUCKET = "asf-ifg-ingest"
 PASADENA_DAG = "prod_pasadena"
 RETRIEVAL_SECONDS = 10.0
-#: A product of three 8 MiB parts; paced at PACE MiB/s per connection its copy takes about 12 s.
+#: A product of three 8 MiB parts, fetched at once (parallel ranges): paced at PACE MiB/s per connection its
+#: copy takes about 8 s.
 LARGE_PRODUCT = 24 * 1024 * 1024
-PACE = 2.0
-#: Paced so that one copy (about 80 s) outlives Redis's visibility timeout and a worker's restart after it.
-SLOW_PACE = 0.3
+PACE = 1.0
+#: Paced so that one copy (three parts at once, about 80 s) outlives Redis's visibility timeout and a worker's
+#: restart after it.
+SLOW_PACE = 0.1
 REDELIVERED = "Task already running elsewhere, ignoring redelivered message"
 BACKFILL_DAYS = 5
 FINISHED = ("success", "failed")
@@ -444,17 +446,15 @@ class TestCeleryIngest:
         try:
             trigger(cluster, "prod_c", run_id, run_after(granule.start) + timedelta(minutes=1))
 
-            def part_sent() -> str | None:
-                for upload_id in unfinished_uploads(dest, object_key) - {foreign}:
-                    parts = dest.list_parts(Bucket=BUCKET, Key=object_key, UploadId=upload_id).get("Parts", [])
-                    if parts:
-                        return upload_id
-                return None
+            def recorded() -> str | None:
+                # The copy's upload, once its record is written: its parts are being fetched, all at once.
+                uploads = unfinished_uploads(dest, object_key) - {foreign}
+                return next(iter(uploads)) if uploads and upload_records(dest, object_key) else None
 
-            killed_upload = wait_until(part_sent, 300, "the large copy to have sent its first part")
+            killed_upload = wait_until(recorded, 300, "the large copy's upload to be recorded")
             (copying,) = [ti for ti in copy_tis(cluster, "prod_c", run_id) if ti["state"] == "running"]
             killed = copying["hostname"]
-            cluster.kill(killed)  # SIGKILL of the worker's process group: the copy's process dies mid-part
+            cluster.kill(killed)  # SIGKILL of the worker's process group: the copy's process dies mid-parts
             state = wait_until(
                 lambda: (s := run_state(cluster, "prod_c", run_id)) in FINISHED and s, 420, "the run to finish"
             )
