@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from airflow_asf_ifg.client.granule import Granule
@@ -48,13 +47,6 @@ class Watermark:
 
     since: float
     emitted: dict[str, list[float]] = field(default_factory=dict)
-
-    def lower_bound(self, margin: float) -> datetime:
-        """The revision date the next poll searches from.
-
-        :param margin: seconds of CMR indexing lag allowed for.
-        """
-        return datetime.fromtimestamp(self.since - margin, UTC)
 
     def leaves_gap(self, poll: Poll, margin: float) -> bool:
         """Whether a poll's window starts after this watermark's: granules revised in between were not searched.
