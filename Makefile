@@ -41,7 +41,7 @@ walkthrough: $(INSTALLED)
 ## test: ruff, then the whole pytest suite with Airflow on a throw-away AIRFLOW_HOME (SQLite), then test-floor
 test: $(INSTALLED) lint system-packages tools
 	AIRFLOW_HOME=$$(mktemp -d) AIRFLOW__CORE__LOAD_EXAMPLES=False ASF_IFG_AWS_CLI=$(abspath $(AWS_CLI)) \
-		$(BIN)/python -m pytest
+		$(BIN)/python -m pytest --durations=15
 	$(MAKE) test-floor
 
 ## test-floor: the suite on the oldest supported Airflow (FLOOR_AIRFLOW_VERSION), in $(FLOOR_VENV)

@@ -267,20 +267,23 @@ class HttpsSource:
 
     def _resolve_again(self, expired: str, offset: int, end: int | None) -> tuple[requests.Response, int]:
         """Ask the door for a new signed URL (once for all the ranges that found the old one refused)."""
+        plain = self._plain_session()  # before the lock: it takes the lock itself, which is not reentrant
         with self._lock:
-            if self._signed != expired and self._signed is not None:  # another range asked already
-                response = self._get(self._plain_session(), self._signed, offset, end, allow_redirects=False)
-                if response.status_code == 403:
-                    response.close()
-                    raise ReadInterrupted("the signed URL the door gave again was refused (403)")
-                _check_answer(self.url, response)
-                return response, _start_of(response)
-            self.resolved_again += 1
-            response, start = self._through_door(offset, end)
-            if response.status_code == 206:
-                self._signed = response.url
-            log.info("%s: the signed URL was refused (expired?); the door signed a new one", self.url)
-            return response, start
+            current = self._signed
+            if current == expired or current is None:  # the first range to find it refused asks the door
+                self.resolved_again += 1
+                response, start = self._through_door(offset, end)
+                if response.status_code == 206:
+                    self._signed = response.url
+                log.info("%s: the signed URL was refused (expired?); the door signed a new one", self.url)
+                return response, start
+        # Another range asked the door while this one waited: read from the URL it was given.
+        response = self._get(plain, current, offset, end, allow_redirects=False)
+        if response.status_code == 403:
+            response.close()
+            raise ReadInterrupted("the signed URL the door gave again was refused (403)")
+        _check_answer(self.url, response)
+        return response, _start_of(response)
 
     def _through_door(self, offset: int, end: int | None) -> tuple[requests.Response, int]:
         response = self._get(self.session, self.url, offset, end, checked=True)

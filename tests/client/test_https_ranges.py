@@ -96,6 +96,24 @@ class TestParallelRanges:
         assert asf_sandbox.stats.snapshot()["events"]["fault_forbidden_range"] == 2
         assert 1 <= source.resolved_again <= 2  # once per refused range at most (ranges refused together: once)
 
+    def test_a_range_refused_after_another_had_the_url_signed_again_reads_the_new_url(
+        self, asf_sandbox, product, dest, asf_sandbox_settings
+    ):
+        # Two ranges refused together, in the order a slow machine gives them: the first has the door sign a
+        # new URL; the second, which found an older URL refused, must read the new one without asking the door
+        # again. (That second range once deadlocked, taking the source's lock twice, when the signed URLs of
+        # the two differed, i.e. when the re-signing crossed a second.)
+        source = HttpsSource(session(asf_sandbox), product)
+        assert source.ranges(PART)
+        b"".join(source.open(0, PART)[0])  # the probe's answer, as the first part reads it
+        asf_sandbox_settings(forbid_next_range=1)
+        chunks, start = source.open(PART, 2 * PART)  # refused: the door signs a new URL
+        assert start == PART and b"".join(chunks) == BODY[PART : 2 * PART] and source.resolved_again == 1
+        doors = counts(asf_sandbox)[0]["download"]
+        response, start = source._resolve_again("https://an-older-signed-url.invalid/", 2 * PART, 3 * PART)
+        assert start == 2 * PART and response.content == BODY[2 * PART : 3 * PART]
+        assert source.resolved_again == 1 and counts(asf_sandbox)[0]["download"] == doors  # the door not asked
+
     def test_a_server_that_ignores_range_is_read_once_as_one_stream(
         self, asf_sandbox, product, dest, asf_sandbox_settings
     ):
