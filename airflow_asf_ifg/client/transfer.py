@@ -257,17 +257,13 @@ class HttpsSource:
         if signed is None:
             response, start = self._through_door(offset, end)
             return _http_chunks(response), start
-        response = self._get(self._plain_session(), signed, offset, end, allow_redirects=False)
-        if response.status_code == 403:  # expired (15 s) or refused: the door signs a new one
-            response.close()
-            response, _ = self._resolve_again(signed, offset, end)
-        else:
-            _check_answer(self.url, response)
-        return _http_chunks(response), _start_of(response)
+        answer = self._from_signed(signed, offset, end)
+        if answer is None:  # expired (15 s) or refused: the door signs a new one
+            answer, _ = self._resolve_again(signed, offset, end)
+        return _http_chunks(answer), _start_of(answer)
 
     def _resolve_again(self, expired: str, offset: int, end: int | None) -> tuple[requests.Response, int]:
         """Ask the door for a new signed URL (once for all the ranges that found the old one refused)."""
-        plain = self._plain_session()  # before the lock: it takes the lock itself, which is not reentrant
         with self._lock:
             current = self._signed
             if current == expired or current is None:  # the first range to find it refused asks the door
@@ -278,12 +274,19 @@ class HttpsSource:
                 log.info("%s: the signed URL was refused (expired?); the door signed a new one", self.url)
                 return response, start
         # Another range asked the door while this one waited: read from the URL it was given.
-        response = self._get(plain, current, offset, end, allow_redirects=False)
+        fresh = self._from_signed(current, offset, end)
+        if fresh is None:
+            raise ReadInterrupted("the signed URL the door gave again was refused (403)")
+        return fresh, _start_of(fresh)
+
+    def _from_signed(self, signed: str, offset: int, end: int | None) -> requests.Response | None:
+        """GET a range from a signed URL, without credentials; None when it is refused (403: expired?)."""
+        response = self._get(self._plain_session(), signed, offset, end, allow_redirects=False)
         if response.status_code == 403:
             response.close()
-            raise ReadInterrupted("the signed URL the door gave again was refused (403)")
+            return None
         _check_answer(self.url, response)
-        return response, _start_of(response)
+        return response
 
     def _through_door(self, offset: int, end: int | None) -> tuple[requests.Response, int]:
         response = self._get(self.session, self.url, offset, end, checked=True)
