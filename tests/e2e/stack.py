@@ -7,7 +7,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,18 +16,12 @@ from typing import Any
 import requests
 
 from airflow_asf_ifg.sandbox.demo import airflow_environment
+from airflow_asf_ifg.sandbox.ports import free_port
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 USER = "admin"
 #: A viewer whom the stack's auth manager lets read no DAG at all (tests/e2e/auth_manager.py).
 OUTSIDER = "outsider"
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class AirflowStack:

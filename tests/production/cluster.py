@@ -25,7 +25,8 @@ import psycopg2
 import redis
 import requests
 
-from tests.e2e.stack import COMPONENTS, USER, AirflowStack, free_port
+from airflow_asf_ifg.sandbox.ports import free_port
+from tests.e2e.stack import COMPONENTS, USER, AirflowStack
 from tests.production import hostname
 from tests.production.settings import (
     Endpoints,
@@ -355,11 +356,13 @@ class CeleryCluster(AirflowStack):
         )
 
     def stop(self) -> None:
-        """Every Airflow process group, then Redis and PostgreSQL (data deleted)."""
+        """Every Airflow process group, then Redis and PostgreSQL (data deleted, its log kept with the others)."""
         try:
             super().stop()
         finally:
             try:
                 self.redis.stop()
             finally:
+                with contextlib.suppress(OSError):  # it never started
+                    shutil.copy(self.postgres.log, self.home / "process-logs" / "postgres.log")
                 self.postgres.remove()

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from airflow_asf_ifg.sandbox.ports import free_port
+
 LINES = [
     "SANDBOX_URL",
     "CMR_URL",
@@ -76,12 +78,6 @@ def serve(*args: str, timeout: float = 60, output_format: str = "env"):
     with serve_lines("--format", output_format, *args, timeout=timeout) as (process, lines):
         printed = parse_printed(lines)
         yield process, printed, list(printed)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class TestServe:

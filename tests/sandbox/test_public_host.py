@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
 from urllib.parse import urlsplit
 
 import boto3
@@ -12,33 +11,11 @@ import pytest
 import requests
 
 from airflow_asf_ifg.sandbox.config import SANDBOX_PASSWORD, SANDBOX_USER, USER_ACCESS_KEY, USER_SECRET_KEY
+from airflow_asf_ifg.sandbox.ports import free_port
 from tests.sandbox.test_cli import serve
 
 GUNW = "C2859376221-ASF"
 SERVICES = ("CMR_URL", "EDL_URL", "ASF_URL", "S3_URL")
-
-
-def consecutive_free_ports(count: int = 4, tries: int = 50) -> int:
-    """The first of ``count`` consecutive ports free on 127.0.0.1."""
-    for _ in range(tries):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            first = probe.getsockname()[1]
-        if first + count > 65535:
-            continue
-        sockets = []
-        try:
-            for port in range(first, first + count):
-                sock = socket.socket()
-                sockets.append(sock)
-                sock.bind(("127.0.0.1", port))
-            return first
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-    raise AssertionError(f"no {count} consecutive free ports found")
 
 
 def user_s3(s3_url: str):
@@ -107,7 +84,7 @@ class TestPublicHost:
             assert hashlib.md5(download.content, usedforsecurity=False).hexdigest() == expected
 
     def test_port_gives_four_consecutive_ports_in_service_order(self):
-        first = consecutive_free_ports()
+        first = free_port(consecutive=4)
         with serve("--host", "127.0.0.1", "--port", str(first), "--granules", "1") as (_, printed, _):
             assert [urlsplit(printed[name]).port for name in SERVICES] == [first, first + 1, first + 2, first + 3]
             # Without --public-host the bound address is the one handed out.
