@@ -233,9 +233,10 @@ class _PartUploads:
     :param target: the destination and its settings.
     :param digest: a hashlib object, updated with every byte in order.
     :param size: the object's size, when known: no more buffers than its parts, none longer than the object.
+    :param workers: threads for the parts' work (0: ``concurrency``).
     """
 
-    def __init__(self, target: MultipartTarget, digest: Any, size: int | None = None) -> None:
+    def __init__(self, target: MultipartTarget, digest: Any, size: int | None = None, workers: int = 0) -> None:
         self.target = target
         buffers, buffer_size = target.buffers, target.part_size
         if size is not None:
@@ -245,7 +246,11 @@ class _PartUploads:
         self.pool = BufferPool(max(2, buffers), buffer_size)
         self.failed = threading.Event()
         self.hasher = _OrderedHasher(digest, self.pool)
-        self._executor = ThreadPoolExecutor(max_workers=target.concurrency, thread_name_prefix="asf-ifg-part")
+        #: At most ``concurrency`` part uploads at once, whatever else the workers are doing.
+        self.sending = threading.BoundedSemaphore(target.concurrency)
+        self._executor = ThreadPoolExecutor(
+            max_workers=workers or target.concurrency, thread_name_prefix="asf-ifg-part"
+        )
         self._sent: list[Future[dict[str, Any]]] = []
 
     def submit(self, work: Callable[..., dict[str, Any]], *arguments: Any) -> None:
@@ -358,10 +363,12 @@ def upload_ranges(
 ) -> int:
     """Write an object of known ``size`` whose byte ranges can be read on their own, parts fetched at once.
 
-    Each worker fetches one part's range into a buffer, hands it to the in-order hasher and uploads it,
-    so ``concurrency`` ranged GETs and part uploads overlap (AWS's advice for large objects: concurrent
-    ranged GETs of 8-16 MB reach a higher aggregate throughput than one whole-object GET). Buffers are
-    taken in part order, so the part the hasher needs next always has one.
+    Each worker fetches one part's range into a buffer, hands it to the in-order hasher and uploads it:
+    ``concurrency`` ranged GETs at once (AWS's advice for large objects: concurrent ranged GETs of 8-16 MB
+    reach a higher aggregate throughput than one whole-object GET) and as many part uploads. A part being
+    uploaded does not hold a GET's turn, so the source's connections stay busy while the destination
+    takes the parts they read (up to the buffers). Buffers are taken in part order, so the part the hasher
+    needs next always has one.
 
     :param target: the destination and its settings.
     :param size: the object's size.
@@ -377,13 +384,14 @@ def upload_ranges(
         verify(digest, size)
         _put_single(target, buffer)
         return size
-    with _PartUploads(target, digest, size) as uploads:
+    fetching = threading.BoundedSemaphore(target.concurrency)
+    # A thread per part in flight (buffers bound them): a read part waiting for its upload holds no GET's turn.
+    with _PartUploads(target, digest, size, workers=max(2 * target.concurrency, target.buffers)) as uploads:
         for number, first in enumerate(range(0, size, target.part_size), start=1):
             buffer = uploads.pool.take(uploads.failed)
             uploads.pool.hold(buffer, 2)
-            uploads.submit(
-                _fetch_and_upload, target, number, first, min(target.part_size, size - first), buffer, fetch, uploads
-            )
+            length = min(target.part_size, size - first)
+            uploads.submit(_fetch_and_upload, target, number, first, length, buffer, fetch, uploads, fetching)
         uploads.complete(verify, size)
     return size
 
@@ -396,15 +404,18 @@ def _fetch_and_upload(
     buffer: bytearray,
     fetch: Callable[[int, memoryview], None],
     uploads: _PartUploads,
+    fetching: threading.BoundedSemaphore,
 ) -> dict[str, Any]:
     try:
-        fetch(first, memoryview(buffer)[:length])
+        with fetching:
+            fetch(first, memoryview(buffer)[:length])
     except BaseException:
         uploads.pool.release(buffer)  # neither hashed nor uploaded
         uploads.pool.release(buffer)
         raise
     uploads.hasher.add(number, buffer, length)
-    return _upload_part(target, number, buffer, length, uploads.pool)
+    with uploads.sending:
+        return _upload_part(target, number, buffer, length, uploads.pool)
 
 
 def _put_single(target: MultipartTarget, body: bytes | bytearray) -> None:

@@ -60,6 +60,7 @@ __all__ = [
     "Source",
     "Transfer",
     "TransferResult",
+    "balanced_part_size",
     "new_hash",
     "part_size_for",
     "resuming_read",
@@ -69,7 +70,7 @@ DEFAULT_PART_SIZE = 8 * MIB  # what boto3's TransferConfig uses; S3's floor is S
 #: Parts of a copy inside S3 (UploadPartCopy): no byte passes through here, so large parts mean few requests.
 COPY_PART_SIZE = 512 * MIB
 READ_CHUNK = MIB  # copied into part buffers at once: small reads keep transient memory small
-MEMORY_LIMIT = 128 * MIB  # part buffers per copy, whatever the object's size
+MEMORY_LIMIT = 80 * MIB  # part buffers per copy, whatever the object's size
 DEFAULT_RETRY = RetryPolicy()
 #: First ranged GETs tried before an HTTPS source is read as one stream instead.
 PROBE_ATTEMPTS = 3
@@ -88,6 +89,25 @@ def part_size_for(size: int, wanted: int | None = None) -> int:
     """
     floor = max(DEFAULT_PART_SIZE if wanted is None else max(wanted, S3_MIN_PART_SIZE), math.ceil(size / S3_MAX_PARTS))
     return math.ceil(floor / MIB) * MIB
+
+
+def balanced_part_size(size: int, part_size: int, concurrency: int) -> int:
+    """A part size up to ``part_size`` that splits ``size`` bytes into whole waves of ``concurrency`` parts.
+
+    Parts fetched ``concurrency`` at once finish in waves: 17 parts of 8 MiB on 8 connections take three
+    waves, the last one part on one connection while seven idle. The same 130 MiB in 24 parts of 5.4 MiB is
+    three full waves, each a third shorter, where one connection's bandwidth is the limit (a WAN, CloudFront).
+    Objects of one part, parts that would fall below S3's 5 MiB, or more than 10,000 parts keep ``part_size``.
+
+    :param size: the object size.
+    :param part_size: the largest part size (from :func:`part_size_for`).
+    :param concurrency: parts fetched at once.
+    """
+    if size <= part_size:
+        return part_size  # one GET and one put, no multipart upload
+    waves = math.ceil(size / (part_size * concurrency))
+    balanced = max(math.ceil(size / (waves * concurrency)), S3_MIN_PART_SIZE)
+    return balanced if math.ceil(size / balanced) <= S3_MAX_PARTS else part_size
 
 
 def new_hash(algorithm: str | None) -> Any:
@@ -211,6 +231,8 @@ class HttpsSource:
         self.length: int | None = None
         #: How often the door was asked again for a signed URL (expired or refused).
         self.resolved_again = 0
+        #: GETs of the door's URL in all: the first part's (again if it broke off), then each new signature.
+        self.door_gets = 0
         self._signed: str | None = None  # the signed URL ranges are read from, once the door gave one
         self._pending: tuple[int, int | None, requests.Response] | None = None  # the probe's unread answer
         self._lock = threading.Lock()
@@ -289,6 +311,7 @@ class HttpsSource:
         return response
 
     def _through_door(self, offset: int, end: int | None) -> tuple[requests.Response, int]:
+        self.door_gets += 1
         response = self._get(self.session, self.url, offset, end, checked=True)
         if response.status_code == 403 and response.url != self.url:  # the door signed; the signed host refused
             response.close()
@@ -527,8 +550,9 @@ class Transfer:
     """Copies sources into an S3 bucket through a boto3 client of the destination identity.
 
     :param destination: a boto3 S3 client (e.g. the amazon provider's ``S3Hook(...).get_conn()``).
-    :param part_size: preferred part size (raised when an object would need more than 10,000 parts).
-    :param concurrency: parts uploaded at once.
+    :param part_size: part size (raised when an object would need more than 10,000 parts); by default up to
+        8 MiB, evened out so that parts fetched at once finish together (:func:`balanced_part_size`).
+    :param concurrency: parts fetched and uploaded at once.
     :param memory_limit: bytes of part buffers at most, whatever the object's size (never fewer than two parts).
     :param max_resumes: breaks in the source survived per object.
     :param progress_percent: log progress at least every this many percent...
@@ -702,6 +726,8 @@ class Transfer:
         state = {"offset": 0, "reread": 0, "resumes": 0}
         progress = Progress(key.rsplit("/", 1)[-1], size, self.progress_percent, self.progress_seconds)
         part_size = part_size_for(size or 0, self.part_size)
+        if size is not None and self.part_size is None:  # a part size the caller chose is kept as it is
+            part_size = balanced_part_size(size, part_size, self.concurrency)
         metadata = {**described, _METADATA_SIZE: str(size or ""), _METADATA_CHECKSUM: checksum or "pending"}
         target = MultipartTarget(
             self.destination,
@@ -725,6 +751,8 @@ class Transfer:
                 raise ChecksumMismatchError(
                     f"{source.url}: the object has {source_size} bytes, CMR says {size}; nothing was written"
                 )
+            # Ranges fill parts at once: as many again in flight to the destination keep the GETs going.
+            target.buffers = min(2 * self.concurrency + 2, self.memory_limit // part_size)
             upload_ranges(target, size, self._range_reader(source, state, progress), new_hash(algorithm), verify)
             state["offset"] = size
         else:

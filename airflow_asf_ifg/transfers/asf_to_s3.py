@@ -53,8 +53,9 @@ class AsfToS3Operator(GranuleTransferOperator):
     :param source: ``auto``, ``s3`` or ``https``.
     :param aws_conn_id: the destination's ``aws`` connection.
     :param earthdata_conn_id: the ``earthdata`` connection.
-    :param concurrency: parts fetched and uploaded at once (memory holds at most this many plus two, up to 128 MiB).
-    :param part_size: multipart part size in bytes (raised to fit 10,000 parts).
+    :param concurrency: parts fetched and uploaded at once (part buffers: at most twice this plus two, 80 MiB).
+    :param part_size: multipart part size in bytes (raised to fit 10,000 parts); by default up to 8 MiB, evened
+        out so that the parts fetched at once finish together.
     :param on_archived: ``fail`` or ``defer`` (wait in the triggerer, then copy).
     :param archive_timeout: with ``defer``, seconds to wait for a retrieval before failing.
     :param archive_poke_interval: with ``defer``, seconds between status polls at first.

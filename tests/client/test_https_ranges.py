@@ -85,7 +85,10 @@ class TestParallelRanges:
         result, source = copy(asf_sandbox, product, dest, "expired.bin", concurrency=2)
         requests_made, served = counts(asf_sandbox)
         assert result.status == "copied" and landed(dest, "expired.bin") == md5(BODY)
-        assert source.resolved_again >= 1 and requests_made["download"] == 2 + source.resolved_again
+        assert source.resolved_again >= 1
+        # One door GET per signature (the first part's again when its URL expired on the way, on a loaded
+        # machine), and one more for the login redirect: no second login.
+        assert source.door_gets >= 1 + source.resolved_again and requests_made["download"] == 1 + source.door_gets
         assert requests_made.get("edl_token", 0) + requests_made.get("edl_login", 0) <= 1  # one login at most
         assert served == len(BODY)  # a refused URL sends no bytes: each part read once
 

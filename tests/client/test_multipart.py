@@ -181,6 +181,51 @@ class TestUploadRanges:
         assert upload_ranges(target(client, buffers=3, concurrency=3), len(data), fetch, digest, accept) == len(data)
         assert client.objects["key"] == data and digest.hexdigest() == hashlib.md5(data).hexdigest()
 
+    def test_gets_go_on_while_the_destination_is_slow_to_take_parts(self):
+        # Uploads wait until released: the GETs must not wait with them (a part being sent holds no GET's turn).
+        data = random.randbytes(6 * PART)
+        released, lock = threading.Event(), threading.Lock()
+        running = {"get": 0, "upload": 0}
+        most = dict(running)
+        fetched: list[int] = []
+
+        def count(kind, change):
+            with lock:
+                running[kind] += change
+                most[kind] = max(most[kind], running[kind])
+
+        class SlowS3(RecordingS3):
+            def upload_part(self, **arguments):
+                count("upload", 1)
+                try:
+                    released.wait(10)
+                    return super().upload_part(**arguments)
+                finally:
+                    count("upload", -1)
+
+        def fetch(first, view):
+            count("get", 1)
+            time.sleep(0.01)
+            view[:] = data[first : first + len(view)]
+            fetched.append(first)
+            count("get", -1)
+
+        client = SlowS3()
+        worker = threading.Thread(
+            target=upload_ranges,
+            args=(target(client, buffers=6, concurrency=2), len(data), fetch, hashlib.md5(), accept),
+        )
+        worker.start()
+        deadline = time.monotonic() + 10
+        while len(fetched) < 6 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        got_while_blocked = len(fetched)
+        released.set()
+        worker.join(10)
+        assert got_while_blocked == 6  # all six parts read while no upload had finished (buffers allow it)
+        assert most == {"get": 2, "upload": 2}  # never more than `concurrency` of either
+        assert client.objects["key"] == data
+
     def test_a_small_object_is_one_get_and_one_put(self):
         client, fetched = RecordingS3(), []
 

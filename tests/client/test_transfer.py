@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 
 import pytest
@@ -10,7 +11,16 @@ from botocore.exceptions import ClientError
 
 from airflow_asf_ifg.client.credentials import boto3_session, fetch_credentials, refreshable_credentials
 from airflow_asf_ifg.client.earthdata import AuthPolicy, EarthdataIdentity, EarthdataSession
-from airflow_asf_ifg.client.transfer import MIB, HttpsSource, S3Source, Transfer, part_size_for
+from airflow_asf_ifg.client.limits import S3_MIN_PART_SIZE
+from airflow_asf_ifg.client.transfer import (
+    DEFAULT_PART_SIZE,
+    MIB,
+    HttpsSource,
+    S3Source,
+    Transfer,
+    balanced_part_size,
+    part_size_for,
+)
 from airflow_asf_ifg.exceptions import ChecksumMismatchError, EarthdataLoginError, ProductArchivedError
 from airflow_asf_ifg.sandbox.config import PRODUCT_BUCKET, SANDBOX_PASSWORD, SANDBOX_USER
 from airflow_asf_ifg.sandbox.s3 import ADMIN_ACCESS_KEY, ADMIN_SECRET_KEY
@@ -92,6 +102,27 @@ class TestPartSize:
         size = 5 * 1024**4
         assert size / part_size_for(size) <= 10_000
         assert part_size_for(100) == 8 * MIB and part_size_for(100, 5 * MIB) == 5 * MIB
+
+    @pytest.mark.parametrize(
+        ("size", "concurrency", "parts"),
+        [
+            (130 * MIB, 8, 24),  # 17 parts of 8 MiB would leave one alone in a third wave: three full waves
+            (64 * MIB, 8, 8),  # one full wave of 8 MiB already
+            (65 * MIB, 8, 13),  # 9 parts would be 8 + 1; parts of 5 MiB (the floor), 13 of them
+            (1024 * MIB, 8, 128),  # whole waves of 8 MiB already
+            (1000 * MIB, 4, 128),  # 125 parts would end with a wave of one
+        ],
+    )
+    def test_parts_fill_whole_waves(self, size, concurrency, parts):
+        balanced = balanced_part_size(size, part_size_for(size), concurrency)
+        assert math.ceil(size / balanced) == parts
+        assert S3_MIN_PART_SIZE <= balanced <= DEFAULT_PART_SIZE
+
+    def test_one_part_objects_and_s3_limits_keep_the_part_size(self):
+        assert balanced_part_size(3 * MIB, 8 * MIB, 8) == 8 * MIB  # one GET, one put
+        assert balanced_part_size(12 * MIB, 8 * MIB, 8) == S3_MIN_PART_SIZE  # never below 5 MiB
+        huge = 5 * 1024**4
+        assert math.ceil(huge / balanced_part_size(huge, part_size_for(huge), 8)) <= 10_000
 
     @pytest.mark.parametrize(
         ("settings", "message"),
@@ -309,6 +340,22 @@ class TestResilience:
         snapshot = stats()
         assert snapshot["requests"]["s3_get_object"] == 3  # one GET per part, each only its range
         assert snapshot["bytes_served"][f"{PRODUCT_BUCKET}/{big_object}"] == len(BIG)
+
+    @pytest.mark.parametrize(("part_size", "parts"), [(None, 3), (8 * MIB, 2)])
+    def test_default_parts_keep_every_connection_busy_a_chosen_size_is_kept(
+        self, asf_sandbox, dest, big_object, stats, part_size, parts
+    ):
+        # 13 MiB on three connections: 8 MiB parts would leave one idle; parts of 5 MiB use all three.
+        asf_sandbox.stats.reset()
+        Transfer(dest, part_size=part_size, concurrency=3).copy(
+            S3Source(asf_client(asf_sandbox), PRODUCT_BUCKET, big_object),
+            DEST,
+            "balanced.bin",
+            size=len(BIG),
+            checksum=md5(BIG),
+        )
+        assert stats()["requests"]["s3_get_object"] == parts
+        assert dest.head_object(Bucket=DEST, Key="balanced.bin")["ETag"].strip('"').endswith(f"-{parts}")
 
     def test_credentials_expiring_mid_transfer(self, asf_sandbox, dest, big_object, asf_sandbox_settings, stats):
         asf_sandbox_settings(credential_ttl=2)

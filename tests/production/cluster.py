@@ -18,6 +18,8 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -288,6 +290,7 @@ class CeleryCluster(AirflowStack):
         }
         self.commands: dict[str, list[str]] = {component: [component] for component in COMPONENTS}
         self.starts: dict[str, int] = {}  # how many times each process was started
+        self.supervising = False  # while True, a process that exits is started again (see supervised)
         for worker in WORKERS:
             # Both workers share the config's log server port on this one machine, so neither serves logs;
             # the API server reads task logs from the shared log folder (compose's shared airflow-logs volume).
@@ -334,6 +337,41 @@ class CeleryCluster(AirflowStack):
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+
+    @contextlib.contextmanager
+    def supervised(self, every: float = 0.5) -> Iterator[list[str]]:
+        """Start again any process that exits meanwhile, as compose's ``restart: always`` does.
+
+        Airflow's processes retry a lost database a few times (``max_db_retries``, about 3 s), then exit, and
+        rely on their supervisor: a PostgreSQL restart that takes longer, as on a loaded machine, ends them.
+        Outside this block an exit fails :meth:`check_alive`, so that a crash is never hidden.
+
+        :param every: seconds between two looks.
+        """
+        restarted: list[str] = []
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.wait(every):
+                for name, process in list(self.processes.items()):
+                    if process.poll() is not None:
+                        restarted.append(f"{name} (exited {process.returncode})")
+                        self.start_process(name)
+
+        self.supervising = True
+        watcher = threading.Thread(target=watch, name="compose-restart-always", daemon=True)
+        watcher.start()
+        try:
+            yield restarted
+        finally:
+            done.set()
+            watcher.join()
+            self.supervising = False
+
+    def check_alive(self) -> None:
+        """Fail with a process's log tail if it exited, unless :meth:`supervised` starts it again."""
+        if not self.supervising:
+            super().check_alive()
 
     def workers_ready(self) -> bool:
         """Whether every Celery worker is running and logged that it is ready since its last start."""
