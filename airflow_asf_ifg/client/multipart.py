@@ -246,8 +246,6 @@ class _PartUploads:
         self.pool = BufferPool(max(2, buffers), buffer_size)
         self.failed = threading.Event()
         self.hasher = _OrderedHasher(digest, self.pool)
-        #: At most ``concurrency`` part uploads at once, whatever else the workers are doing.
-        self.sending = threading.BoundedSemaphore(target.concurrency)
         self._executor = ThreadPoolExecutor(
             max_workers=workers or target.concurrency, thread_name_prefix="asf-ifg-part"
         )
@@ -384,16 +382,25 @@ def upload_ranges(
         verify(digest, size)
         _put_single(target, buffer)
         return size
-    fetching = threading.BoundedSemaphore(target.concurrency)
-    # A thread per part in flight (buffers bound them): a read part waiting for its upload holds no GET's turn.
+    # At most ``concurrency`` GETs and as many uploads at once, on a thread per part in flight (buffers bound
+    # them): a part read and waiting for its upload holds no GET's turn.
+    turns = _Turns(threading.BoundedSemaphore(target.concurrency), threading.BoundedSemaphore(target.concurrency))
     with _PartUploads(target, digest, size, workers=max(2 * target.concurrency, target.buffers)) as uploads:
         for number, first in enumerate(range(0, size, target.part_size), start=1):
             buffer = uploads.pool.take(uploads.failed)
             uploads.pool.hold(buffer, 2)
             length = min(target.part_size, size - first)
-            uploads.submit(_fetch_and_upload, target, number, first, length, buffer, fetch, uploads, fetching)
+            uploads.submit(_fetch_and_upload, target, number, first, length, buffer, fetch, uploads, turns)
         uploads.complete(verify, size)
     return size
+
+
+@dataclass(frozen=True)
+class _Turns:
+    """How many parts of one ranged upload may be fetched, and how many sent, at once."""
+
+    fetching: threading.BoundedSemaphore
+    sending: threading.BoundedSemaphore
 
 
 def _fetch_and_upload(
@@ -404,17 +411,17 @@ def _fetch_and_upload(
     buffer: bytearray,
     fetch: Callable[[int, memoryview], None],
     uploads: _PartUploads,
-    fetching: threading.BoundedSemaphore,
+    turns: _Turns,
 ) -> dict[str, Any]:
     try:
-        with fetching:
+        with turns.fetching:
             fetch(first, memoryview(buffer)[:length])
     except BaseException:
         uploads.pool.release(buffer)  # neither hashed nor uploaded
         uploads.pool.release(buffer)
         raise
     uploads.hasher.add(number, buffer, length)
-    with uploads.sending:
+    with turns.sending:
         return _upload_part(target, number, buffer, length, uploads.pool)
 
 

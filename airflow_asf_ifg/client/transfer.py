@@ -729,6 +729,10 @@ class Transfer:
         if size is not None and self.part_size is None:  # a part size the caller chose is kept as it is
             part_size = balanced_part_size(size, part_size, self.concurrency)
         metadata = {**described, _METADATA_SIZE: str(size or ""), _METADATA_CHECKSUM: checksum or "pending"}
+        ranged = size is not None and source.ranges(part_size)
+        # One part filling and one hashing besides those being sent; ranges fill parts at once, so as many
+        # again in flight to the destination keep the GETs going.
+        in_flight = (2 if ranged else 1) * self.concurrency + 2
         target = MultipartTarget(
             self.destination,
             bucket,
@@ -736,8 +740,7 @@ class Transfer:
             metadata,
             part_size,
             self.concurrency,
-            # one part filling and one hashing besides those being sent
-            buffers=min(self.concurrency + 2, self.memory_limit // part_size),
+            buffers=min(in_flight, self.memory_limit // part_size),
             ledger=self.ledger,
         )
         checked: dict[str, str] = {}
@@ -745,14 +748,12 @@ class Transfer:
         def verify(digest: Any, done: int) -> None:
             checked["checksum"] = self._verify(source, done, size, digest, checksum)
 
-        if size is not None and source.ranges(part_size):
+        if ranged and size is not None:  # (ranged implies a size; the test tells the type checker)
             source_size = source.size()
             if source_size != size:  # S3 said how long the object is: no need to read it to know it is wrong
                 raise ChecksumMismatchError(
                     f"{source.url}: the object has {source_size} bytes, CMR says {size}; nothing was written"
                 )
-            # Ranges fill parts at once: as many again in flight to the destination keep the GETs going.
-            target.buffers = min(2 * self.concurrency + 2, self.memory_limit // part_size)
             upload_ranges(target, size, self._range_reader(source, state, progress), new_hash(algorithm), verify)
             state["offset"] = size
         else:
