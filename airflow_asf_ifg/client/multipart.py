@@ -20,7 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_asf_ifg.client.s3 import abort_upload
+from airflow_asf_ifg.client.s3 import abort_upload, complete_upload
 from airflow_asf_ifg.client.upload_ledger import UploadLedger
 from airflow_asf_ifg.exceptions import ChecksumMismatchError
 
@@ -275,9 +275,7 @@ class _PartUploads:
         parts = [future.result() for future in self._sent]
         verify(self.hasher.finish(), size)
         target = self.target
-        target.client.complete_multipart_upload(
-            Bucket=target.bucket, Key=target.key, UploadId=target.upload_id, MultipartUpload={"Parts": parts}
-        )
+        complete_upload(target.client, target.bucket, target.key, str(target.upload_id), parts, size)
         if target.ledger is not None and target.upload_id is not None:
             target.ledger.forget(target.bucket, target.key, target.upload_id)
 

@@ -3,7 +3,9 @@ archive storage classes, and aborting an upload. Plain functions over boto3/aiob
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from airflow_asf_ifg.exceptions import InvalidInputError
@@ -14,6 +16,7 @@ __all__ = [
     "ARCHIVE_STORAGE_CLASSES",
     "RETRYABLE_CODES",
     "abort_upload",
+    "complete_upload",
     "error_code",
     "error_status",
     "is_not_found",
@@ -115,3 +118,49 @@ def abort_upload(client: Any, bucket: str, key: str, upload_id: str, *, failed_c
     if failed_copy:
         log.warning("Aborted the multipart upload of s3://%s/%s: nothing was written", bucket, key)
     return True
+
+
+def complete_upload(
+    client: Any, bucket: str, key: str, upload_id: str, parts: Sequence[dict[str, Any]], size: int
+) -> None:
+    """CompleteMultipartUpload, taking an object already made of these parts as done when the answer failed.
+
+    A Complete that goes through but whose answer is lost (a timeout while the server joins a large object,
+    a reset) is sent again by botocore. AWS and moto answer the repeat of a finished upload with success;
+    MinIO and S3Mock have forgotten the upload (NoSuchUpload). The object at the key is this
+    upload's when it has ``size`` bytes and the ETag S3 gives an object completed from these parts: the MD5
+    of the parts' MD5s, then ``-`` and their count.
+
+    :param client: a boto3 S3 client.
+    :param bucket: the bucket.
+    :param key: the key.
+    :param upload_id: the upload.
+    :param parts: the ``Parts`` of the request, in order, with the ETags UploadPart answered.
+    :param size: the object's bytes in all.
+    """
+    try:
+        client.complete_multipart_upload(
+            Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": list(parts)}
+        )
+    except Exception as error:
+        if not _completed_from(client, bucket, key, parts, size):
+            raise
+        log.warning(
+            "CompleteMultipartUpload of s3://%s/%s failed (%s), but the key holds the object made of its %d "
+            "parts: its first answer was lost; kept",
+            bucket,
+            key,
+            error,
+            len(parts),
+        )
+
+
+def _completed_from(client: Any, bucket: str, key: str, parts: Sequence[dict[str, Any]], size: int) -> bool:
+    """Whether ``s3://bucket/key`` is the object a Complete of ``parts`` makes (by size and composite ETag)."""
+    try:
+        head = client.head_object(Bucket=bucket, Key=key)
+        digests = b"".join(bytes.fromhex(str(part["ETag"]).strip('"')) for part in parts)
+    except Exception:  # no object, or ETags that are no MD5s: nothing shows the upload was completed
+        return False
+    expected = f"{hashlib.md5(digests, usedforsecurity=False).hexdigest()}-{len(parts)}"
+    return int(head.get("ContentLength", -1)) == size and str(head.get("ETag", "")).strip('"') == expected

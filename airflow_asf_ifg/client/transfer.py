@@ -30,6 +30,7 @@ from airflow_asf_ifg.client.retry import RETRYABLE_STATUSES, RetryPolicy
 from airflow_asf_ifg.client.s3 import (
     ARCHIVE_STORAGE_CLASSES,
     abort_upload,
+    complete_upload,
     error_code,
     is_not_found,
     is_retryable,
@@ -827,9 +828,7 @@ class Transfer:
                     CopySourceRange=f"bytes={first}-{last}",
                 )
                 parts.append({"PartNumber": number, "ETag": response["CopyPartResult"]["ETag"]})
-            self.destination.complete_multipart_upload(
-                Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
-            )
+            complete_upload(self.destination, bucket, key, upload_id, parts, size)
         except BaseException:
             if abort_upload(self.destination, bucket, key, upload_id, failed_copy=True) and self.ledger is not None:
                 self.ledger.forget(bucket, key, upload_id)

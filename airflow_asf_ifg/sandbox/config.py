@@ -75,6 +75,11 @@ class SandboxConfig:
         ask for a ``Range``, as a server that ignores it (runtime setting).
     :param forbid_next_range: answer the next N ranged GETs of signed URLs that start past the first byte
         with 403, as a CDN refusing a signed URL part-way through a copy (runtime setting).
+    :param lose_next_complete: carry out the next N CompleteMultipartUpload requests, then drop the connection
+        before answering, as a network that loses the answer (or a client that stops waiting) does (runtime
+        setting).
+    :param complete_seconds: time added to each CompleteMultipartUpload, as S3 takes up to minutes to join a
+        large object; the answer is kept alive meanwhile, as S3 does (runtime setting).
     """
 
     era: str = "today"
@@ -103,6 +108,8 @@ class SandboxConfig:
     download_url_seconds: int = 15
     signed_url_ignores_range: bool = False
     forbid_next_range: int = 0
+    lose_next_complete: int = 0
+    complete_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         self.buckets = tuple(self.buckets)
@@ -158,6 +165,10 @@ class SandboxConfig:
             raise ValueError(f"reset_next {self.reset_next} must not be negative")
         if self.forbid_next_range < 0:
             raise ValueError(f"forbid_next_range {self.forbid_next_range} must not be negative")
+        if self.lose_next_complete < 0:
+            raise ValueError(f"lose_next_complete {self.lose_next_complete} must not be negative")
+        if self.complete_seconds < 0:
+            raise ValueError(f"complete_seconds {self.complete_seconds} must not be negative")
         if not isinstance(self.download_url_seconds, int) or self.download_url_seconds < 1:
             raise ValueError(
                 f"download_url_seconds {self.download_url_seconds!r} must be a whole number of seconds >= 1"
@@ -186,6 +197,8 @@ class SandboxConfig:
         "download_url_seconds",
         "signed_url_ignores_range",
         "forbid_next_range",
+        "lose_next_complete",
+        "complete_seconds",
     )
 
     def updated(self, changes: dict[str, object]) -> SandboxConfig:

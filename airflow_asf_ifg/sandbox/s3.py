@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import parse_qs, unquote
 from xml.sax.saxutils import escape
 
@@ -35,6 +35,9 @@ ADMIN_SECRET_KEY = "sandbox-admin-secret-key"
 
 _ARCHIVE_CLASSES = ("GLACIER", "DEEP_ARCHIVE")
 _BODY_CHUNK = 1024 * 1024
+#: A CompleteMultipartUpload slower than this is answered 200 at once and kept alive with a space this often.
+_KEEP_ALIVE_SECONDS = 1.0
+_XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 # Query parameters of a presigned URL; any other (versionId, partNumber, response-*) goes to moto.
 _SIGNING_PARAMETERS = frozenset(
     {
@@ -150,6 +153,11 @@ class S3Gate:
         if operation == "s3_restore_object":
             return self._respond(start_response, method, *self._restore(environ, bucket, key))
 
+        if method == "POST" and "uploadId" in query and self._faults.lost_completes.take():
+            self._stats.event("fault_lost_answer")
+            return _answer_lost(self._app, environ)
+        if method == "POST" and "uploadId" in query:
+            return _complete_kept_alive(self._app, environ, start_response, self._faults.complete_seconds)
         if operation != "s3_get_object" or method != "GET":
             return self._app(environ, start_response)
         sent: dict[str, Any] = {}
@@ -477,10 +485,90 @@ def _cut_off(body: Iterable[bytes], environ: dict[str, Any], length: int | None)
     finally:
         if hasattr(body, "close"):
             body.close()
+    _drop_connection(environ, "sandbox fault: connection reset mid-body")
+
+
+def _drop_connection(environ: dict[str, Any], why: str) -> NoReturn:
+    """Shut the request's socket, as a reset does, and end the answer with ``why``."""
     connection: socket.socket | None = environ.get("werkzeug.socket")
     if connection is not None:
         connection.shutdown(socket.SHUT_RDWR)
-    raise ConnectionResetError("sandbox fault: connection reset mid-body")
+    raise ConnectionResetError(why)
+
+
+def _complete_kept_alive(
+    app: Callable[..., Iterable[bytes]], environ: dict[str, Any], start_response: Callable[..., Any], extra: float
+) -> Iterable[bytes]:
+    """Answer CompleteMultipartUpload as S3 does: at once when it is quick; else a 200 at once, a space every
+    second while the object is joined (so no client's read timeout lapses), then the result or the error.
+
+    moto answers only when it has joined the parts, which for gigabytes can outlast botocore's 60 s read
+    timeout; botocore then sends the Complete again while the first still runs. S3 keeps the connection
+    busy instead, and puts an error after a 200 in the body, which botocore reads as a 500.
+
+    :param app: moto's S3 WSGI app.
+    :param environ: the request's WSGI environ.
+    :param start_response: the server's.
+    :param extra: seconds added to the work (the ``complete_seconds`` setting).
+    """
+    done: dict[str, Any] = {}
+
+    def join() -> None:
+        try:
+            done["body"] = _read_answer(
+                app, environ, lambda status, headers, *_: done.update(status=status, headers=headers)
+            )
+            time.sleep(extra)
+        except BaseException as error:  # handed to the server's thread, which answers it
+            done["error"] = error
+
+    worker = threading.Thread(target=join, name="sandbox-s3-complete", daemon=True)
+    worker.start()
+    worker.join(_KEEP_ALIVE_SECONDS)
+    if not worker.is_alive():
+        if "error" in done:
+            raise done["error"]
+        start_response(done["status"], done["headers"])
+        return [done["body"]]
+    start_response("200 OK", [("Content-Type", "application/xml"), ("x-amz-request-id", uuid.uuid4().hex[:16].upper())])
+    return _kept_alive(worker, done)
+
+
+def _kept_alive(worker: threading.Thread, done: dict[str, Any]) -> Iterator[bytes]:
+    """The body of a Complete already answered 200: the XML declaration, spaces until the work is done, then
+    the result, or S3's error document (moto's own, or an InternalError when moto raised)."""
+    yield _XML_DECLARATION
+    while worker.is_alive():
+        worker.join(_KEEP_ALIVE_SECONDS)
+        if worker.is_alive():
+            yield b" "
+    body: bytes = done.get("body", b"")
+    if "error" in done or (not str(done.get("status", "")).startswith("200") and b"<Error>" not in body):
+        body = _error("InternalError", "We encountered an internal error. Please try again.", "500")[1]
+    yield re.sub(rb"^\s*<\?xml[^>]*\?>\s*", b"", body)  # the declaration went first
+
+
+def _answer_lost(app: Callable[..., Iterable[bytes]], environ: dict[str, Any]) -> Iterator[bytes]:
+    """Carry the request out in full, then drop the connection before any of the answer is sent.
+
+    :param app: moto's S3 WSGI app.
+    :param environ: the request's WSGI environ (for the socket).
+    """
+    _read_answer(app, environ, lambda *_: None)
+    _drop_connection(environ, "sandbox fault: the answer was lost")
+    yield b""  # a generator, so the error comes as the server reads the body: after the work, before any byte
+
+
+def _read_answer(
+    app: Callable[..., Iterable[bytes]], environ: dict[str, Any], start_response: Callable[..., Any]
+) -> bytes:
+    """moto's whole answer to the request (moto does its work while it makes the body)."""
+    answer = app(environ, start_response)
+    try:
+        return b"".join(answer)
+    finally:
+        if hasattr(answer, "close"):
+            answer.close()
 
 
 class S3Server:

@@ -257,6 +257,8 @@ class Sandbox:
             self.faults.resets.arm(self.config.reset_next)
         if "forbid_next_range" in changes:
             self.faults.forbids.arm(self.config.forbid_next_range)
+        if "lose_next_complete" in changes:
+            self.faults.lost_completes.arm(self.config.lose_next_complete)
         if self.config.era != previous.era:
             self._apply_era()
         return self.config

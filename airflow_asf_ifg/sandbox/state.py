@@ -119,6 +119,8 @@ class FaultInjector:
         self.resets = Countdown()
         #: Ranged GETs of signed URLs past their first byte to refuse next (``forbid_next_range``).
         self.forbids = Countdown()
+        #: CompleteMultipartUploads whose answer to lose next (``lose_next_complete``).
+        self.lost_completes = Countdown()
 
     def draw(self) -> str | None:
         """``"throttle"``, ``"error"``, ``"reset"`` or None, by the configured rates."""
@@ -149,6 +151,11 @@ class FaultInjector:
     def latency_seconds(self) -> float:
         """Delay to add before answering."""
         return self._config().latency_ms / 1000.0
+
+    @property
+    def complete_seconds(self) -> float:
+        """Time added to each CompleteMultipartUpload."""
+        return self._config().complete_seconds
 
     @property
     def s3_body_bytes_per_second(self) -> float:

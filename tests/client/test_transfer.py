@@ -6,7 +6,9 @@ import hashlib
 import math
 import os
 
+import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from airflow_asf_ifg.client.credentials import boto3_session, fetch_credentials, refreshable_credentials
@@ -63,6 +65,31 @@ def refuse(client, operation: str) -> None:
 
 def md5(data: bytes) -> str:
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def copy_big(sandbox, destination, key: str):
+    """Copy the 13 MiB object from ASF's bucket into ``key`` of the destination bucket, in three parts."""
+    return Transfer(destination, part_size=5 * MIB, concurrency=3).copy(
+        S3Source(asf_client(sandbox), PRODUCT_BUCKET, BIG_KEY), DEST, key, size=len(BIG), checksum=md5(BIG)
+    )
+
+
+def landed(client, key: str) -> str:
+    """The MD5 of what is at ``key`` in the destination bucket."""
+    return md5(client.get_object(Bucket=DEST, Key=key)["Body"].read())
+
+
+def user_s3_with(sandbox, config: Config):
+    """The destination identity's S3 client, with ``config``."""
+    connection = sandbox.aws_connection()
+    return boto3.client(
+        "s3",
+        endpoint_url=sandbox.urls.s3,
+        region_name="us-east-1",
+        aws_access_key_id=connection["login"],
+        aws_secret_access_key=connection["password"],
+        config=config,
+    )
 
 
 @pytest.fixture
@@ -327,6 +354,50 @@ class TestResilience:
         assert result.resumes == 2 and result.reread_bytes == 0 and result.bytes == len(BIG)
         assert dest.head_object(Bucket=DEST, Key="door-big.bin")["ETag"].strip('"').endswith("-3")
         assert md5(dest.get_object(Bucket=DEST, Key="door-big.bin")["Body"].read()) == md5(BIG)
+
+    def test_a_complete_whose_answer_is_lost_is_sent_again_and_lands_once(
+        self, asf_sandbox, dest, big_object, asf_sandbox_settings
+    ):
+        # The Complete goes through and the connection drops before its answer: botocore sends it again, and
+        # the server answers the repeat of a finished upload with success, as AWS does.
+        asf_sandbox_settings(lose_next_complete=1)
+        result = copy_big(asf_sandbox, dest, "lost-answer.bin")
+        snapshot = asf_sandbox.stats.snapshot()
+        assert snapshot["events"]["fault_lost_answer"] == 1
+        assert snapshot["requests"]["s3_multipart"] == 1 + 3 + 2  # create, three parts, the Complete twice
+        assert result.status == "copied" and landed(dest, "lost-answer.bin") == md5(BIG)
+
+    def test_a_repeat_refused_after_the_complete_went_through_keeps_the_object(
+        self, asf_sandbox, dest, big_object, caplog
+    ):
+        # MinIO and S3Mock answer the repeat of a finished upload NoSuchUpload (AWS answers it with
+        # success): here the Complete goes through and its answer is that error.
+        def forgotten(**_) -> None:
+            raise ClientError({"Error": {"Code": "NoSuchUpload"}, "ResponseMetadata": {"HTTPStatusCode": 404}}, "x")
+
+        dest.meta.events.register("after-call.s3.CompleteMultipartUpload", forgotten)
+        result = copy_big(asf_sandbox, dest, "forgotten.bin")
+        assert result.status == "copied" and "its first answer was lost" in caplog.text
+        assert landed(dest, "forgotten.bin") == md5(BIG)
+
+    def test_a_slow_complete_is_kept_alive_past_the_read_timeout(
+        self, asf_sandbox, dest, big_object, asf_sandbox_settings
+    ):
+        # S3 answers a long Complete 200 at once and sends spaces until the object is joined; a client whose
+        # read timeout is shorter than the join then waits it out on one request.
+        asf_sandbox_settings(complete_seconds=3)
+        patient = user_s3_with(asf_sandbox, Config(read_timeout=1.5, retries={"max_attempts": 1}))
+        result = copy_big(asf_sandbox, patient, "slow-complete.bin")
+        assert asf_sandbox.stats.snapshot()["requests"]["s3_multipart"] == 1 + 3 + 1  # the Complete once
+        assert result.status == "copied" and landed(dest, "slow-complete.bin") == md5(BIG)
+
+    def test_a_failed_complete_is_not_saved_by_another_object_of_the_same_size(self, asf_sandbox, dest, big_object):
+        other = os.urandom(len(BIG))
+        dest.put_object(Bucket=DEST, Key="taken.bin", Body=other)
+        refuse(dest, "CompleteMultipartUpload")
+        with pytest.raises(ClientError, match="refused by the test"):
+            copy_big(asf_sandbox, dest, "taken.bin")
+        assert dest.get_object(Bucket=DEST, Key="taken.bin")["Body"].read() == other  # what was there stays
 
     def test_s3_parts_are_fetched_as_ranges(self, asf_sandbox, dest, big_object, stats):
         asf_sandbox.stats.reset()

@@ -103,6 +103,18 @@ class TestS3Faults:
         with pytest.raises((botocore.exceptions.BotoCoreError, ConnectionError)):
             response["Body"].read()
 
+    def test_a_slow_complete_that_fails_is_an_error_after_a_200(self, asf_sandbox, asf_sandbox_settings):
+        # S3 has answered 200 before it knows: the error comes in the body, which botocore reads as the error.
+        s3 = no_retry_s3(asf_sandbox)
+        s3.create_bucket(Bucket="fault-bucket")
+        upload = s3.create_multipart_upload(Bucket="fault-bucket", Key="slow.bin")["UploadId"]
+        s3.upload_part(Bucket="fault-bucket", Key="slow.bin", UploadId=upload, PartNumber=1, Body=b"p")
+        asf_sandbox_settings(complete_seconds=1.5)
+        wrong = {"Parts": [{"PartNumber": 1, "ETag": '"00000000000000000000000000000000"'}]}
+        with pytest.raises(botocore.exceptions.ClientError, match="InvalidPart"):
+            s3.complete_multipart_upload(Bucket="fault-bucket", Key="slow.bin", UploadId=upload, MultipartUpload=wrong)
+        s3.abort_multipart_upload(Bucket="fault-bucket", Key="slow.bin", UploadId=upload)
+
 
 class TestFaultDraws:
     def test_same_seed_same_sequence(self):

@@ -12,7 +12,8 @@ What SeaweedFS 4.48 answered differently from moto 5 (none of it changes what th
 - identities are enforced per bucket (``Read:<bucket>``...), where the sandbox's moto checks keys only.
 
 Alike: part ETags are the parts' MD5s, the whole's ends in ``-<parts>``, parts under 5 MiB are refused with
-``EntityTooSmall``, an unfinished upload is not visible at its key, ranges past the end are clipped.
+``EntityTooSmall``, an unfinished upload is not visible at its key, ranges past the end are clipped, a repeat
+of a finished CompleteMultipartUpload is answered with success (as AWS does; MinIO answers ``NoSuchUpload``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from datetime import UTC, datetime
 import pytest
 from botocore.exceptions import ClientError
 
+from airflow_asf_ifg.client.s3 import complete_upload
 from airflow_asf_ifg.client.transfer import MIB, S3Source, Transfer
 from airflow_asf_ifg.exceptions import ChecksumMismatchError
 from tests.cli.conftest import tool
@@ -113,6 +115,24 @@ class TestTransfer:
                 S3Source(reader, SOURCE, source_object), DEST, "refused.nc", size=len(BODY), checksum=md5(BODY)
             )
         assert missing(dest, "refused.nc")
+
+    def test_a_refused_complete_keeps_the_object_its_parts_made_and_nothing_else(self, dest):
+        # SeaweedFS answers a repeat of a finished Complete with success, as AWS does; a Complete it refuses
+        # (NoSuchUpload, as MinIO answers that repeat) finds the object by the ETag SeaweedFS gave it.
+        upload = dest.create_multipart_upload(Bucket=DEST, Key="twice.nc")["UploadId"]
+        parts = []
+        for number, first in enumerate(range(0, len(BODY), 5 * MIB), start=1):
+            body = BODY[first : first + 5 * MIB]
+            answer = dest.upload_part(Bucket=DEST, Key="twice.nc", UploadId=upload, PartNumber=number, Body=body)
+            parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+        complete_upload(dest, DEST, "twice.nc", upload, parts, len(BODY))
+        dest.complete_multipart_upload(Bucket=DEST, Key="twice.nc", UploadId=upload, MultipartUpload={"Parts": parts})
+        complete_upload(dest, DEST, "twice.nc", "forgotten-upload", parts, len(BODY))  # refused; the object is kept
+        with pytest.raises(ClientError, match="NoSuchUpload"):  # an object of another size is not this one
+            complete_upload(dest, DEST, "twice.nc", "forgotten-upload", parts, len(BODY) + 1)
+        with pytest.raises(ClientError, match="NoSuchUpload"):  # nor one other parts make
+            complete_upload(dest, DEST, "twice.nc", "forgotten-upload", parts[:2], len(BODY))
+        assert md5(dest.get_object(Bucket=DEST, Key="twice.nc")["Body"].read()) == md5(BODY)
 
 
 class TestAwsCli:
