@@ -153,6 +153,10 @@ def complete_upload(
             error,
             len(parts),
         )
+        try:  # gone when the Complete went through; if it did not (the same object was there), its parts go now
+            abort_upload(client, bucket, key, upload_id)
+        except Exception as refused:  # the object is whole: a lifecycle rule can take the parts
+            log.warning("Could not abort multipart upload %s of s3://%s/%s: %s", upload_id, bucket, key, refused)
 
 
 def _completed_from(client: Any, bucket: str, key: str, parts: Sequence[dict[str, Any]], size: int) -> bool:
