@@ -14,7 +14,12 @@ writer identity; each is a fresh process, the copiers of a setup taking turns ru
 Printed: median seconds, MiB/s, how many times faster the engine is than each anchor of its setup, CPU seconds
 of the copier and of the servers (sandbox and SeaweedFS) during the copy, and the copier's peak RSS (VmHWM).
 
-Usage: ``python benchmarks/copy_anchors.py [--quick] [--runs 3]``.
+``--unsigned-payload`` has the Python copiers send S3 bodies unsigned (``UNSIGNED-PAYLOAD`` and a CRC32
+checksum), as botocore does over HTTPS, which AWS users have; over this plain-HTTP loopback botocore otherwise
+SHA-256s every body it sends and the server checks it, on a CPU here without SHA extensions.
+``--setups 130:0,130:64`` runs only those (size MiB : pace MiB/s) setups of the full plan.
+
+Usage: ``python benchmarks/copy_anchors.py [--quick] [--runs 3] [--unsigned-payload] [--setups ...]``.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import boto3
 import requests
 from _measure import MIB, PatternReader, cpu_seconds, peak_rss_mib
 from _sandbox import start_sandbox, stop_sandbox
+from botocore.config import Config
 
 from airflow_asf_ifg.sandbox.seaweedfs import SeaweedFS
 
@@ -68,14 +74,21 @@ def children_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def s3_client(endpoint: str, keys: tuple[str, str]) -> Any:
+def s3_client(endpoint: str, keys: tuple[str, str], unsigned_payload: bool = False) -> Any:
     """A boto3 S3 client.
 
     :param endpoint: the S3 URL.
     :param keys: (access key id, secret key).
+    :param unsigned_payload: send bodies unsigned, as botocore does over HTTPS (else it signs them over HTTP).
     """
+    config = Config(s3={"payload_signing_enabled": False}) if unsigned_payload else None
     return boto3.client(
-        "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=keys[0], aws_secret_access_key=keys[1]
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=keys[0],
+        aws_secret_access_key=keys[1],
+        config=config,
     )
 
 
@@ -142,8 +155,8 @@ def copy(job: dict[str, Any]) -> dict[str, float]:
     """One copy, in this (fresh) process; its seconds, CPU seconds and peak RSS."""
     from airflow_asf_ifg.client.transfer import HttpsSource, S3Source, Transfer
 
-    dest = s3_client(job["dest_url"], job["dest_keys"])
-    source_client = s3_client(job["source_url"], job["source_keys"])
+    dest = s3_client(job["dest_url"], job["dest_keys"], job.get("unsigned_payload", False))
+    source_client = s3_client(job["source_url"], job["source_keys"], job.get("unsigned_payload", False))
     kind, key, target = job["copier"], job["key"], job["target"]
     remotes = {"src": (job["source_url"], tuple(job["source_keys"])), "dst": (job["dest_url"], tuple(job["dest_keys"]))}
     if kind == "rclone copyurl":
@@ -214,19 +227,33 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="130 MiB, unpaced and 20 MiB/s, one run each")
     parser.add_argument("--runs", type=int, default=3, help="runs per copier and setup (median reported)")
+    parser.add_argument("--unsigned-payload", action="store_true", help="Python copiers send bodies unsigned")
+    parser.add_argument("--setups", help="only these size:pace setups of the full plan, e.g. 130:0,130:64")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(copy(json.loads(args.child))))
         return
     plan, runs = (QUICK_PLAN, 1) if args.quick else (FULL_PLAN, args.runs)
+    if args.setups:
+        try:
+            chosen = {(int(size), int(pace)) for size, pace in (setup.split(":") for setup in args.setups.split(","))}
+        except ValueError:
+            parser.error(f"--setups {args.setups!r} is not a list of size:pace pairs such as 130:0,130:64")
+        unknown = chosen - set(FULL_PLAN)
+        if unknown:
+            named = ", ".join(f"{size}:{pace}" for size, pace in sorted(unknown))
+            accepted = ", ".join(f"{size}:{pace}" for size, pace in FULL_PLAN)
+            parser.error(f"--setups {named} not in the plan; accepted: {accepted}")
+        plan = {setup: copiers for setup, copiers in FULL_PLAN.items() if setup in chosen}
     from airflow_asf_ifg.sandbox.s3 import ADMIN_ACCESS_KEY, ADMIN_SECRET_KEY
 
     started = time.monotonic()
     sandbox, printed = start_sandbox("--granules", "1", "--product-bytes", "4096")
     try:
         with SeaweedFS(SOURCE, DEST) as weed, tempfile.TemporaryDirectory(prefix="copy-anchors-") as scratch:
-            measure(plan, runs, sandbox.pid, printed, weed, scratch, (ADMIN_ACCESS_KEY, ADMIN_SECRET_KEY))
+            keys = (ADMIN_ACCESS_KEY, ADMIN_SECRET_KEY)
+            measure(plan, runs, sandbox.pid, printed, weed, scratch, keys, args.unsigned_payload)
     finally:
         configure(printed["SANDBOX_URL"], s3_connection_mib_s=0)
         stop_sandbox(sandbox)
@@ -241,6 +268,7 @@ def measure(
     weed: SeaweedFS,
     scratch: str,
     sandbox_admin_keys: tuple[str, str],
+    unsigned_payload: bool = False,
 ) -> None:
     """Put the objects, run every setup of ``plan`` and print the table and the goals."""
     edl = json.loads(printed["AIRFLOW_CONN_EARTHDATA_DEFAULT"])
@@ -259,10 +287,12 @@ def measure(
         "dest_url": weed.url,
         "dest_keys": (weed.writer.access_key, weed.writer.secret_key),
         "scratch": scratch,
+        "unsigned_payload": unsigned_payload,
     }
     print(
         f"Copies into a SeaweedFS bucket, median of {runs} run(s), each a fresh process, copiers taking turns; "
         f"'engine x' is how many times faster the engine was than that row"
+        + ("; Python copiers send S3 bodies unsigned (as over HTTPS)" if unsigned_payload else "")
     )
     header = (
         f"{'source':<6} {'server':<13} {'size':>8} {'per conn':>9} {'copier':<15} {'seconds':>8} {'MiB/s':>7} "
