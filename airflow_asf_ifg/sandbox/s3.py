@@ -153,10 +153,10 @@ class S3Gate:
         if operation == "s3_restore_object":
             return self._respond(start_response, method, *self._restore(environ, bucket, key))
 
-        if method == "POST" and "uploadId" in query and self._faults.lost_completes.take():
-            self._stats.event("fault_lost_answer")
-            return _answer_lost(self._app, environ)
-        if method == "POST" and "uploadId" in query:
+        if method == "POST" and "uploadId" in query:  # CompleteMultipartUpload
+            if self._faults.lost_completes.take():
+                self._stats.event("fault_lost_answer")
+                return _answer_lost(self._app, environ)
             return _complete_kept_alive(self._app, environ, start_response, self._faults.complete_seconds)
         if operation != "s3_get_object" or method != "GET":
             return self._app(environ, start_response)

@@ -6,7 +6,6 @@ import hashlib
 import math
 import os
 
-import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -77,19 +76,6 @@ def copy_big(sandbox, destination, key: str):
 def landed(client, key: str) -> str:
     """The MD5 of what is at ``key`` in the destination bucket."""
     return md5(client.get_object(Bucket=DEST, Key=key)["Body"].read())
-
-
-def user_s3_with(sandbox, config: Config):
-    """The destination identity's S3 client, with ``config``."""
-    connection = sandbox.aws_connection()
-    return boto3.client(
-        "s3",
-        endpoint_url=sandbox.urls.s3,
-        region_name="us-east-1",
-        aws_access_key_id=connection["login"],
-        aws_secret_access_key=connection["password"],
-        config=config,
-    )
 
 
 @pytest.fixture
@@ -386,7 +372,13 @@ class TestResilience:
         # S3 answers a long Complete 200 at once and sends spaces until the object is joined; a client whose
         # read timeout is shorter than the join then waits it out on one request.
         asf_sandbox_settings(complete_seconds=3)
-        patient = user_s3_with(asf_sandbox, Config(read_timeout=1.5, retries={"max_attempts": 1}))
+        keys = asf_sandbox.aws_connection()
+        patient = s3_client(
+            asf_sandbox,
+            aws_access_key_id=keys["login"],
+            aws_secret_access_key=keys["password"],
+            config=Config(read_timeout=1.5, retries={"max_attempts": 1}),
+        )
         result = copy_big(asf_sandbox, patient, "slow-complete.bin")
         assert asf_sandbox.stats.snapshot()["requests"]["s3_multipart"] == 1 + 3 + 1  # the Complete once
         assert result.status == "copied" and landed(dest, "slow-complete.bin") == md5(BIG)
